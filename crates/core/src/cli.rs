@@ -1,0 +1,73 @@
+//! Flags every gate shares. Each has an environment fallback so a composite
+//! action sets them through `env:`; the token's fallback is hidden from help.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+/// When the sticky PR comment is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommentMode {
+    /// Create or update the comment on every run.
+    #[default]
+    Always,
+    /// Create it only when the gate refuses; an existing comment is still
+    /// updated so that it never shows a stale refusal.
+    OnFailure,
+    /// Never comment.
+    Off,
+}
+
+/// How the report is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// A short table for people.
+    #[default]
+    Human,
+    /// The JSON report.
+    Json,
+    /// The Markdown shown on GitHub.
+    Markdown,
+}
+
+/// Flags shared by every gate.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Policy file; built-in defaults encode the runbook when the default file is absent.
+    #[arg(long, env = "RELEASE_GATE_POLICY", value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+
+    /// Release id (letters, digits, '.', '_', '-').
+    #[arg(long, env = "RELEASE_GATE_RELEASE", value_name = "ID")]
+    pub release: String,
+
+    /// Directory for the JSON report [default: reports/release-gate/<release>/].
+    #[arg(long, env = "RELEASE_GATE_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Event payload to read the pull request from [default: $GITHUB_EVENT_PATH].
+    #[arg(long, value_name = "PATH")]
+    pub event: Option<PathBuf>,
+
+    /// Repository root; policy and report paths are relative to it.
+    #[arg(long, env = "RELEASE_GATE_ROOT", value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+
+    /// GitHub token; without one the gate runs offline and only prints its report.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, hide_env = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// When to write the sticky PR comment.
+    #[arg(long, env = "RELEASE_GATE_COMMENT_MODE", value_enum)]
+    pub comment_mode: Option<CommentMode>,
+
+    /// Check run name [default: release-gate/<gate>].
+    #[arg(long, env = "RELEASE_GATE_CHECK_NAME", value_name = "NAME")]
+    pub check_name: Option<String>,
+
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}

@@ -1,0 +1,294 @@
+//! What the runner tells a gate: repository, commit, event payload, API
+//! base URL, output files and the token. Read once, at the edge, from an
+//! environment lookup so tests pass plain maps.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::mask::Secret;
+
+/// Why the runner's context could not be read.
+#[derive(Debug, Error)]
+pub enum ContextError {
+    /// The event payload could not be read.
+    #[error("cannot read event payload {path}: {source}; pass --event with a GitHub event JSON file")]
+    ReadEvent {
+        /// Payload path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The event payload is not JSON of the expected shape.
+    #[error("{path}:{line}:{column}: event payload is not a GitHub event: {message}; pass the file GitHub wrote to $GITHUB_EVENT_PATH")]
+    BadEvent {
+        /// Payload path.
+        path: PathBuf,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// What serde said.
+        message: String,
+    },
+    /// `GITHUB_REPOSITORY` is not `owner/name`.
+    #[error("GITHUB_REPOSITORY {0:?} is not of the form owner/name")]
+    BadRepository(String),
+}
+
+/// A label on a pull request.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Label {
+    /// The label's name.
+    pub name: String,
+}
+
+/// A GitHub user.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct User {
+    /// Login.
+    pub login: String,
+}
+
+/// A branch reference in a pull request.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Branch {
+    /// Branch name.
+    #[serde(rename = "ref")]
+    pub name: String,
+    /// Commit.
+    pub sha: String,
+    /// Repository the branch lives in (absent when a fork was deleted).
+    pub repo: Option<RepoRef>,
+}
+
+/// A repository as payloads name it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RepoRef {
+    /// `owner/name`.
+    pub full_name: String,
+}
+
+/// The parts of a pull request the gates use.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct PullRequest {
+    /// PR number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body (may be null).
+    pub body: Option<String>,
+    /// Author.
+    pub user: User,
+    /// Labels at the time of the event.
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    /// Head branch.
+    pub head: Branch,
+    /// Base branch.
+    pub base: Branch,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: String,
+}
+
+impl PullRequest {
+    /// Whether the head branch lives in another repository (a fork).
+    pub fn is_fork(&self) -> bool {
+        match (&self.head.repo, &self.base.repo) {
+            (Some(h), Some(b)) => h.full_name != b.full_name,
+            (None, _) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    pull_request: Option<PullRequest>,
+    merge_group: Option<MergeGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeGroup {
+    head_sha: String,
+}
+
+/// The runner's context, or what flags gave offline.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// `owner/name`, when known.
+    pub repository: Option<(String, String)>,
+    /// Commit the checks are about: the PR's head, the merge group's head, or `GITHUB_SHA`.
+    pub sha: Option<String>,
+    /// `GITHUB_REF`.
+    pub git_ref: Option<String>,
+    /// `GITHUB_EVENT_NAME`.
+    pub event_name: Option<String>,
+    /// The pull request, for pull_request and pull_request_target events.
+    pub pull_request: Option<PullRequest>,
+    /// API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).
+    pub api_url: String,
+    /// Web base URL.
+    pub server_url: String,
+    /// `GITHUB_RUN_ID`.
+    pub run_id: Option<String>,
+    /// `GITHUB_RUN_ATTEMPT`.
+    pub run_attempt: Option<String>,
+    /// `$GITHUB_OUTPUT`.
+    pub output_file: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`.
+    pub summary_file: Option<PathBuf>,
+    /// Whether we run inside GitHub Actions (workflow commands are understood).
+    pub in_actions: bool,
+    /// The token; empty offline.
+    pub token: Secret,
+}
+
+impl Context {
+    /// Reads the context through `env`, with an explicit event path and
+    /// token taking precedence over the environment.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+        event_path: Option<&Path>,
+        token: Option<String>,
+    ) -> Result<Self, ContextError> {
+        let get = |k: &str| env(k).filter(|v| !v.is_empty());
+        let repository = match get("GITHUB_REPOSITORY") {
+            Some(full) => match full.split_once('/') {
+                Some((o, r)) if !o.is_empty() && !r.is_empty() && !r.contains('/') => Some((o.to_owned(), r.to_owned())),
+                _ => return Err(ContextError::BadRepository(full)),
+            },
+            None => None,
+        };
+        let event_path = event_path.map(Path::to_path_buf).or_else(|| get("GITHUB_EVENT_PATH").map(PathBuf::from));
+        let payload = match &event_path {
+            Some(path) => Some(read_payload(path)?),
+            None => None,
+        };
+        let event_name = get("GITHUB_EVENT_NAME");
+        let pull_request = payload.as_ref().and_then(|p| p.pull_request.clone());
+        // Checks belong on the PR's head commit, not the synthetic merge commit
+        // that GITHUB_SHA names on pull_request events.
+        let sha = pull_request
+            .as_ref()
+            .map(|pr| pr.head.sha.clone())
+            .or_else(|| payload.as_ref().and_then(|p| p.merge_group.as_ref().map(|m| m.head_sha.clone())))
+            .or_else(|| get("GITHUB_SHA"));
+        let token = token.or_else(|| get("GITHUB_TOKEN")).filter(|t| !t.is_empty());
+        Ok(Self {
+            repository,
+            sha,
+            git_ref: get("GITHUB_REF"),
+            event_name,
+            pull_request,
+            api_url: get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()).trim_end_matches('/').to_owned(),
+            server_url: get("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_owned()).trim_end_matches('/').to_owned(),
+            run_id: get("GITHUB_RUN_ID"),
+            run_attempt: get("GITHUB_RUN_ATTEMPT"),
+            output_file: get("GITHUB_OUTPUT").map(PathBuf::from),
+            summary_file: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            in_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
+            token: token.map(Secret::new).unwrap_or_default(),
+        })
+    }
+
+    /// Reads the context from the process environment.
+    pub fn from_process(event_path: Option<&Path>, token: Option<String>) -> Result<Self, ContextError> {
+        Self::from_env(&|k| std::env::var(k).ok(), event_path, token)
+    }
+
+    /// Whether the gate can talk to GitHub: a token, a repository and a commit.
+    pub fn online(&self) -> bool {
+        !self.token.is_empty() && self.repository.is_some() && self.sha.is_some()
+    }
+
+    /// Link to the workflow run, when known.
+    pub fn run_url(&self) -> Option<String> {
+        let (owner, repo) = self.repository.as_ref()?;
+        let id = self.run_id.as_ref()?;
+        Some(format!("{}/{owner}/{repo}/actions/runs/{id}", self.server_url))
+    }
+
+    /// Whether the event concerns a pull request.
+    pub fn is_pull_request_event(&self) -> bool {
+        matches!(self.event_name.as_deref(), Some("pull_request" | "pull_request_target" | "pull_request_review"))
+            || (self.event_name.is_none() && self.pull_request.is_some())
+    }
+}
+
+fn read_payload(path: &Path) -> Result<Payload, ContextError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ContextError::ReadEvent { path: path.to_owned(), source })?;
+    serde_json::from_str(&text).map_err(|e| ContextError::BadEvent {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn offline_without_runner_variables() {
+        let ctx = Context::from_env(&env_of(&[]), None, None).expect("ctx");
+        assert!(!ctx.online());
+        assert_eq!(ctx.api_url, "https://api.github.com");
+        assert!(ctx.pull_request.is_none());
+    }
+
+    #[test]
+    fn pull_request_head_sha_wins_over_merge_sha() {
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        write!(
+            f,
+            r#"{{"action":"opened","pull_request":{{"number":7,"title":"REL-1 bump","body":null,"user":{{"login":"carol"}},
+            "labels":[{{"name":"release-2.4.0"}}],"html_url":"https://ghe.example/o/r/pull/7",
+            "head":{{"ref":"feature","sha":"aaaa","repo":{{"full_name":"fork/r"}}}},
+            "base":{{"ref":"release/2.4","sha":"bbbb","repo":{{"full_name":"o/r"}}}}}}}}"#
+        )
+        .expect("write");
+        let env = env_of(&[
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_SHA", "merge"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3/"),
+            ("GITHUB_TOKEN", "ghs_secretvalue"),
+        ]);
+        let ctx = Context::from_env(&env, Some(f.path()), None).expect("ctx");
+        assert_eq!(ctx.sha.as_deref(), Some("aaaa"));
+        assert_eq!(ctx.api_url, "https://ghe.example/api/v3");
+        let pr = ctx.pull_request.as_ref().expect("pr");
+        assert!(pr.is_fork());
+        assert!(ctx.online());
+        assert!(!format!("{ctx:?}").contains("ghs_secretvalue"));
+    }
+
+    #[test]
+    fn merge_group_and_bad_payloads() {
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        write!(f, r#"{{"merge_group":{{"head_sha":"mg1","head_ref":"gh-readonly-queue/main/pr-1"}}}}"#).expect("write");
+        let ctx = Context::from_env(&env_of(&[("GITHUB_SHA", "x")]), Some(f.path()), None).expect("ctx");
+        assert_eq!(ctx.sha.as_deref(), Some("mg1"));
+
+        let mut bad = tempfile::NamedTempFile::new().expect("tmp");
+        write!(bad, "{{\n  \"pull_request\": 5\n}}").expect("write");
+        let err = Context::from_env(&env_of(&[]), Some(bad.path()), None).expect_err("bad").to_string();
+        assert!(err.contains(":2:"), "{err}");
+        assert!(matches!(
+            Context::from_env(&env_of(&[("GITHUB_REPOSITORY", "nope")]), None, None),
+            Err(ContextError::BadRepository(_))
+        ));
+    }
+}

@@ -1,0 +1,334 @@
+//! The GitHub REST client every gate shares, on octocrab's transport.
+//!
+//! octocrab's own retry layer retries immediately and repeats POSTs (a 502 on
+//! a comment create posts it twice), so it is left out and retries are
+//! decided here, per request:
+//! - GET, PATCH, PUT and DELETE are retried with exponential backoff on 5xx,
+//!   timeouts and transport errors;
+//! - a POST that fails that way is never repeated blindly: the caller gets
+//!   [`ApiError::Ambiguous`] and first looks for what the POST may have made;
+//! - secondary rate limits (403/429 with `retry-after`, or with
+//!   `x-ratelimit-remaining: 0` and `x-ratelimit-reset`) are waited out for
+//!   every method, since GitHub did not process the request.
+
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::mask::Secret;
+
+/// A failed GitHub call, naming the call.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The token may not do this (fork PRs, missing `permissions:`).
+    #[error("{call}: 403 forbidden: {message}")]
+    Forbidden {
+        /// `METHOD /path`.
+        call: String,
+        /// GitHub's message.
+        message: String,
+    },
+    /// Not found (or not visible to this token).
+    #[error("{call}: 404 not found")]
+    NotFound {
+        /// `METHOD /path`.
+        call: String,
+    },
+    /// Any other refusal.
+    #[error("{call}: {status} {message}")]
+    Status {
+        /// `METHOD /path`.
+        call: String,
+        /// HTTP status.
+        status: u16,
+        /// GitHub's message.
+        message: String,
+    },
+    /// Retries were exhausted on 5xx, timeouts or transport errors.
+    #[error("{call}: GitHub could not be reached after {attempts} attempts: {detail}")]
+    Unreachable {
+        /// `METHOD /path`.
+        call: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        detail: String,
+    },
+    /// A POST failed in a way that leaves open whether GitHub applied it.
+    #[error("{call}: no answer, the request may or may not have been applied: {detail}")]
+    Ambiguous {
+        /// `METHOD /path`.
+        call: String,
+        /// The failure.
+        detail: String,
+    },
+    /// GitHub answered with something that is not the expected JSON.
+    #[error("{call}: unexpected response: {detail}")]
+    Decode {
+        /// `METHOD /path`.
+        call: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The client could not be built (bad base URL).
+    #[error("cannot use GitHub API URL {url:?}: {detail}; set GITHUB_API_URL to e.g. https://HOST/api/v3")]
+    Setup {
+        /// The URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// Whether this error means the service stayed unreachable (exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ApiError::Unreachable { .. } | ApiError::Ambiguous { .. })
+    }
+}
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per idempotent request (including the first).
+    pub attempts: u32,
+    /// First backoff delay; doubles each time, capped at 30 s.
+    pub base_delay: Duration,
+    /// Longest rate-limit wait accepted before giving up.
+    pub max_wait: Duration,
+    /// Timeout for one request.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { attempts: 4, base_delay: Duration::from_secs(1), max_wait: Duration::from_secs(120), timeout: Duration::from_secs(30) }
+    }
+}
+
+impl RetryPolicy {
+    /// Defaults, tuned by `RELEASE_GATE_HTTP_ATTEMPTS`, `RELEASE_GATE_HTTP_BACKOFF_MS`,
+    /// `RELEASE_GATE_HTTP_MAX_WAIT_S` and `RELEASE_GATE_HTTP_TIMEOUT_S`.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let num = |k: &str| env(k).and_then(|v| v.trim().parse::<u64>().ok());
+        let d = Self::default();
+        Self {
+            attempts: num("RELEASE_GATE_HTTP_ATTEMPTS").map_or(d.attempts, |n| n.clamp(1, 10) as u32),
+            base_delay: num("RELEASE_GATE_HTTP_BACKOFF_MS").map_or(d.base_delay, Duration::from_millis),
+            max_wait: num("RELEASE_GATE_HTTP_MAX_WAIT_S").map_or(d.max_wait, Duration::from_secs),
+            timeout: num("RELEASE_GATE_HTTP_TIMEOUT_S").map_or(d.timeout, Duration::from_secs),
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(10);
+        (self.base_delay * factor).min(Duration::from_secs(30))
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: StatusCode,
+    /// Parsed JSON body (`Null` when empty).
+    pub body: Value,
+}
+
+/// A client for one repository.
+#[derive(Clone)]
+pub struct GitHub {
+    client: octocrab::Octocrab,
+    /// Repository owner.
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for GitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitHub({}/{})", self.owner, self.repo)
+    }
+}
+
+impl GitHub {
+    /// Builds a client for `owner/repo` at `api_url`. Must be called inside a Tokio runtime.
+    pub fn new(api_url: &str, token: &Secret, owner: &str, repo: &str, retry: RetryPolicy) -> Result<Self, ApiError> {
+        let setup = |detail: String| ApiError::Setup { url: api_url.to_owned(), detail };
+        let client = octocrab::OctocrabBuilder::new()
+            .base_uri(api_url)
+            .map_err(|e| setup(e.to_string()))?
+            .personal_token(token.expose().to_owned())
+            .add_header(http::header::USER_AGENT, format!("release-gate/{}", env!("CARGO_PKG_VERSION")))
+            .add_header(http::HeaderName::from_static("x-github-api-version"), "2022-11-28".to_owned())
+            .set_connect_timeout(Some(retry.timeout))
+            .set_read_timeout(Some(retry.timeout))
+            .build()
+            .map_err(|e| setup(e.to_string()))?;
+        Ok(Self { client, owner: owner.to_owned(), repo: repo.to_owned(), retry })
+    }
+
+    /// `/repos/{owner}/{repo}` followed by `rest`.
+    pub fn repo_path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+    }
+
+    /// Sends one request under the retry rules in the module docs.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ApiError> {
+        let call = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let idempotent = method != Method::POST;
+        let mut attempt = 0u32;
+        let mut rate_waits = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = tokio::time::timeout(self.retry.timeout, self.once(&method, path, body)).await;
+            let failure = match outcome {
+                Ok(Ok((status, headers, text))) => {
+                    if status.is_success() {
+                        let body = if text.trim().is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_str(&text).map_err(|e| ApiError::Decode { call: call.clone(), detail: e.to_string() })?
+                        };
+                        return Ok(Response { status, body });
+                    }
+                    let message = github_message(&text);
+                    if let Some(wait) = rate_limit_wait(status, &headers, &message) {
+                        rate_waits += 1;
+                        if wait > self.retry.max_wait || rate_waits > 3 {
+                            return Err(ApiError::Unreachable {
+                                call,
+                                attempts: attempt,
+                                detail: format!("rate limited; GitHub asks to wait {} s", wait.as_secs()),
+                            });
+                        }
+                        eprintln!("release-gate: {call}: rate limited, waiting {} ms as GitHub asks", wait.as_millis());
+                        tokio::time::sleep(wait).await;
+                        attempt -= 1; // a rate-limited request was not processed
+                        continue;
+                    }
+                    match status.as_u16() {
+                        403 => return Err(ApiError::Forbidden { call, message }),
+                        404 => return Err(ApiError::NotFound { call }),
+                        500..=599 => format!("{status} {message}"),
+                        s => return Err(ApiError::Status { call, status: s, message }),
+                    }
+                }
+                Ok(Err(e)) => format!("transport error: {e}"),
+                Err(_) => format!("timed out after {} s", self.retry.timeout.as_secs()),
+            };
+            if !idempotent {
+                return Err(ApiError::Ambiguous { call, detail: failure });
+            }
+            if attempt >= self.retry.attempts {
+                return Err(ApiError::Unreachable { call, attempts: attempt, detail: failure });
+            }
+            let delay = self.retry.backoff(attempt);
+            eprintln!("release-gate: {call}: {failure}; retrying in {} ms", delay.as_millis());
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn once(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, HeaderMap, String), octocrab::Error> {
+        let resp = match *method {
+            Method::GET => self.client._get(path).await?,
+            Method::POST => self.client._post(path, body).await?,
+            Method::PATCH => self.client._patch(path, body).await?,
+            Method::PUT => self.client._put(path, body).await?,
+            Method::DELETE => self.client._delete(path, body).await?,
+            _ => self.client._get(path).await?,
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = self.client.body_to_string(resp).await?;
+        Ok((status, headers, text))
+    }
+
+    /// GET returning JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
+        Ok(self.send(Method::GET, path, None).await?.body)
+    }
+
+    /// GET every page of a list endpoint (`per_page=100`), up to `max_pages`.
+    /// `key` names the array inside an object response (e.g. `check_runs`).
+    pub async fn get_all(&self, path: &str, key: Option<&str>, max_pages: u32) -> Result<Vec<Value>, ApiError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        for page in 1..=max_pages {
+            let body = self.get(&format!("{path}{sep}per_page=100&page={page}")).await?;
+            let items = match key {
+                Some(k) => body.get(k).cloned().unwrap_or(Value::Null),
+                None => body,
+            };
+            let Value::Array(items) = items else {
+                return Err(ApiError::Decode { call: format!("GET {path}"), detail: "expected a JSON array".into() });
+            };
+            let n = items.len();
+            out.extend(items);
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn github_message(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+/// How long GitHub asks us to wait, when the answer is a rate limit.
+fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, message: &str) -> Option<Duration> {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(Duration::from_secs(secs));
+    }
+    if header("x-ratelimit-remaining") == Some("0")
+        && let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok())
+    {
+        let now = jiff::Timestamp::now().as_second();
+        return Some(Duration::from_secs(reset.saturating_sub(now).clamp(0, i64::MAX) as u64 + 1));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS || message.to_lowercase().contains("secondary rate limit") {
+        // Rate limited without a hint: GitHub's guidance is to wait a minute.
+        return Some(Duration::from_secs(60));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert_eq!(rate_limit_wait(StatusCode::FORBIDDEN, &h, "Resource not accessible by integration"), None);
+        h.insert("retry-after", "2".parse().expect("hv"));
+        assert_eq!(rate_limit_wait(StatusCode::FORBIDDEN, &h, ""), Some(Duration::from_secs(2)));
+        assert_eq!(rate_limit_wait(StatusCode::BAD_GATEWAY, &h, ""), None);
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", "0".parse().expect("hv"));
+        let reset = jiff::Timestamp::now().as_second() + 5;
+        h.insert("x-ratelimit-reset", reset.to_string().parse().expect("hv"));
+        let wait = rate_limit_wait(StatusCode::FORBIDDEN, &h, "").expect("wait");
+        assert!((4..=7).contains(&wait.as_secs()), "{wait:?}");
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy { base_delay: Duration::from_millis(100), ..RetryPolicy::default() };
+        assert_eq!(p.backoff(1), Duration::from_millis(100));
+        assert_eq!(p.backoff(3), Duration::from_millis(400));
+        assert_eq!(p.backoff(20), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,224 @@
+//! The policy file: one YAML file for every gate, one section per gate.
+//!
+//! Parsed with `serde-saphyr` (YAML 1.2, built on the saphyr parser) because
+//! `serde_yaml` is archived and `serde_yml` carries unsoundness advisories;
+//! serde-saphyr refuses duplicate keys, bounds alias expansion and reports
+//! line and column for every error, which is what a policy error message
+//! needs. Each gate deserialises the whole file into [`PolicyFile<S>`], which
+//! types its own section strictly and checks that every other top-level key
+//! is a known section name.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use thiserror::Error;
+
+/// Where the policy lives when `--policy` is not given.
+pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
+
+/// Every top-level key the policy file may have.
+pub const SECTIONS: &[&str] = &[
+    "reporting",
+    "freeze-check",
+    "config-diff",
+    "artifact-verify",
+    "smoke-gate",
+    "decision-log-commit",
+];
+
+/// A gate's own section of the policy.
+pub trait GateSection: DeserializeOwned + Default {
+    /// The section's key, e.g. `freeze-check`.
+    const NAME: &'static str;
+}
+
+/// Settings every gate shares, under `reporting:`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Reporting {
+    /// IANA timezone in which times are shown beside UTC.
+    pub display_timezone: String,
+    /// Default for the comment mode when no flag is given.
+    pub comment_mode: Option<crate::cli::CommentMode>,
+}
+
+impl Default for Reporting {
+    fn default() -> Self {
+        Self { display_timezone: "UTC".to_owned(), comment_mode: None }
+    }
+}
+
+/// The parsed policy as one gate sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyFile<S> {
+    /// Shared reporting settings.
+    pub reporting: Reporting,
+    /// The gate's own section (defaults when absent).
+    pub section: S,
+    /// Whether the file existed; `false` means built-in defaults.
+    pub from_file: Option<PathBuf>,
+}
+
+/// What went wrong with the policy file.
+#[derive(Debug, Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy {path}: {source}; check the path given to --policy")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for the schema.
+    #[error("{path}:{line}:{column}: {message}; see the policy reference in the README")]
+    Invalid {
+        /// The path.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// Loads the policy at `path`. A missing file at the default path means
+/// built-in defaults; a missing file that was asked for explicitly is an error.
+pub fn load<S: GateSection>(path: &Path, explicit: bool) -> Result<PolicyFile<S>, PolicyError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(PolicyFile { reporting: Reporting::default(), section: S::default(), from_file: None });
+        }
+        Err(source) => return Err(PolicyError::Read { path: path.to_owned(), source }),
+    };
+    let mut file: PolicyFile<S> = parse_yaml(&text, path)?;
+    file.from_file = Some(path.to_owned());
+    Ok(file)
+}
+
+/// Parses any YAML document strictly (duplicate keys refused, aliases
+/// bounded), mapping errors to `file:line:column: message`.
+pub fn parse_yaml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, PolicyError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|err| {
+        let (line, column) = err.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
+        PolicyError::Invalid { path: path.to_owned(), line, column, message: plain_message(&err) }
+    })
+}
+
+/// The error's message without the position prefix serde-saphyr adds, since
+/// ours goes in front as `file:line:column`.
+fn plain_message(err: &serde_saphyr::Error) -> String {
+    let text = err.without_snippet().to_string();
+    let text = text.trim();
+    // serde-saphyr appends " at line L, column C"; drop it.
+    let text = match text.rfind(" at line ") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.trim_end_matches('.').to_owned()
+}
+
+impl<'de, S: GateSection> Deserialize<'de> for PolicyFile<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FileVisitor<S>(PhantomData<S>);
+
+        impl<'de, S: GateSection> Visitor<'de> for FileVisitor<S> {
+            type Value = PolicyFile<S>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a mapping with sections {}", SECTIONS.join(", "))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                // An empty file: all defaults.
+                Ok(PolicyFile { reporting: Reporting::default(), section: S::default(), from_file: None })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut reporting = None;
+                let mut section = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == S::NAME {
+                        section = Some(map.next_value::<S>()?);
+                    } else if key == "reporting" {
+                        reporting = Some(map.next_value::<Reporting>()?);
+                    } else if SECTIONS.contains(&key.as_str()) {
+                        map.next_value::<IgnoredAny>()?;
+                    } else {
+                        return Err(de::Error::unknown_field(&key, SECTIONS));
+                    }
+                }
+                Ok(PolicyFile {
+                    reporting: reporting.unwrap_or_default(),
+                    section: section.unwrap_or_default(),
+                    from_file: None,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(FileVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+    struct Demo {
+        buffer: String,
+        days: Vec<String>,
+    }
+
+    impl GateSection for Demo {
+        const NAME: &'static str = "freeze-check";
+    }
+
+    fn parse(text: &str) -> Result<PolicyFile<Demo>, PolicyError> {
+        parse_yaml(text, Path::new("policy.yml"))
+    }
+
+    #[test]
+    fn reads_own_section_and_skips_known_others() {
+        let p = parse("config-diff:\n  anything: [1, 2]\nfreeze-check:\n  buffer: 90m\n  days: [tue]\n").expect("valid");
+        assert_eq!(p.section, Demo { buffer: "90m".into(), days: vec!["tue".into()] });
+        assert_eq!(p.reporting, Reporting::default());
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let p = parse("").expect("empty is fine");
+        assert_eq!(p.section, Demo::default());
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let err = parse("freeze-check:\n  buffer: 90m\n  bufer: 10m\n").expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("policy.yml:3:"), "{msg}");
+        assert!(msg.contains("bufer"), "{msg}");
+
+        let err = parse("freeze-check:\n  days: tue\n").expect_err("wrong type").to_string();
+        assert!(err.starts_with("policy.yml:2:"), "{err}");
+
+        let err = parse("freeze-check:\n  buffer: 1m\n  buffer: 2m\n").expect_err("duplicate").to_string();
+        assert!(err.starts_with("policy.yml:3:"), "{err}");
+        assert!(err.to_lowercase().contains("duplicate"), "{err}");
+
+        let err = parse("freze-check: {}\n").expect_err("unknown section").to_string();
+        assert!(err.starts_with("policy.yml:1:1:"), "{err}");
+        assert!(err.contains("freeze-check"), "expected form listed: {err}");
+    }
+}

@@ -1,0 +1,370 @@
+//! Every surface a report is shown on: the JSON file, `$GITHUB_OUTPUT`,
+//! `$GITHUB_STEP_SUMMARY`, workflow-command annotations, the check run and
+//! the sticky PR comment. Gates never publish themselves; they hand their
+//! report here.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::cli::CommentMode;
+use crate::context::Context;
+use crate::github::{ApiError, GitHub};
+use crate::render;
+use crate::report::{Annotation, Level, Report, Verdict};
+
+/// GitHub's limit for check-run summary and text, in bytes here to be safe.
+pub const CHECK_TEXT_LIMIT: usize = 65_535;
+/// GitHub's limit for an issue comment body.
+pub const COMMENT_LIMIT: usize = 65_536;
+/// GitHub's limit for one step's job summary.
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+/// Annotations accepted per check-run request.
+pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+/// GitHub shows at most this many workflow-command annotations per type and step.
+pub const WORKFLOW_ANNOTATIONS_PER_TYPE: usize = 10;
+
+/// How a report is shown on GitHub.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Check run name.
+    pub check_name: String,
+    /// Sticky comment behaviour.
+    pub comment_mode: CommentMode,
+}
+
+/// What publishing did, for logs and tests.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Check run id, when one was written.
+    pub check_run_id: Option<u64>,
+    /// Comment id, when one was written.
+    pub comment_id: Option<u64>,
+    /// Why a surface was skipped (a token without permission).
+    pub degraded: Option<String>,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a
+/// reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}
+
+/// Writes `<dir>/<gate>.json` and returns its path.
+pub fn write_report(report: &Report, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = report.path_in(dir);
+    let mut json = serde_json::to_vec_pretty(report)?;
+    json.push(b'\n');
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+/// Appends `name=value` pairs to `$GITHUB_OUTPUT`, each with a heredoc
+/// delimiter that does not occur in its value.
+pub fn write_outputs(file: &Path, pairs: &[(String, String)]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (name, value) in pairs {
+        let delimiter = delimiter_for(value);
+        text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+    }
+    append(file, &text).with_context(|| format!("cannot write step outputs to {}", file.display()))
+}
+
+fn delimiter_for(value: &str) -> String {
+    let seed = jiff::Timestamp::now().as_nanosecond() as u128 ^ (u128::from(std::process::id()) << 64);
+    let mut n = seed;
+    loop {
+        let d = format!("ghadelimiter_{:032x}", n);
+        if !value.contains(&d) {
+            return d;
+        }
+        n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    }
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// Appends the Markdown to the job summary, cut to the 1 MiB step limit.
+pub fn write_summary(file: &Path, markdown: &str, report_path: &Path) -> anyhow::Result<()> {
+    let body = render::truncate(markdown, STEP_SUMMARY_LIMIT - 1024, &report_path.display().to_string());
+    append(file, &format!("{body}\n")).with_context(|| format!("cannot write the job summary {}", file.display()))
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Workflow commands (`::error file=,line=::`) for the report's annotations,
+/// at most 10 per level as GitHub shows no more; the rest are counted in a notice.
+pub fn workflow_commands(report: &Report) -> String {
+    let mut out = String::new();
+    let mut shown = [0usize; 3];
+    let mut hidden = 0usize;
+    for a in &report.annotations {
+        let (idx, cmd) = match a.level {
+            Level::Failure => (0, "error"),
+            Level::Warning => (1, "warning"),
+            Level::Notice => (2, "notice"),
+        };
+        if shown[idx] >= WORKFLOW_ANNOTATIONS_PER_TYPE {
+            hidden += 1;
+            continue;
+        }
+        shown[idx] += 1;
+        out.push_str(&format!(
+            "::{cmd} file={},line={},endLine={},title={}::{}\n",
+            escape_property(&a.path),
+            a.start_line,
+            a.end_line,
+            escape_property(&a.title),
+            escape_data(&a.message)
+        ));
+    }
+    if hidden > 0 {
+        out.push_str(&format!(
+            "::notice title=release-gate::{hidden} more annotations are on the {} check run\n",
+            escape_data(&report.gate)
+        ));
+    }
+    out
+}
+
+fn conclusion(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "success",
+        // Neutral satisfies a required check yet stands out in the PR.
+        Verdict::Warn => "neutral",
+        Verdict::Fail => "failure",
+    }
+}
+
+fn annotation_json(a: &Annotation) -> Value {
+    json!({
+        "path": a.path,
+        "start_line": a.start_line,
+        "end_line": a.end_line.max(a.start_line),
+        "annotation_level": match a.level { Level::Failure => "failure", Level::Warning => "warning", Level::Notice => "notice" },
+        "title": a.title,
+        "message": a.message,
+    })
+}
+
+/// The hidden marker that finds this gate's sticky comment again.
+pub fn sticky_marker(check_name: &str) -> String {
+    format!("<!-- release-gate sticky: {check_name} -->")
+}
+
+/// Writes the check run and the sticky comment. A token without permission
+/// (fork PRs) degrades to one warning; an unreachable API is an error.
+pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, report_path: &Path) -> Result<Published, ApiError> {
+    let mut published = Published::default();
+    let mut forbidden = Vec::new();
+    match check_run(gh, ctx, report, opts, report_path).await {
+        Ok(id) => published.check_run_id = id,
+        Err(ApiError::Forbidden { call, message }) | Err(ApiError::Status { call, message, status: 401 | 404 | 422 }) => {
+            forbidden.push(format!("check run ({call}: {message})"));
+        }
+        Err(ApiError::NotFound { call }) => forbidden.push(format!("check run ({call}: not found)")),
+        Err(e) => return Err(e),
+    }
+    if let Some(pr) = &ctx.pull_request {
+        match sticky_comment(gh, pr.number, report, opts, report_path).await {
+            Ok(id) => published.comment_id = id,
+            Err(ApiError::Forbidden { call, message }) => forbidden.push(format!("PR comment ({call}: {message})")),
+            Err(ApiError::NotFound { call }) => forbidden.push(format!("PR comment ({call}: not found)")),
+            Err(e) => return Err(e),
+        }
+    }
+    if !forbidden.is_empty() {
+        published.degraded = Some(format!(
+            "the token could not write the {}; this is expected on pull requests from forks. The result is in the job summary and step outputs; the gate's verdict still decides this step. To publish, grant `checks: write` and `pull-requests: write` in the workflow's permissions",
+            forbidden.join(" or the ")
+        ));
+    }
+    Ok(published)
+}
+
+async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<u64>, ApiError> {
+    let Some(sha) = ctx.sha.as_deref() else { return Ok(None) };
+    let full = report_path.display().to_string();
+    let title = if report.title.is_empty() { format!("{}: {}", report.gate, report.verdict.as_str()) } else { report.title.clone() };
+    let summary = render::truncate(&(render::summary(report) + &render::footer(report)), CHECK_TEXT_LIMIT, &full);
+    let text = render::details(report);
+    let mut output = json!({ "title": title, "summary": summary });
+    if !text.trim().is_empty() {
+        output["text"] = Value::String(render::truncate(&text, CHECK_TEXT_LIMIT, &full));
+    }
+    let mut batches = report.annotations.chunks(ANNOTATIONS_PER_REQUEST);
+    if let Some(first) = batches.next() {
+        output["annotations"] = first.iter().map(annotation_json).collect();
+    }
+    // external_id lets a create that lost its response be found again.
+    let external_id = format!(
+        "release-gate:{}:{}:{}:{}",
+        opts.check_name,
+        ctx.run_id.as_deref().unwrap_or("local"),
+        ctx.run_attempt.as_deref().unwrap_or("1"),
+        report.generated_at
+    );
+    let mut body = json!({
+        "name": opts.check_name,
+        "head_sha": sha,
+        "status": "completed",
+        "conclusion": conclusion(report.verdict),
+        "completed_at": report.generated_at,
+        "external_id": external_id,
+        "output": output,
+    });
+    if let Some(url) = ctx.run_url() {
+        body["details_url"] = Value::String(url);
+    }
+    let create_path = gh.repo_path("/check-runs");
+    let id = match gh.send(Method::POST, &create_path, Some(&body)).await {
+        Ok(resp) => id_of(&resp.body, "POST check-runs")?,
+        Err(ApiError::Ambiguous { call, detail }) => {
+            eprintln!("release-gate: {call}: {detail}; looking for the check run before trying again");
+            match find_check_run(gh, sha, &opts.check_name, &external_id).await? {
+                Some(id) => id,
+                None => id_of(&gh.send(Method::POST, &create_path, Some(&body)).await?.body, "POST check-runs")?,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    // GitHub appends annotations sent by later updates; 50 per request.
+    for batch in batches {
+        let update = json!({
+            "output": {
+                "title": body["output"]["title"],
+                "summary": body["output"]["summary"],
+                "annotations": batch.iter().map(annotation_json).collect::<Vec<_>>(),
+            }
+        });
+        gh.send(Method::PATCH, &gh.repo_path(&format!("/check-runs/{id}")), Some(&update)).await?;
+    }
+    Ok(Some(id))
+}
+
+async fn find_check_run(gh: &GitHub, sha: &str, name: &str, external_id: &str) -> Result<Option<u64>, ApiError> {
+    let path = gh.repo_path(&format!("/commits/{sha}/check-runs?check_name={}", url_encode(name)));
+    let runs = gh.get_all(&path, Some("check_runs"), 10).await?;
+    Ok(runs
+        .iter()
+        .find(|r| r.get("external_id").and_then(Value::as_str) == Some(external_id))
+        .and_then(|r| r.get("id").and_then(Value::as_u64)))
+}
+
+async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<u64>, ApiError> {
+    if opts.comment_mode == CommentMode::Off {
+        return Ok(None);
+    }
+    let marker = sticky_marker(&opts.check_name);
+    let existing = find_comment(gh, number, &marker).await?;
+    if existing.is_none() && opts.comment_mode == CommentMode::OnFailure && report.verdict != Verdict::Fail {
+        return Ok(None);
+    }
+    let budget = COMMENT_LIMIT - marker.len() - 2;
+    let body = json!({ "body": format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string())) });
+    if let Some(id) = existing {
+        gh.send(Method::PATCH, &gh.repo_path(&format!("/issues/comments/{id}")), Some(&body)).await?;
+        return Ok(Some(id));
+    }
+    let create_path = gh.repo_path(&format!("/issues/{number}/comments"));
+    match gh.send(Method::POST, &create_path, Some(&body)).await {
+        Ok(resp) => Ok(Some(id_of(&resp.body, "POST comments")?)),
+        Err(ApiError::Ambiguous { call, detail }) => {
+            eprintln!("release-gate: {call}: {detail}; looking for the comment before trying again");
+            match find_comment(gh, number, &marker).await? {
+                Some(id) => Ok(Some(id)),
+                None => Ok(Some(id_of(&gh.send(Method::POST, &create_path, Some(&body)).await?.body, "POST comments")?)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn find_comment(gh: &GitHub, number: u64, marker: &str) -> Result<Option<u64>, ApiError> {
+    let comments = gh.get_all(&gh.repo_path(&format!("/issues/{number}/comments")), None, 30).await?;
+    Ok(comments
+        .iter()
+        .find(|c| c.get("body").and_then(Value::as_str).is_some_and(|b| b.starts_with(marker)))
+        .and_then(|c| c.get("id").and_then(Value::as_u64)))
+}
+
+fn id_of(body: &Value, call: &str) -> Result<u64, ApiError> {
+    body.get("id").and_then(Value::as_u64).ok_or_else(|| ApiError::Decode { call: call.to_owned(), detail: "no id in the response".into() })
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_use_a_delimiter_absent_from_the_value() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("out");
+        write_outputs(&file, &[("a".into(), "one\ntwo".into()), ("b".into(), "x".into())]).expect("write");
+        let text = fs::read_to_string(&file).expect("read");
+        let first = text.lines().next().expect("line");
+        let delim = first.strip_prefix("a<<").expect("heredoc");
+        assert!(delim.starts_with("ghadelimiter_"));
+        assert!(text.contains(&format!("a<<{delim}\none\ntwo\n{delim}\n")));
+    }
+
+    #[test]
+    fn workflow_commands_escape_and_cap() {
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
+        let mut r = Report::new("config-diff", "1", ts, None);
+        for i in 0..12 {
+            r.annotations.push(Annotation {
+                path: "a,b:c.yml".into(),
+                start_line: i + 1,
+                end_line: i + 1,
+                level: Level::Failure,
+                title: "t".into(),
+                message: "100%\nbad".into(),
+            });
+        }
+        let out = workflow_commands(&r);
+        assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), 10);
+        assert!(out.contains("::error file=a%2Cb%3Ac.yml,line=1,endLine=1,title=t::100%25%0Abad\n"));
+        assert!(out.contains("::notice title=release-gate::2 more annotations"));
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("sub/x.json");
+        write_atomic(&path, b"{}").expect("write");
+        let names: Vec<_> = fs::read_dir(path.parent().expect("parent")).expect("ls").map(|e| e.expect("e").file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x.json")]);
+    }
+}

@@ -1,0 +1,67 @@
+//! Release ids end up in file paths, branch names and labels, so they are
+//! checked before any of those is built.
+
+use thiserror::Error;
+
+/// Why a release id was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ReleaseIdError {
+    /// The id was empty.
+    #[error("release id is empty; pass --release with an id such as 2.4.0")]
+    Empty,
+    /// The id had a character outside the allowed set.
+    #[error(
+        "release id {id:?} contains {bad:?}; use only letters, digits, '.', '_' and '-' (e.g. 2.4.0 or 2026-12-rc1)"
+    )]
+    BadChar {
+        /// The id as given.
+        id: String,
+        /// The first offending character.
+        bad: char,
+    },
+    /// The id was `.`/`..` or contained `..`, which would walk out of the report directory.
+    #[error("release id {0:?} contains '..'; use an id such as 2.4.0")]
+    DotDot(String),
+    /// The id was too long for a file or label name.
+    #[error("release id {0:?} is longer than 100 characters; use a shorter id")]
+    TooLong(String),
+}
+
+/// Checks a release id: letters, digits, `.`, `_`, `-`; no path separators, no `..`.
+pub fn validate(id: &str) -> Result<&str, ReleaseIdError> {
+    if id.is_empty() {
+        return Err(ReleaseIdError::Empty);
+    }
+    if id.len() > 100 {
+        return Err(ReleaseIdError::TooLong(id.to_owned()));
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(ReleaseIdError::BadChar { id: id.to_owned(), bad });
+    }
+    if id.contains("..") || id == "." {
+        return Err(ReleaseIdError::DotDot(id.to_owned()));
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_ids_and_refuses_paths() {
+        for ok in ["2.4.0", "release_7", "2026-12-rc1", "v1"] {
+            assert_eq!(validate(ok), Ok(ok));
+        }
+        assert_eq!(validate(""), Err(ReleaseIdError::Empty));
+        assert!(matches!(validate("../etc"), Err(ReleaseIdError::BadChar { bad: '/', .. })));
+        assert!(matches!(validate("a\\b"), Err(ReleaseIdError::BadChar { bad: '\\', .. })));
+        assert_eq!(validate(".."), Err(ReleaseIdError::DotDot("..".into())));
+        assert_eq!(validate("1..2"), Err(ReleaseIdError::DotDot("1..2".into())));
+        assert!(matches!(validate("a b"), Err(ReleaseIdError::BadChar { bad: ' ', .. })));
+        assert!(matches!(validate(&"x".repeat(101)), Err(ReleaseIdError::TooLong(_))));
+    }
+}

@@ -1,0 +1,238 @@
+//! The report every gate produces: the contract between gates, the decision
+//! log and every GitHub surface. Field names here are stable (`release-gate/report/v1`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The schema id written into every report.
+pub const SCHEMA: &str = "release-gate/report/v1";
+
+/// The gate's overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every rule held.
+    Pass,
+    /// Allowed, with something a person should look at (an override, an exception).
+    Warn,
+    /// Refused.
+    Fail,
+}
+
+impl Verdict {
+    /// The word used in outputs and Markdown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// One rule's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The rule held.
+    Pass,
+    /// The rule held only through an override, or needs attention.
+    Warn,
+    /// The rule refused the release.
+    Fail,
+    /// The rule did not apply.
+    Skip,
+}
+
+impl Status {
+    /// The word used in JSON and Markdown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// One rule and what it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable identifier, e.g. `window` or `release-train`.
+    pub id: String,
+    /// The outcome.
+    pub status: Status,
+    /// One line a release captain can act on.
+    pub message: String,
+}
+
+impl Check {
+    /// Builds a check.
+    pub fn new(id: impl Into<String>, status: Status, message: impl Into<String>) -> Self {
+        Self { id: id.into(), status, message: message.into() }
+    }
+}
+
+/// Severity of an annotation, as GitHub names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Shown as a notice.
+    Notice,
+    /// Shown as a warning.
+    Warning,
+    /// Shown as a failure.
+    Failure,
+}
+
+/// A finding tied to a line of a file in the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// Path relative to the repository root.
+    pub path: String,
+    /// First line (1-based).
+    pub start_line: u64,
+    /// Last line (1-based), at least `start_line`.
+    pub end_line: u64,
+    /// Severity.
+    pub level: Level,
+    /// Short title.
+    pub title: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A titled block of Markdown a gate adds below its table of checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    /// Heading.
+    pub title: String,
+    /// Body, Markdown.
+    pub markdown: String,
+}
+
+/// A gate's report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The gate's name, e.g. `freeze-check`.
+    pub gate: String,
+    /// The release id.
+    pub release: String,
+    /// Overall answer, derived from `checks`.
+    pub verdict: Verdict,
+    /// Every rule, in the order evaluated.
+    pub checks: Vec<Check>,
+    /// Values other steps read (`$GITHUB_OUTPUT`), all strings.
+    pub outputs: BTreeMap<String, String>,
+    /// When the report was made, RFC 3339 UTC.
+    pub generated_at: String,
+    /// The commit evaluated, when known.
+    pub commit: Option<String>,
+    /// One-line headline for titles.
+    #[serde(default)]
+    pub title: String,
+    /// Line-level findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
+    /// Extra Markdown blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Section>,
+    /// Gate-specific structured data for other gates and the decision log.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Report {
+    /// Starts a report; the verdict is derived when checks are added.
+    pub fn new(gate: &str, release: &str, generated_at: jiff::Timestamp, commit: Option<String>) -> Self {
+        Self {
+            schema: SCHEMA.to_owned(),
+            gate: gate.to_owned(),
+            release: release.to_owned(),
+            verdict: Verdict::Pass,
+            checks: Vec::new(),
+            outputs: BTreeMap::new(),
+            generated_at: generated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            commit,
+            title: String::new(),
+            annotations: Vec::new(),
+            details: Vec::new(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    /// Adds a check and folds its status into the verdict.
+    pub fn push(&mut self, check: Check) {
+        self.checks.push(check);
+        self.verdict = verdict_of(&self.checks);
+    }
+
+    /// Sets an output value.
+    pub fn output(&mut self, key: &str, value: impl Into<String>) {
+        self.outputs.insert(key.to_owned(), value.into());
+    }
+
+    /// Where this report lives in `dir`: `<dir>/<gate>.json`.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("{}.json", self.gate))
+    }
+
+    /// Reads a report written by any gate, refusing other schemas.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read report {}", path.display()))?;
+        let report: Report = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a release-gate report; re-run the gate that writes it", path.display())
+        })?;
+        anyhow::ensure!(
+            report.schema == SCHEMA,
+            "{} has schema {:?}, expected {SCHEMA:?}; re-run the gate with this version of release-gate",
+            path.display(),
+            report.schema
+        );
+        Ok(report)
+    }
+}
+
+/// A verdict from checks: any fail fails, else any warn warns, else pass.
+pub fn verdict_of(checks: &[Check]) -> Verdict {
+    if checks.iter().any(|c| c.status == Status::Fail) {
+        Verdict::Fail
+    } else if checks.iter().any(|c| c.status == Status::Warn) {
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_follows_the_worst_check() {
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let mut r = Report::new("freeze-check", "2.4.0", ts, None);
+        assert_eq!(r.verdict, Verdict::Pass);
+        r.push(Check::new("a", Status::Skip, "n/a"));
+        assert_eq!(r.verdict, Verdict::Pass);
+        r.push(Check::new("b", Status::Warn, "override"));
+        assert_eq!(r.verdict, Verdict::Warn);
+        r.push(Check::new("c", Status::Fail, "closed"));
+        assert_eq!(r.verdict, Verdict::Fail);
+        r.push(Check::new("d", Status::Pass, "ok"));
+        assert_eq!(r.verdict, Verdict::Fail);
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!(json["schema"], SCHEMA);
+        assert_eq!(json["verdict"], "fail");
+        assert_eq!(json["generated_at"], "2026-12-01T13:30:00Z");
+        assert_eq!(json["checks"][2]["status"], "fail");
+        assert!(json["commit"].is_null());
+    }
+}
