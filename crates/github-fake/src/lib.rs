@@ -1,1 +1,507 @@
-//! placeholder
+//! A stateful GitHub REST fake for tests, on 127.0.0.1.
+//!
+//! It keeps check runs, issue comments, pull requests, reviews and team
+//! memberships in memory, records every request, and checks each one against
+//! GitHub's OpenAPI description ([`openapi`]). A request the real API would
+//! refuse is answered 422 and recorded as a violation, which tests assert is
+//! empty. Faults (5xx after applying, rate limits, 403 for a read-only
+//! token) are injected per method and path.
+
+pub mod openapi;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path without the API prefix.
+    pub path: String,
+    /// Query string, if any.
+    pub query: String,
+    /// Parsed JSON body, if any.
+    pub body: Option<Value>,
+    /// Status answered.
+    pub status: u16,
+    /// The `Authorization` header's scheme and whether a token was present.
+    pub authorized: bool,
+    /// Why GitHub's description refuses it (empty when valid).
+    pub violations: Vec<String>,
+}
+
+/// A scripted failure.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fault {
+    /// Method to match.
+    pub method: String,
+    /// Substring of the path (without prefix) to match.
+    pub path_contains: String,
+    /// Status to answer.
+    pub status: u16,
+    /// Extra response headers (e.g. `retry-after`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Response `message`.
+    #[serde(default)]
+    pub message: String,
+    /// Apply the request first, then answer the fault (a lost response).
+    #[serde(default)]
+    pub after_apply: bool,
+    /// How many times (absent: always).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// Everything the fake holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    next_id: u64,
+    /// Check runs, with their annotations under `_annotations`.
+    pub check_runs: Vec<Value>,
+    /// Issue comments.
+    pub comments: Vec<Value>,
+    /// Pull requests by number.
+    pub pulls: BTreeMap<u64, Value>,
+    /// Reviews by PR number.
+    pub reviews: BTreeMap<u64, Vec<Value>>,
+    /// `org/team` to member logins.
+    pub teams: BTreeMap<String, Vec<String>>,
+    /// Every request.
+    pub requests: Vec<Recorded>,
+    /// Pending faults.
+    pub faults: Vec<Fault>,
+}
+
+fn spec() -> anyhow::Result<&'static openapi::Spec> {
+    static SPEC: OnceLock<Result<openapi::Spec, String>> = OnceLock::new();
+    SPEC.get_or_init(|| openapi::spec_path().and_then(|p| openapi::Spec::load(&p)).map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+struct Shared {
+    prefix: String,
+    state: Mutex<State>,
+}
+
+/// A running fake.
+pub struct Fake {
+    addr: SocketAddr,
+    prefix: String,
+    shared: Arc<Shared>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Fake {
+    /// Starts a fake on 127.0.0.1 with an ephemeral port; `prefix` is `""` for
+    /// github.com or `"/api/v3"` for GitHub Enterprise Server.
+    pub fn start(prefix: &str) -> anyhow::Result<Self> {
+        Self::start_on(prefix, 0)
+    }
+
+    /// Starts a fake on a given port (0 for any).
+    pub fn start_on(prefix: &str, port: u16) -> anyhow::Result<Self> {
+        spec()?;
+        let shared = Arc::new(Shared { prefix: prefix.trim_end_matches('/').to_owned(), state: Mutex::new(State::default()) });
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app_shared = shared.clone();
+        std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = addr_tx.send(Err(anyhow::anyhow!(e)));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(anyhow::anyhow!(e)));
+                        return;
+                    }
+                };
+                let _ = addr_tx.send(listener.local_addr().map_err(anyhow::Error::from));
+                let app = axum::Router::new().fallback(handle).with_state(app_shared);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let addr = addr_rx.recv().context("the fake's server thread ended")??;
+        Ok(Self { addr, prefix: prefix.trim_end_matches('/').to_owned(), shared, _shutdown: stop_tx })
+    }
+
+    /// The API base URL to hand to the tool under test.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.prefix)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Runs `f` on the state.
+    pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s)
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.with(|s| s.requests.clone())
+    }
+
+    /// Every reason the real API would have refused a request so far.
+    pub fn violations(&self) -> Vec<String> {
+        self.with(|s| s.requests.iter().flat_map(|r| r.violations.iter().map(move |v| format!("{} {}: {v}", r.method, r.path))).collect())
+    }
+
+    /// Adds a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.with(|s| s.faults.push(fault));
+    }
+
+    /// Stores a pull request (GitHub's shape; `number` required).
+    pub fn add_pull(&self, pr: Value) {
+        let n = pr["number"].as_u64().unwrap_or(0);
+        self.with(|s| s.pulls.insert(n, pr));
+    }
+
+    /// Adds a review to a pull request.
+    pub fn add_review(&self, number: u64, login: &str, state: &str, commit_id: &str, submitted_at: &str) {
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            s.reviews.entry(number).or_default().push(json!({
+                "id": id, "node_id": format!("PRR_{id}"), "user": user(login), "body": "", "state": state,
+                "html_url": format!("https://github.com/o/r/pull/{number}#pullrequestreview-{id}"),
+                "pull_request_url": format!("https://api.github.com/repos/o/r/pulls/{number}"),
+                "_links": {"html": {"href": ""}, "pull_request": {"href": ""}},
+                "submitted_at": submitted_at, "commit_id": commit_id, "author_association": "MEMBER"
+            }));
+        });
+    }
+
+    /// Makes `login` an active member of `org/team`.
+    pub fn add_team_member(&self, org_team: &str, login: &str) {
+        self.with(|s| s.teams.entry(org_team.to_owned()).or_default().push(login.to_owned()));
+    }
+
+    /// Check runs created so far.
+    pub fn check_runs(&self) -> Vec<Value> {
+        self.with(|s| s.check_runs.clone())
+    }
+
+    /// Issue comments so far.
+    pub fn comments(&self) -> Vec<Value> {
+        self.with(|s| s.comments.clone())
+    }
+}
+
+fn user(login: &str) -> Value {
+    json!({"login": login, "id": login.len(), "type": if login.ends_with("[bot]") { "Bot" } else { "User" }})
+}
+
+fn gh_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string()}))).into_response()
+}
+
+async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let full_path = uri.path().to_owned();
+    let query_string = uri.query().unwrap_or_default().to_owned();
+    if let Some(control) = full_path.strip_prefix("/_fake/") {
+        return control_endpoint(&shared, &method, control, &body);
+    }
+    let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.len() > 7 && (v.starts_with("Bearer ") || v.starts_with("token ")));
+    let query: Vec<(String, String)> = query_string.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (percent_decode(k), percent_decode(v))
+    }).collect();
+    let json_body: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(&body).ok() };
+    let mut violations = Vec::new();
+    if !body.is_empty() && json_body.is_none() {
+        violations.push("request body is not JSON".to_owned());
+    }
+    let path = match full_path.strip_prefix(&shared.prefix) {
+        Some(p) if !shared.prefix.is_empty() || !p.is_empty() => p.to_owned(),
+        _ => {
+            violations.push(format!("path does not start with the API prefix {:?}", shared.prefix));
+            full_path.clone()
+        }
+    };
+    let op = match spec() {
+        Ok(spec) => match spec.check(method.as_str(), &path, &query, json_body.as_ref()) {
+            Ok(op) => Some(op),
+            Err(mut problems) => {
+                violations.append(&mut problems);
+                None
+            }
+        },
+        Err(e) => {
+            violations.push(format!("{e:#}"));
+            None
+        }
+    };
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let (status, response) = if !violations.is_empty() {
+        (422, gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed (fake): {}", violations.join("; "))))
+    } else if !authorized {
+        (401, gh_error(StatusCode::UNAUTHORIZED, "Requires authentication"))
+    } else {
+        let fault = take_fault(&mut state, method.as_str(), &path);
+        match (fault, op) {
+            (Some(f), Some(op)) if f.after_apply => {
+                let _ = apply(&mut state, &method, &op, &query, json_body.as_ref());
+                (f.status, fault_response(&f))
+            }
+            (Some(f), _) => (f.status, fault_response(&f)),
+            (None, Some(op)) => {
+                let r = apply(&mut state, &method, &op, &query, json_body.as_ref());
+                (r.status().as_u16(), r)
+            }
+            (None, None) => (500, gh_error(StatusCode::INTERNAL_SERVER_ERROR, "unmatched")),
+        }
+    };
+    state.requests.push(Recorded { method: method.to_string(), path, query: query_string, body: json_body, status, authorized, violations });
+    response
+}
+
+fn take_fault(state: &mut State, method: &str, path: &str) -> Option<Fault> {
+    let idx = state.faults.iter().position(|f| f.method.eq_ignore_ascii_case(method) && path.contains(&f.path_contains))?;
+    let fault = state.faults[idx].clone();
+    match &mut state.faults[idx].times {
+        Some(n) if *n <= 1 => {
+            state.faults.remove(idx);
+        }
+        Some(n) => *n -= 1,
+        None => {}
+    }
+    Some(fault)
+}
+
+fn fault_response(f: &Fault) -> Response {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = gh_error(status, if f.message.is_empty() { "fault injected by the fake" } else { &f.message });
+    for (k, v) in &f.headers {
+        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(k.as_str()), axum::http::HeaderValue::try_from(v.as_str())) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
+}
+
+fn control_endpoint(shared: &Shared, method: &Method, what: &str, body: &[u8]) -> Response {
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    match (method.as_str(), what) {
+        ("GET", "state") => axum::Json(serde_json::to_value(&*state).unwrap_or(Value::Null)).into_response(),
+        ("POST", "faults") => match parsed.and_then(|v| serde_json::from_value::<Fault>(v).ok()) {
+            Some(f) => {
+                state.faults.push(f);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            None => gh_error(StatusCode::BAD_REQUEST, "expected a Fault"),
+        },
+        ("POST", "pulls") => match parsed {
+            Some(pr) if pr["number"].is_u64() => {
+                let n = pr["number"].as_u64().unwrap_or(0);
+                state.pulls.insert(n, pr);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected a pull request with a number"),
+        },
+        _ => gh_error(StatusCode::NOT_FOUND, "unknown control endpoint"),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn paginate(items: Vec<Value>, query: &[(String, String)]) -> Vec<Value> {
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).and_then(|(_, v)| v.parse::<usize>().ok());
+    let per_page = get("per_page").unwrap_or(30).clamp(1, 100);
+    let page = get("page").unwrap_or(1).max(1);
+    items.into_iter().skip((page - 1) * per_page).take(per_page).collect()
+}
+
+/// Applies a validated request to the state.
+fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(String, String)], body: Option<&Value>) -> Response {
+    let p = |k: &str| op.params.get(k).cloned().unwrap_or_default();
+    let empty = json!({});
+    let body = body.unwrap_or(&empty);
+    let (owner, repo) = (p("owner"), p("repo"));
+    let api = format!("https://api.github.com/repos/{owner}/{repo}");
+    match (method.as_str(), op.template.as_str()) {
+        ("POST", "/repos/{owner}/{repo}/check-runs") => {
+            state.next_id += 1;
+            let id = state.next_id;
+            let mut run = json!({
+                "id": id, "head_sha": body["head_sha"], "node_id": format!("CR_{id}"), "external_id": body.get("external_id").cloned().unwrap_or(Value::Null),
+                "url": format!("{api}/check-runs/{id}"), "html_url": format!("https://github.com/{owner}/{repo}/runs/{id}"),
+                "details_url": body.get("details_url").cloned().unwrap_or(Value::Null),
+                "status": if body.get("conclusion").is_some() { json!("completed") } else { body.get("status").cloned().unwrap_or(json!("queued")) },
+                "conclusion": body.get("conclusion").cloned().unwrap_or(Value::Null),
+                "started_at": now(), "completed_at": body.get("completed_at").cloned().unwrap_or(Value::Null),
+                "name": body["name"], "check_suite": {"id": 1}, "app": null, "pull_requests": [],
+                "output": {"title": null, "summary": null, "text": null, "annotations_count": 0, "annotations_url": format!("{api}/check-runs/{id}/annotations")},
+                "_annotations": [],
+            });
+            merge_output(&mut run, body.get("output"));
+            state.check_runs.push(run.clone());
+            (StatusCode::CREATED, axum::Json(strip_private(run))).into_response()
+        }
+        ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}") => {
+            let id: u64 = p("check_run_id").parse().unwrap_or(0);
+            let Some(run) = state.check_runs.iter_mut().find(|r| r["id"] == id) else {
+                return gh_error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            for k in ["name", "details_url", "external_id", "status", "conclusion", "completed_at"] {
+                if let Some(v) = body.get(k) {
+                    run[k] = v.clone();
+                }
+            }
+            if body.get("conclusion").is_some() {
+                run["status"] = json!("completed");
+            }
+            merge_output(run, body.get("output"));
+            (StatusCode::OK, axum::Json(strip_private(run.clone()))).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations") => {
+            let id: u64 = p("check_run_id").parse().unwrap_or(0);
+            let list = state.check_runs.iter().find(|r| r["id"] == id).and_then(|r| r["_annotations"].as_array().cloned()).unwrap_or_default();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
+            let sha = p("ref");
+            let name = query.iter().find(|(k, _)| k == "check_name").map(|(_, v)| v.clone());
+            let runs: Vec<Value> = state
+                .check_runs
+                .iter()
+                .filter(|r| r["head_sha"] == sha.as_str() && name.as_ref().is_none_or(|n| r["name"] == n.as_str()))
+                .rev()
+                .map(|r| strip_private(r.clone()))
+                .collect();
+            let total = runs.len();
+            axum::Json(json!({"total_count": total, "check_runs": paginate(runs, query)})).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let n: u64 = p("issue_number").parse().unwrap_or(0);
+            let list: Vec<Value> = state.comments.iter().filter(|c| c["_issue"] == n).map(|c| strip_private(c.clone())).collect();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments") => {
+            let n: u64 = p("issue_number").parse().unwrap_or(0);
+            state.next_id += 1;
+            let id = state.next_id;
+            let c = json!({
+                "id": id, "node_id": format!("IC_{id}"), "_issue": n, "body": body["body"], "user": user("github-actions[bot]"),
+                "url": format!("{api}/issues/comments/{id}"), "html_url": format!("https://github.com/{owner}/{repo}/pull/{n}#issuecomment-{id}"),
+                "issue_url": format!("{api}/issues/{n}"), "created_at": now(), "updated_at": now(), "author_association": "NONE",
+            });
+            state.comments.push(c.clone());
+            (StatusCode::CREATED, axum::Json(strip_private(c))).into_response()
+        }
+        ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
+            let id: u64 = p("comment_id").parse().unwrap_or(0);
+            let Some(c) = state.comments.iter_mut().find(|c| c["id"] == id) else {
+                return gh_error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            c["body"] = body["body"].clone();
+            c["updated_at"] = json!(now());
+            axum::Json(strip_private(c.clone())).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
+            let n: u64 = p("pull_number").parse().unwrap_or(0);
+            match state.pulls.get(&n) {
+                Some(pr) => axum::Json(pr.clone()).into_response(),
+                None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews") => {
+            let n: u64 = p("pull_number").parse().unwrap_or(0);
+            axum::Json(Value::Array(paginate(state.reviews.get(&n).cloned().unwrap_or_default(), query))).into_response()
+        }
+        ("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}") => {
+            let key = format!("{}/{}", p("org"), p("team_slug"));
+            let login = p("username");
+            if state.teams.get(&key).is_some_and(|m| m.iter().any(|u| u.eq_ignore_ascii_case(&login))) {
+                axum::Json(json!({"url": "", "role": "member", "state": "active"})).into_response()
+            } else {
+                gh_error(StatusCode::NOT_FOUND, "Not Found")
+            }
+        }
+        (m, t) => gh_error(StatusCode::NOT_IMPLEMENTED, &format!("the fake does not implement {m} {t}")),
+    }
+}
+
+fn merge_output(run: &mut Value, output: Option<&Value>) {
+    let Some(output) = output else { return };
+    for k in ["title", "summary", "text"] {
+        if let Some(v) = output.get(k) {
+            run["output"][k] = v.clone();
+        }
+    }
+    if let Some(list) = output.get("annotations").and_then(Value::as_array)
+        && let Some(store) = run["_annotations"].as_array_mut()
+    {
+        store.extend(list.iter().cloned());
+        let n = store.len();
+        run["output"]["annotations_count"] = json!(n);
+    }
+}
+
+fn strip_private(mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|k, _| !k.starts_with('_') || k == "_links");
+    }
+    v
+}
