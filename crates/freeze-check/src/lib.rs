@@ -1,1 +1,347 @@
-//! placeholder
+//! freeze-check: may a production deploy start now? (runbook §3, and the
+//! "change scope locked" item of §1).
+//!
+//! The rules ([`evaluate`]) are a pure function of the policy, an instant,
+//! the calendars, the pull request and the on-call roster; [`run`] gathers
+//! those at the edge (clock, files, GitHub) and hands the report to the core.
+
+pub mod engine;
+pub mod ics;
+pub mod oncall;
+pub mod policy;
+pub mod scope;
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use clap::Parser;
+use jiff::{SignedDuration, Timestamp};
+use release_gate_core::cli::CommonArgs;
+use release_gate_core::github::{ApiError, GitHub};
+use release_gate_core::report::{Check, Report, Section, Status, Verdict};
+use release_gate_core::{Run, render};
+use serde_json::json;
+
+use crate::engine::{Interval, Kind};
+use crate::policy::{FreezePolicy, Zone};
+use crate::scope::{PullFacts, Review};
+
+/// Decide whether a production deploy may start now: release windows,
+/// freezes, blackouts and market-event calendars, the rollback buffer, the
+/// emergency override and release-train scope.
+#[derive(Debug, Parser)]
+#[command(name = "freeze-check", version, max_term_width = 100)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Evaluate at this instant (RFC 3339, e.g. 2026-12-01T13:30:00Z) instead of the clock.
+    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// Everything the rules look at besides the policy.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The instant evaluated.
+    pub now: Timestamp,
+    /// Calendar events (blackouts).
+    pub calendar: Vec<Interval>,
+    /// The pull request, on pull_request events.
+    pub pr: Option<PullFacts>,
+    /// The on-call roster, when configured.
+    pub roster: Option<oncall::Roster>,
+    /// Timezone shown beside UTC.
+    pub display: Zone,
+}
+
+/// `Tue 2026-12-08 13:00 UTC`, plus the display zone's local time when it is not UTC.
+pub fn when(t: Timestamp, display: &Zone) -> String {
+    let utc = t.strftime("%a %Y-%m-%d %H:%M UTC").to_string();
+    if display.name == "UTC" {
+        return utc;
+    }
+    let local = t.to_zoned_datetime(display.tz.clone());
+    format!("{utc} ({} {})", local.strftime("%a %H:%M %Z"), display.name)
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn buffer_text(d: SignedDuration) -> String {
+    let m = d.as_mins();
+    if m % 60 == 0 && m > 0 { format!("{}h", m / 60) } else { format!("{m}m") }
+}
+
+/// Applies every rule and fills the report.
+pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &mut Report) {
+    let now = input.now;
+    let buffer = policy.buffer.0;
+    let horizon = SignedDuration::from_hours(24 * i64::from(policy.search_days));
+    let from = now.checked_sub(SignedDuration::from_hours(24 * 8)).unwrap_or(now);
+    let to = now.checked_add(horizon).unwrap_or(now);
+    let intervals = engine::expand(policy, &input.calendar, from, to);
+    let a = engine::assess(&intervals, now, buffer);
+    let show = |t: Timestamp| when(t, &input.display);
+    let buf = buffer_text(buffer);
+
+    // The emergency override: only freezes and windows can be overridden, never blackouts.
+    let blackout_hit = !a.blackouts.is_empty() || a.buffer_conflicts.iter().any(|i| i.kind == Kind::Blackout);
+    let needed = !a.allowed();
+    let emergency = match (&input.pr, needed) {
+        (_, false) => None,
+        (None, true) => Some(Err(format!("no pull request in this event; an emergency change needs a PR with the `{}` label", policy.emergency.label))),
+        (Some(pr), true) => Some(scope::emergency(&policy.emergency, pr)),
+    };
+    let granted = match &emergency {
+        Some(Ok(approval)) if !blackout_hit => Some(approval.clone()),
+        _ => None,
+    };
+    let override_note = granted.as_ref().map(|g| format!("allowed by the emergency change approved by {} ({})", g.approver, g.via));
+
+    // window
+    report.push(match (&a.window, &override_note) {
+        (Some(w), _) => Check::new("window", Status::Pass, format!("inside release window `{}` (until {})", w.name, show(w.end))),
+        (None, Some(note)) => Check::new("window", Status::Warn, format!("outside every release window; {note}")),
+        (None, None) => {
+            let names: Vec<String> = policy.windows.iter().map(|w| format!("`{}`", w.name)).collect();
+            let which = if names.is_empty() { "no windows are configured".to_owned() } else { names.join(", ") };
+            Check::new("window", Status::Fail, format!("outside every release window ({which})"))
+        }
+    });
+    // freeze
+    report.push(match (a.freezes.first(), &override_note) {
+        (None, _) => Check::new("freeze", Status::Pass, "no freeze in effect"),
+        (Some(f), Some(note)) => Check::new("freeze", Status::Warn, format!("inside freeze `{}` until {}; {note}", f.name, show(f.end))),
+        (Some(f), None) => Check::new("freeze", Status::Fail, format!("inside freeze `{}` until {}", f.name, show(f.end))),
+    });
+    // blackout
+    report.push(match a.blackouts.first() {
+        None => Check::new("blackout", Status::Pass, "no blackout or market event in effect"),
+        Some(b) => Check::new("blackout", Status::Fail, format!("inside blackout `{}` until {}; blackouts cannot be overridden", b.name, show(b.end))),
+    });
+    // rollback buffer
+    report.push(match a.buffer_conflicts.first() {
+        None => {
+            let end = now.checked_add(buffer).unwrap_or(now);
+            Check::new("rollback-buffer", Status::Pass, format!("the {buf} rollback buffer ends {} before any freeze or blackout", show(end)))
+        }
+        Some(c) => {
+            let latest = c.start.checked_sub(buffer).unwrap_or(c.start);
+            let msg = format!(
+                "a deploy now plus the {buf} rollback buffer reaches into `{}` (starts {}); a deploy had to start before {}",
+                c.name,
+                show(c.start),
+                show(latest)
+            );
+            let only_freezes = a.buffer_conflicts.iter().all(|i| i.kind == Kind::Freeze);
+            match &override_note {
+                Some(note) if only_freezes => Check::new("rollback-buffer", Status::Warn, format!("{msg}; {note}")),
+                _ => Check::new("rollback-buffer", Status::Fail, msg),
+            }
+        }
+    });
+    // emergency
+    report.push(match &emergency {
+        None => Check::new("emergency", Status::Skip, "not needed: the time rules allow a deploy now"),
+        Some(Ok(g)) if blackout_hit => Check::new(
+            "emergency",
+            Status::Fail,
+            format!("approved by {} but an emergency change cannot override a blackout", g.approver),
+        ),
+        Some(Ok(g)) => Check::new("emergency", Status::Warn, format!("emergency change approved by {} (via {}) at {}: {}", g.approver, g.via, g.at, g.url)),
+        Some(Err(why)) => {
+            let labelled = input.pr.as_ref().is_some_and(|pr| pr.labels.iter().any(|l| l == &policy.emergency.label));
+            Check::new("emergency", if labelled { Status::Fail } else { Status::Skip }, why.clone())
+        }
+    });
+    // release train
+    report.push(match (&input.pr, policy.release_train.enabled) {
+        (_, false) => Check::new("release-train", Status::Skip, "disabled in the policy"),
+        (None, true) => Check::new("release-train", Status::Skip, "not a pull request event"),
+        (Some(pr), true) => match scope::release_train(&policy.release_train, release, pr) {
+            Ok(msg) => Check::new("release-train", Status::Pass, msg),
+            Err(msg) => Check::new("release-train", Status::Fail, msg),
+        },
+    });
+    // on-call
+    report.push(match (&policy.oncall, &input.roster) {
+        (Some(rule), Some(roster)) => {
+            let gaps = oncall::gaps(roster, now, rule.cover.0, rule.min_timezones);
+            match gaps.first() {
+                None => Check::new("on-call", Status::Pass, format!("{} timezones on call for the next {}", rule.min_timezones, buffer_text(rule.cover.0))),
+                Some(g) => Check::new(
+                    "on-call",
+                    Status::Fail,
+                    format!(
+                        "from {} to {} fewer than {} timezones are on call ({}); runbook §3.4 asks for follow-the-sun cover for {} after the deploy",
+                        show(g.start),
+                        show(g.end),
+                        rule.min_timezones,
+                        if g.on_call.is_empty() { "nobody".to_owned() } else { g.on_call.join(", ") },
+                        buffer_text(rule.cover.0)
+                    ),
+                ),
+            }
+        }
+        _ => Check::new("on-call", Status::Skip, "no on-call roster configured"),
+    });
+
+    let time_ok = a.allowed() || granted.is_some();
+    report.output("allowed", time_ok.to_string());
+    report.output("emergency", granted.is_some().to_string());
+    let next = if time_ok { None } else { engine::next_open(&intervals, now, buffer) };
+    if !time_ok {
+        report.output("next_window", next.map(rfc3339).unwrap_or_default());
+    }
+    if let Some(t) = a.latest_safe_start {
+        report.output("latest_safe_start", rfc3339(t));
+    }
+    report.title = match (report.verdict, a.latest_safe_start, &granted) {
+        (Verdict::Fail, _, _) if time_ok => "Deploy refused by the pull-request rules".to_owned(),
+        (Verdict::Fail, _, _) => match next {
+            Some(n) => format!("Deploys are closed; the next safe start is {}", show(n)),
+            None => format!("Deploys are closed, and no safe start was found in the next {} days", policy.search_days),
+        },
+        (_, _, Some(g)) => format!("Deploy allowed by an emergency change approved by {}", g.approver),
+        (_, Some(t), None) => format!("Deploys are open; start before {}", show(t)),
+        _ => "Deploys are open".to_owned(),
+    };
+    if !time_ok {
+        report.details.push(Section {
+            title: "Next open window".into(),
+            markdown: match next {
+                Some(n) => format!(
+                    "A deploy may next start at **{}**{} ({buf} rollback buffer, freezes and blackouts honoured).",
+                    n.strftime("%a %Y-%m-%d %H:%M UTC"),
+                    if input.display.name == "UTC" { String::new() } else { format!(" = {}", n.to_zoned_datetime(input.display.tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z")) }
+                ),
+                None => format!("No safe start in the next {} days: check the windows, freezes and blackouts in the policy.", policy.search_days),
+            },
+        });
+    }
+    let week = now.checked_add(SignedDuration::from_hours(24 * 7)).unwrap_or(now);
+    let upcoming: Vec<String> = intervals
+        .iter()
+        .filter(|i| i.kind != Kind::Window && i.end > now && i.start < week)
+        .take(10)
+        .map(|i| {
+            let kind = if i.kind == Kind::Freeze { "freeze" } else { "blackout" };
+            format!("| `{}` | {kind} | {} | {} |", render::cell(&i.name), show(i.start), show(i.end))
+        })
+        .collect();
+    if !upcoming.is_empty() {
+        report.details.push(Section {
+            title: "Freezes and blackouts in the next 7 days".into(),
+            markdown: format!("| name | kind | from | until |\n| --- | --- | --- | --- |\n{}", upcoming.join("\n")),
+        });
+    }
+    report.data = json!({
+        "evaluated_at": rfc3339(now),
+        "buffer_minutes": buffer.as_mins(),
+        "window": a.window.as_ref().map(|w| json!({"name": w.name, "start": rfc3339(w.start), "end": rfc3339(w.end)})),
+        "emergency": granted.as_ref().map(|g| json!({"approver": g.approver, "via": g.via, "approved_at": g.at, "review_url": g.url})),
+    });
+}
+
+/// Reads what the rules need, evaluates them and publishes the report.
+pub fn run(args: Args) -> anyhow::Result<Verdict> {
+    let run = Run::<FreezePolicy>::start("freeze-check", args.common)?;
+    let now = match &args.now {
+        Some(s) => s.parse::<Timestamp>().with_context(|| format!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?,
+        None => Timestamp::now(),
+    };
+    let policy = &run.policy.section;
+    let root = &run.args.root;
+    let mut calendar = Vec::new();
+    for path in &policy.calendars {
+        calendar.extend(ics::read(&root.join(path), path, &policy.calendar_timezone.tz)?);
+    }
+    let roster = match &policy.oncall {
+        Some(rule) => Some(oncall::read(&root.join(&rule.roster), &rule.roster)?),
+        None => None,
+    };
+    let display = Zone::named(&run.policy.reporting.display_timezone).map_err(|e| anyhow::anyhow!("reporting.display-timezone: {e}"))?;
+    let pr = match &run.ctx.pull_request {
+        Some(pr) => Some(run.block_on(pull_facts(run.github(), pr, policy))?),
+        None => None,
+    };
+    let mut report = run.new_report(now);
+    evaluate(policy, &run.release, &Inputs { now, calendar, pr, roster, display }, &mut report);
+    run.finish(report)
+}
+
+/// The pull request as the rules see it: the event's copy, refreshed from
+/// the API when online (labels change after the event), with reviews and
+/// team memberships fetched only when the emergency label asks for them.
+async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRequest, policy: &FreezePolicy) -> anyhow::Result<PullFacts> {
+    let mut facts = PullFacts {
+        number: pr.number,
+        author: pr.user.login.clone(),
+        labels: pr.labels.iter().map(|l| l.name.clone()).collect(),
+        title: pr.title.clone(),
+        body: pr.body.clone().unwrap_or_default(),
+        head_ref: pr.head.name.clone(),
+        head_sha: pr.head.sha.clone(),
+        reviews: Err("the gate ran without a GitHub token".into()),
+        teams: BTreeMap::new(),
+    };
+    let Some(gh) = gh else { return Ok(facts) };
+    match gh.get(&gh.repo_path(&format!("/pulls/{}", pr.number))).await {
+        Ok(fresh) => {
+            if let Ok(current) = serde_json::from_value::<release_gate_core::context::PullRequest>(fresh) {
+                facts.labels = current.labels.iter().map(|l| l.name.clone()).collect();
+                facts.title = current.title;
+                facts.body = current.body.unwrap_or_default();
+                facts.head_sha = current.head.sha;
+            }
+        }
+        Err(e) if e.is_unreachable() => return Err(e.into()),
+        Err(e) => eprintln!("release-gate: using the event's copy of PR #{}: {e}", pr.number),
+    }
+    if !facts.labels.iter().any(|l| l == &policy.emergency.label) {
+        return Ok(facts);
+    }
+    facts.reviews = match gh.get_all(&gh.repo_path(&format!("/pulls/{}/reviews", pr.number)), None, 10).await {
+        Ok(list) => Ok(list.into_iter().filter_map(|v| serde_json::from_value::<Review>(v).ok()).collect()),
+        Err(e) if e.is_unreachable() => return Err(e.into()),
+        Err(e) => Err(e.to_string()),
+    };
+    let approvers: Vec<String> = match &facts.reviews {
+        Ok(list) => list.iter().filter(|r| r.state == "APPROVED").filter_map(|r| r.user.as_ref().map(|u| u.login.clone())).collect(),
+        Err(_) => Vec::new(),
+    };
+    for team in policy.emergency.approvers.iter().filter(|a| a.contains('/')) {
+        let slug = team.trim_start_matches('@');
+        let Some((org, name)) = slug.split_once('/') else { continue };
+        let mut members = Ok(Vec::new());
+        for login in &approvers {
+            match gh.get(&format!("/orgs/{org}/teams/{name}/memberships/{login}")).await {
+                Ok(m) if m.get("state").and_then(|s| s.as_str()) == Some("active") => {
+                    if let Ok(list) = members.as_mut() {
+                        list.push(login.clone());
+                    }
+                }
+                Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                Err(e) if e.is_unreachable() => return Err(e.into()),
+                Err(e) => {
+                    members = Err(e.to_string());
+                    break;
+                }
+            }
+        }
+        facts.teams.insert(slug.to_owned(), members);
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}

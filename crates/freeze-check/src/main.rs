@@ -1,0 +1,11 @@
+//! `freeze-check`: parses flags, runs the gate, maps the outcome to the
+//! documented exit code (0 pass/warn, 1 refused, 2 invalid input, 3 unreachable).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = freeze_check::Args::parse();
+    release_gate_core::exit::finish(freeze_check::run(args))
+}
