@@ -62,7 +62,7 @@ pub fn when(t: Timestamp, display: &Zone) -> String {
         return utc;
     }
     let local = t.to_zoned_datetime(display.tz.clone());
-    format!("{utc} ({} {})", local.strftime("%a %H:%M %Z"), display.name)
+    format!("{utc} / {}", local.strftime("%a %H:%M %Z"))
 }
 
 fn rfc3339(t: Timestamp) -> String {

@@ -8,6 +8,7 @@
 //! token) are injected per method and path.
 
 pub mod openapi;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

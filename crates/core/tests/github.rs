@@ -1,0 +1,224 @@
+//! The shared GitHub surfaces against the local GitHub fake, which checks
+//! every request against GitHub's OpenAPI description. The real client code
+//! runs; only the base URL differs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use github_fake::{Fake, Fault};
+use release_gate_core::cli::CommentMode;
+use release_gate_core::context::Context;
+use release_gate_core::github::{ApiError, GitHub, RetryPolicy};
+use release_gate_core::mask::Secret;
+use release_gate_core::publish::{self, Options};
+use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status};
+
+const SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+fn report(annotations: u64, status: Status) -> Report {
+    let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
+    let mut r = Report::new("smoke-gate", "2.4.0", ts, Some(SHA.into()));
+    r.push(Check::new("suite", status, "42 tests"));
+    for i in 0..annotations {
+        r.annotations.push(Annotation {
+            path: format!("tests/test_{i}.py"),
+            start_line: i + 1,
+            end_line: i + 1,
+            level: Level::Failure,
+            title: format!("test_{i} failed"),
+            message: "assert 1 == 2".into(),
+        });
+    }
+    r
+}
+
+fn ctx(pr: Option<u64>) -> Context {
+    let mut c = Context { repository: Some(("octo".into(), "trading".into())), sha: Some(SHA.into()), run_id: Some("77".into()), ..Context::default() };
+    if let Some(n) = pr {
+        let payload = serde_json::json!({
+            "number": n, "title": "t", "body": null, "user": {"login": "carol"}, "labels": [],
+            "head": {"ref": "f", "sha": SHA, "repo": {"full_name": "octo/trading"}},
+            "base": {"ref": "release/2.4", "sha": "b", "repo": {"full_name": "octo/trading"}}
+        });
+        c.pull_request = Some(serde_json::from_value(payload).expect("pr"));
+    }
+    c
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy { attempts: 3, base_delay: Duration::from_millis(20), max_wait: Duration::from_secs(5), timeout: Duration::from_secs(10) }
+}
+
+fn client(fake: &Fake) -> GitHub {
+    GitHub::new(&fake.base_url(), &Secret::new("ghs_testtoken0123456789".into()), "octo", "trading", fast()).expect("client")
+}
+
+fn opts(mode: CommentMode) -> Options {
+    Options { check_name: "release-gate/smoke-gate".into(), comment_mode: mode }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn publish(fake: &Fake, c: &Context, r: &Report, mode: CommentMode) -> Result<publish::Published, ApiError> {
+    let rt = rt();
+    rt.block_on(async {
+        let gh = client(fake);
+        publish::to_github(&gh, c, r, &opts(mode), Path::new("reports/x.json")).await
+    })
+}
+
+fn assert_clean(fake: &Fake) {
+    let v = fake.violations();
+    assert!(v.is_empty(), "requests GitHub would refuse: {v:#?}");
+    assert!(fake.requests().iter().all(|r| r.authorized), "every request carries the token");
+}
+
+#[test]
+fn check_run_with_120_annotations_goes_in_three_batches() {
+    let fake = Fake::start("").expect("fake");
+    let out = publish(&fake, &ctx(None), &report(120, Status::Fail), CommentMode::Always).expect("publish");
+    assert_clean(&fake);
+    let runs = fake.check_runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["conclusion"], "failure");
+    assert_eq!(runs[0]["name"], "release-gate/smoke-gate");
+    assert_eq!(runs[0]["head_sha"], SHA);
+    assert_eq!(runs[0]["output"]["annotations_count"], 120);
+    assert_eq!(out.check_run_id, runs[0]["id"].as_u64());
+    let calls: Vec<(String, usize)> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("check-runs"))
+        .map(|r| (r.method.clone(), r.body.as_ref().and_then(|b| b["output"]["annotations"].as_array().map(Vec::len)).unwrap_or(0)))
+        .collect();
+    assert_eq!(calls, vec![("POST".into(), 50), ("PATCH".into(), 50), ("PATCH".into(), 20)]);
+}
+
+#[test]
+fn sticky_comment_is_created_then_edited_in_place() {
+    let fake = Fake::start("").expect("fake");
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("first");
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::Always).expect("second");
+    assert_clean(&fake);
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1, "one sticky comment, not two");
+    let body = comments[0]["body"].as_str().expect("body");
+    assert!(body.starts_with("<!-- release-gate sticky: release-gate/smoke-gate -->"));
+    assert!(body.contains("✅ pass"), "edited to the latest verdict: {body}");
+    let methods: Vec<String> = fake.requests().iter().filter(|r| r.path.contains("comments")).map(|r| r.method.clone()).collect();
+    assert_eq!(methods, vec!["GET", "POST", "GET", "PATCH"]);
+    let patch = fake.requests().into_iter().find(|r| r.method == "PATCH").expect("patch");
+    assert_eq!(patch.path, format!("/repos/octo/trading/issues/comments/{}", comments[0]["id"]));
+}
+
+#[test]
+fn comment_modes() {
+    let fake = Fake::start("").expect("fake");
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::OnFailure).expect("pass");
+    assert!(fake.comments().is_empty(), "on-failure: no comment for a pass");
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::OnFailure).expect("fail");
+    assert_eq!(fake.comments().len(), 1);
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::OnFailure).expect("pass again");
+    assert!(fake.comments()[0]["body"].as_str().expect("b").contains("✅ pass"), "a stale refusal is updated");
+    publish(&fake, &ctx(Some(6)), &report(0, Status::Fail), CommentMode::Off).expect("off");
+    assert_eq!(fake.comments().len(), 1);
+    assert_clean(&fake);
+}
+
+#[test]
+fn a_502_after_the_comment_was_stored_does_not_duplicate_it() {
+    let fake = Fake::start("").expect("fake");
+    fake.inject(Fault { method: "POST".into(), path_contains: "/issues/5/comments".into(), status: 502, after_apply: true, times: Some(1), ..fault() });
+    fake.inject(Fault { method: "POST".into(), path_contains: "/check-runs".into(), status: 502, after_apply: true, times: Some(1), ..fault() });
+    let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
+    assert_clean(&fake);
+    assert_eq!(fake.comments().len(), 1, "the lost response must not yield a second comment");
+    assert_eq!(fake.check_runs().len(), 1, "nor a second check run");
+    assert_eq!(out.comment_id, fake.comments()[0]["id"].as_u64());
+    assert_eq!(out.check_run_id, fake.check_runs()[0]["id"].as_u64());
+    let posts = fake.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 2, "each POST sent once");
+}
+
+#[test]
+fn a_502_before_storing_is_retried_after_checking() {
+    let fake = Fake::start("").expect("fake");
+    fake.inject(Fault { method: "POST".into(), path_contains: "/issues/5/comments".into(), status: 502, after_apply: false, times: Some(1), ..fault() });
+    publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
+    assert_eq!(fake.comments().len(), 1, "posted once it was clear nothing was stored");
+    assert_clean(&fake);
+}
+
+fn fault() -> Fault {
+    Fault { method: String::new(), path_contains: String::new(), status: 500, headers: Default::default(), message: String::new(), after_apply: false, times: None }
+}
+
+#[test]
+fn secondary_rate_limit_with_retry_after_is_waited_out() {
+    let fake = Fake::start("").expect("fake");
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("retry-after".to_owned(), "1".to_owned());
+    fake.inject(Fault {
+        method: "POST".into(),
+        path_contains: "/check-runs".into(),
+        status: 403,
+        headers,
+        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".into(),
+        times: Some(1),
+        ..fault()
+    });
+    let started = Instant::now();
+    let out = publish(&fake, &ctx(None), &report(0, Status::Pass), CommentMode::Always).expect("publish");
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    assert!(out.degraded.is_none());
+    assert_eq!(fake.check_runs().len(), 1);
+    assert_eq!(fake.check_runs()[0]["conclusion"], "success");
+}
+
+#[test]
+fn a_read_only_token_degrades_to_the_summary() {
+    let fake = Fake::start("").expect("fake");
+    for path in ["/check-runs", "/comments"] {
+        fake.inject(Fault { method: "POST".into(), path_contains: path.into(), status: 403, message: "Resource not accessible by integration".into(), ..fault() });
+    }
+    let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("degrades, does not fail");
+    let why = out.degraded.expect("degraded");
+    assert!(why.contains("check run") && why.contains("PR comment") && why.contains("checks: write"), "{why}");
+    assert!(fake.check_runs().is_empty() && fake.comments().is_empty());
+}
+
+#[test]
+fn ghes_base_path_is_kept() {
+    let fake = Fake::start("/api/v3").expect("fake");
+    publish(&fake, &ctx(Some(5)), &report(3, Status::Warn), CommentMode::Always).expect("publish");
+    assert_clean(&fake);
+    assert_eq!(fake.check_runs()[0]["conclusion"], "neutral");
+    assert_eq!(fake.comments().len(), 1);
+}
+
+#[test]
+fn exhausted_retries_name_the_call_and_map_to_exit_3() {
+    let fake = Fake::start("").expect("fake");
+    fake.inject(Fault { method: "GET".into(), path_contains: "/issues/5/comments".into(), status: 503, ..fault() });
+    let err = publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::Always).expect_err("unreachable");
+    assert!(err.is_unreachable());
+    let msg = err.to_string();
+    assert!(msg.contains("GET /repos/octo/trading/issues/5/comments") && msg.contains("after 3 attempts"), "{msg}");
+    assert_eq!(release_gate_core::exit::for_error(&anyhow::Error::from(err)), 3);
+    let gets = fake.requests().iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 3);
+}
+
+#[test]
+fn oversized_text_is_cut_to_githubs_limit() {
+    let fake = Fake::start("").expect("fake");
+    let mut r = report(0, Status::Fail);
+    r.details.push(Section { title: "log".into(), markdown: "€".repeat(40_000) });
+    publish(&fake, &ctx(Some(5)), &r, CommentMode::Always).expect("publish");
+    assert_clean(&fake);
+    let text = fake.check_runs()[0]["output"]["text"].as_str().expect("text").to_owned();
+    assert!(text.len() <= 65_535 && text.contains("bytes cut to fit GitHub's limit"), "{} bytes", text.len());
+    assert!(fake.comments()[0]["body"].as_str().expect("b").len() <= 65_536);
+}

@@ -1,0 +1,41 @@
+//! Helpers the gates' integration tests share: real webhook payloads from
+//! npm `@octokit/webhooks-examples`, and a command builder that strips the
+//! runner's environment so tests behave the same locally and in CI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The first example payload of `event` with `action` (GitHub's own samples).
+pub fn webhook_example(event: &str, action: Option<&str>) -> anyhow::Result<Value> {
+    let path = workspace().join(".tools/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{} is missing; run the test command from the README (scripts/test), which installs it", path.display()))?;
+    let all: Vec<Value> = serde_json::from_str(&text)?;
+    let entry = all.iter().find(|e| e["name"] == event).with_context(|| format!("no {event} examples"))?;
+    entry["examples"]
+        .as_array()
+        .and_then(|list| list.iter().find(|x| action.is_none_or(|a| x["action"] == a)))
+        .cloned()
+        .with_context(|| format!("no {event} example with action {action:?}"))
+}
+
+/// A command for a workspace binary with `GITHUB_*`, `RUNNER_*`, `CI` and
+/// `RELEASE_GATE_*` removed from its environment.
+pub fn clean_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") || k == "CI" || k.starts_with("RELEASE_GATE_") || k.starts_with("ACTIONS_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}
