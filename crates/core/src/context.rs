@@ -13,12 +13,12 @@ use crate::mask::Secret;
 #[derive(Debug, Error)]
 pub enum ContextError {
     /// The event payload could not be read.
-    #[error("cannot read event payload {path}: {source}; pass --event with a GitHub event JSON file")]
+    #[error("cannot read event payload {path}: {cause}; pass --event with a GitHub event JSON file")]
     ReadEvent {
         /// Payload path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The event payload is not JSON of the expected shape.
     #[error("{path}:{line}:{column}: event payload is not a GitHub event: {message}; pass the file GitHub wrote to $GITHUB_EVENT_PATH")]
@@ -149,11 +149,7 @@ pub struct Context {
 impl Context {
     /// Reads the context through `env`, with an explicit event path and
     /// token taking precedence over the environment.
-    pub fn from_env(
-        env: &dyn Fn(&str) -> Option<String>,
-        event_path: Option<&Path>,
-        token: Option<String>,
-    ) -> Result<Self, ContextError> {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>, event_path: Option<&Path>, token: Option<String>) -> Result<Self, ContextError> {
         let get = |k: &str| env(k).filter(|v| !v.is_empty());
         let repository = match get("GITHUB_REPOSITORY") {
             Some(full) => match full.split_once('/') {
@@ -219,7 +215,7 @@ impl Context {
 }
 
 fn read_payload(path: &Path) -> Result<Payload, ContextError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ContextError::ReadEvent { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| ContextError::ReadEvent { path: path.to_owned(), cause })?;
     serde_json::from_str(&text).map_err(|e| ContextError::BadEvent {
         path: path.to_owned(),
         line: e.line(),
@@ -286,9 +282,6 @@ mod tests {
         write!(bad, "{{\n  \"pull_request\": 5\n}}").expect("write");
         let err = Context::from_env(&env_of(&[]), Some(bad.path()), None).expect_err("bad").to_string();
         assert!(err.contains(":2:"), "{err}");
-        assert!(matches!(
-            Context::from_env(&env_of(&[("GITHUB_REPOSITORY", "nope")]), None, None),
-            Err(ContextError::BadRepository(_))
-        ));
+        assert!(matches!(Context::from_env(&env_of(&[("GITHUB_REPOSITORY", "nope")]), None, None), Err(ContextError::BadRepository(_))));
     }
 }

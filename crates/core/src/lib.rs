@@ -50,15 +50,13 @@ impl<S: GateSection> Run<S> {
     /// and builds a GitHub client when a token, repository and commit are known.
     pub fn start(gate: &'static str, args: CommonArgs) -> anyhow::Result<Self> {
         let release = release::validate(&args.release)?.to_owned();
+        // The token is registered with the redactor (never `::add-mask::`ed,
+        // which would print it): the runner already masks `github.token` and
+        // secrets, and everything the gate prints passes through `mask::redact`.
         let ctx = Context::from_process(args.event.as_deref(), args.token.clone())?;
-        if ctx.in_actions && !ctx.token.is_empty() {
-            // The runner masks `github.token` already; a token passed by other
-            // means is masked here before anything could print it.
-            emit(&format!("::add-mask::{}\n", ctx.token.expose()));
-        }
         let (policy_path, explicit) = match &args.policy {
             Some(p) => (p.clone(), true),
-            None => (args.root.join(policy::DEFAULT_PATH), false),
+            None => (under(&args.root, Path::new(policy::DEFAULT_PATH)), false),
         };
         let policy = policy::load::<S>(&policy_path, explicit)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -73,6 +71,11 @@ impl<S: GateSection> Run<S> {
         Ok(Self { gate, release, ctx, policy, args, github, runtime })
     }
 
+    /// A path from the policy, resolved against the repository root.
+    pub fn in_root(&self, path: &Path) -> PathBuf {
+        under(&self.args.root, path)
+    }
+
     /// The GitHub client, when online.
     pub fn github(&self) -> Option<&GitHub> {
         self.github.as_ref()
@@ -85,7 +88,7 @@ impl<S: GateSection> Run<S> {
 
     /// The report directory: `--report-dir`, or `reports/release-gate/<release>/` under the root.
     pub fn report_dir(&self) -> PathBuf {
-        self.args.report_dir.clone().unwrap_or_else(|| self.args.root.join("reports/release-gate").join(&self.release))
+        self.args.report_dir.clone().unwrap_or_else(|| under(&self.args.root, &Path::new("reports/release-gate").join(&self.release)))
     }
 
     /// A new, empty report for this run, stamped with `now`.
@@ -98,10 +101,8 @@ impl<S: GateSection> Run<S> {
         let report_path = publish::write_report(&report, &self.report_dir())?;
         let markdown = render::markdown(&report);
         if let Some(file) = &self.ctx.output_file {
-            let mut pairs = vec![
-                ("verdict".to_owned(), report.verdict.as_str().to_owned()),
-                ("report".to_owned(), report_path.display().to_string()),
-            ];
+            let mut pairs =
+                vec![("verdict".to_owned(), report.verdict.as_str().to_owned()), ("report".to_owned(), report_path.display().to_string())];
             pairs.extend(report.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
             publish::write_outputs(file, &pairs)?;
         }
@@ -128,6 +129,11 @@ impl<S: GateSection> Run<S> {
         print_report(&report, &markdown, self.args.format, &report_path)?;
         Ok(report.verdict)
     }
+}
+
+/// `path` under `root`, without a leading `./` when the root is the current directory.
+fn under(root: &Path, path: &Path) -> PathBuf {
+    if root == Path::new(".") || root.as_os_str().is_empty() { path.to_owned() } else { root.join(path) }
 }
 
 /// Writes to stdout; a closed pipe is not an error worth a panic.

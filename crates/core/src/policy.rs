@@ -20,14 +20,7 @@ use thiserror::Error;
 pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
 
 /// Every top-level key the policy file may have.
-pub const SECTIONS: &[&str] = &[
-    "reporting",
-    "freeze-check",
-    "config-diff",
-    "artifact-verify",
-    "smoke-gate",
-    "decision-log-commit",
-];
+pub const SECTIONS: &[&str] = &["reporting", "freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit"];
 
 /// A gate's own section of the policy.
 pub trait GateSection: DeserializeOwned + Default {
@@ -66,12 +59,12 @@ pub struct PolicyFile<S> {
 #[derive(Debug, Error)]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("cannot read policy {path}: {source}; check the path given to --policy")]
+    #[error("cannot read policy {path}: {cause}; check the path given to --policy")]
     Read {
         /// The path.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid for the schema.
     #[error("{path}:{line}:{column}: {message}; see the policy reference in the README")]
@@ -95,7 +88,7 @@ pub fn load<S: GateSection>(path: &Path, explicit: bool) -> Result<PolicyFile<S>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
             return Ok(PolicyFile { reporting: Reporting::default(), section: S::default(), from_file: None });
         }
-        Err(source) => return Err(PolicyError::Read { path: path.to_owned(), source }),
+        Err(cause) => return Err(PolicyError::Read { path: path.to_owned(), cause }),
     };
     let mut file: PolicyFile<S> = parse_yaml(&text, path)?;
     file.from_file = Some(path.to_owned());
@@ -126,6 +119,11 @@ fn plain_message(err: &serde_saphyr::Error) -> String {
         Some(i) => &text[..i],
         None => text,
     };
+    // Say what a policy author should write, not what the parser expected.
+    let text = text
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "; each key may appear once")
+        .replace("expected sequence start", "expected a list here, e.g. [tue, thu] or one `- item` per line")
+        .replace("expected mapping start", "expected a mapping here (key: value)");
     text.trim_end_matches('.').to_owned()
 }
 
@@ -159,11 +157,7 @@ impl<'de, S: GateSection> Deserialize<'de> for PolicyFile<S> {
                         return Err(de::Error::unknown_field(&key, SECTIONS));
                     }
                 }
-                Ok(PolicyFile {
-                    reporting: reporting.unwrap_or_default(),
-                    section: section.unwrap_or_default(),
-                    from_file: None,
-                })
+                Ok(PolicyFile { reporting: reporting.unwrap_or_default(), section: section.unwrap_or_default(), from_file: None })
             }
         }
 

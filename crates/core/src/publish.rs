@@ -279,7 +279,8 @@ async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Option
         return Ok(None);
     }
     let budget = COMMENT_LIMIT - marker.len() - 2;
-    let body = json!({ "body": format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string())) });
+    let body =
+        json!({ "body": format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string())) });
     if let Some(id) = existing {
         gh.send(Method::PATCH, &gh.repo_path(&format!("/issues/comments/{id}")), Some(&body)).await?;
         return Ok(Some(id));

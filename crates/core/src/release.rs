@@ -10,9 +10,7 @@ pub enum ReleaseIdError {
     #[error("release id is empty; pass --release with an id such as 2.4.0")]
     Empty,
     /// The id had a character outside the allowed set.
-    #[error(
-        "release id {id:?} contains {bad:?}; use only letters, digits, '.', '_' and '-' (e.g. 2.4.0 or 2026-12-rc1)"
-    )]
+    #[error("release id {id:?} contains {bad:?}; use only letters, digits, '.', '_' and '-' (e.g. 2.4.0 or 2026-12-rc1)")]
     BadChar {
         /// The id as given.
         id: String,
@@ -35,10 +33,7 @@ pub fn validate(id: &str) -> Result<&str, ReleaseIdError> {
     if id.len() > 100 {
         return Err(ReleaseIdError::TooLong(id.to_owned()));
     }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
+    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
         return Err(ReleaseIdError::BadChar { id: id.to_owned(), bad });
     }
     if id.contains("..") || id == "." {

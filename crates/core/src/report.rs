@@ -185,11 +185,9 @@ impl Report {
     /// Reads a report written by any gate, refusing other schemas.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         use anyhow::Context as _;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read report {}", path.display()))?;
-        let report: Report = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a release-gate report; re-run the gate that writes it", path.display())
-        })?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read report {}", path.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a release-gate report; re-run the gate that writes it", path.display()))?;
         anyhow::ensure!(
             report.schema == SCHEMA,
             "{} has schema {:?}, expected {SCHEMA:?}; re-run the gate with this version of release-gate",

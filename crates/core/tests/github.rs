@@ -33,7 +33,12 @@ fn report(annotations: u64, status: Status) -> Report {
 }
 
 fn ctx(pr: Option<u64>) -> Context {
-    let mut c = Context { repository: Some(("octo".into(), "trading".into())), sha: Some(SHA.into()), run_id: Some("77".into()), ..Context::default() };
+    let mut c = Context {
+        repository: Some(("octo".into(), "trading".into())),
+        sha: Some(SHA.into()),
+        run_id: Some("77".into()),
+        ..Context::default()
+    };
     if let Some(n) = pr {
         let payload = serde_json::json!({
             "number": n, "title": "t", "body": null, "user": {"login": "carol"}, "labels": [],
@@ -130,8 +135,22 @@ fn comment_modes() {
 #[test]
 fn a_502_after_the_comment_was_stored_does_not_duplicate_it() {
     let fake = Fake::start("").expect("fake");
-    fake.inject(Fault { method: "POST".into(), path_contains: "/issues/5/comments".into(), status: 502, after_apply: true, times: Some(1), ..fault() });
-    fake.inject(Fault { method: "POST".into(), path_contains: "/check-runs".into(), status: 502, after_apply: true, times: Some(1), ..fault() });
+    fake.inject(Fault {
+        method: "POST".into(),
+        path_contains: "/issues/5/comments".into(),
+        status: 502,
+        after_apply: true,
+        times: Some(1),
+        ..fault()
+    });
+    fake.inject(Fault {
+        method: "POST".into(),
+        path_contains: "/check-runs".into(),
+        status: 502,
+        after_apply: true,
+        times: Some(1),
+        ..fault()
+    });
     let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
     assert_clean(&fake);
     assert_eq!(fake.comments().len(), 1, "the lost response must not yield a second comment");
@@ -145,14 +164,29 @@ fn a_502_after_the_comment_was_stored_does_not_duplicate_it() {
 #[test]
 fn a_502_before_storing_is_retried_after_checking() {
     let fake = Fake::start("").expect("fake");
-    fake.inject(Fault { method: "POST".into(), path_contains: "/issues/5/comments".into(), status: 502, after_apply: false, times: Some(1), ..fault() });
+    fake.inject(Fault {
+        method: "POST".into(),
+        path_contains: "/issues/5/comments".into(),
+        status: 502,
+        after_apply: false,
+        times: Some(1),
+        ..fault()
+    });
     publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
     assert_eq!(fake.comments().len(), 1, "posted once it was clear nothing was stored");
     assert_clean(&fake);
 }
 
 fn fault() -> Fault {
-    Fault { method: String::new(), path_contains: String::new(), status: 500, headers: Default::default(), message: String::new(), after_apply: false, times: None }
+    Fault {
+        method: String::new(),
+        path_contains: String::new(),
+        status: 500,
+        headers: Default::default(),
+        message: String::new(),
+        after_apply: false,
+        times: None,
+    }
 }
 
 #[test]
@@ -181,7 +215,13 @@ fn secondary_rate_limit_with_retry_after_is_waited_out() {
 fn a_read_only_token_degrades_to_the_summary() {
     let fake = Fake::start("").expect("fake");
     for path in ["/check-runs", "/comments"] {
-        fake.inject(Fault { method: "POST".into(), path_contains: path.into(), status: 403, message: "Resource not accessible by integration".into(), ..fault() });
+        fake.inject(Fault {
+            method: "POST".into(),
+            path_contains: path.into(),
+            status: 403,
+            message: "Resource not accessible by integration".into(),
+            ..fault()
+        });
     }
     let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("degrades, does not fail");
     let why = out.degraded.expect("degraded");

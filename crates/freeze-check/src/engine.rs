@@ -66,7 +66,8 @@ pub fn local(tz: &TimeZone, date: Date, time: ClockTime) -> Timestamp {
 
 /// A civil date-time in `tz` as an instant (gap: forward; fold: earlier).
 pub fn to_instant(tz: &TimeZone, dt: DateTime) -> Timestamp {
-    tz.to_ambiguous_timestamp(dt).compatible().unwrap_or_else(|_| Timestamp::UNIX_EPOCH)
+    // Only fails outside jiff's supported years (-9999..=9999), which no policy reaches.
+    tz.to_ambiguous_timestamp(dt).compatible().unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 fn dates(tz: &TimeZone, from: Timestamp, to: Timestamp) -> impl Iterator<Item = Date> {
@@ -144,10 +145,7 @@ impl Assessment {
 /// The deny intervals, each pulled earlier by the rollback buffer: a deploy
 /// starting inside one would still be rolling back when the deny begins.
 fn shadowed(deny: &[&Interval], buffer: SignedDuration, only: Option<Kind>) -> Vec<(Timestamp, Timestamp)> {
-    deny.iter()
-        .filter(|i| only.is_none_or(|k| i.kind == k))
-        .map(|i| (i.start.checked_sub(buffer).unwrap_or(i.start), i.end))
-        .collect()
+    deny.iter().filter(|i| only.is_none_or(|k| i.kind == k)).map(|i| (i.start.checked_sub(buffer).unwrap_or(i.start), i.end)).collect()
 }
 
 /// The earliest instant `>= from` inside a window and outside every shadowed deny interval.
@@ -157,11 +155,8 @@ fn earliest_allowed(windows: &[&Interval], deny: &[(Timestamp, Timestamp)], from
             continue;
         }
         let mut c = w.start.max(from);
-        loop {
-            match deny.iter().filter(|(s, e)| *s <= c && c < *e).map(|(_, e)| *e).max() {
-                Some(e) => c = e,
-                None => break,
-            }
+        while let Some(e) = deny.iter().filter(|(s, e)| *s <= c && c < *e).map(|(_, e)| *e).max() {
+            c = e;
         }
         if c < w.end {
             // The stretch lasts until the window ends or the next shadowed deny begins.
@@ -179,11 +174,7 @@ pub fn assess(intervals: &[Interval], now: Timestamp, buffer: SignedDuration) ->
     let in_effect = |k: Kind| deny.iter().filter(|i| i.kind == k && i.contains(now)).map(|i| (*i).clone()).collect::<Vec<_>>();
     let freezes = in_effect(Kind::Freeze);
     let blackouts = in_effect(Kind::Blackout);
-    let buffer_conflicts = deny
-        .iter()
-        .filter(|i| !i.contains(now) && i.reached_by(now, buffer))
-        .map(|i| (*i).clone())
-        .collect();
+    let buffer_conflicts = deny.iter().filter(|i| !i.contains(now) && i.reached_by(now, buffer)).map(|i| (*i).clone()).collect();
     let window = windows.iter().find(|w| w.contains(now)).map(|w| (*w).clone());
     let shadow = shadowed(&deny, buffer, None);
     let here = earliest_allowed(&windows, &shadow, now);
@@ -227,7 +218,12 @@ mod tests {
 
     fn at_with(p: &FreezePolicy, cal: &[Interval], now: &str) -> Assessment {
         let now = ts(now);
-        let iv = expand(p, cal, now.checked_sub(SignedDuration::from_hours(24 * 8)).expect("t"), now.checked_add(SignedDuration::from_hours(24 * 61)).expect("t"));
+        let iv = expand(
+            p,
+            cal,
+            now.checked_sub(SignedDuration::from_hours(24 * 8)).expect("t"),
+            now.checked_add(SignedDuration::from_hours(24 * 61)).expect("t"),
+        );
         assess(&iv, now, p.buffer.0)
     }
 
@@ -258,10 +254,18 @@ mod tests {
         // A window open every day, all day, so only the freeze decides.
         p.windows = vec![Window {
             name: "always".into(),
-            days: [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday, Weekday::Saturday, Weekday::Sunday]
-                .into_iter()
-                .map(Day)
-                .collect(),
+            days: [
+                Weekday::Monday,
+                Weekday::Tuesday,
+                Weekday::Wednesday,
+                Weekday::Thursday,
+                Weekday::Friday,
+                Weekday::Saturday,
+                Weekday::Sunday,
+            ]
+            .into_iter()
+            .map(Day)
+            .collect(),
             start: "00:00".parse().expect("t"),
             end: "24:00".parse().expect("t"),
             timezone: Zone::utc(),
@@ -293,7 +297,11 @@ mod tests {
         assert_eq!(a.buffer_conflicts[0].name, "weekend");
         assert!(a.window.is_some());
         // Blackout on Tuesday 15:30: a 13:00 start is fine, 14:01 is not.
-        p.blackouts.push(Blackout { name: "FOMC".into(), start: Instant(ts("2026-12-01T15:30:00Z")), end: Instant(ts("2026-12-01T16:00:00Z")) });
+        p.blackouts.push(Blackout {
+            name: "FOMC".into(),
+            start: Instant(ts("2026-12-01T15:30:00Z")),
+            end: Instant(ts("2026-12-01T16:00:00Z")),
+        });
         p.windows[0].start = "13:00".parse().expect("t");
         p.windows[0].end = "17:00".parse().expect("t");
         let a = at(&p, "2026-12-01T13:00:00Z");
@@ -308,7 +316,13 @@ mod tests {
     #[test]
     fn window_past_midnight() {
         let mut p = policy();
-        p.windows = vec![Window { name: "night".into(), days: vec![Day(Weekday::Wednesday)], start: "23:00".parse().expect("t"), end: "01:00".parse().expect("t"), timezone: Zone::utc() }];
+        p.windows = vec![Window {
+            name: "night".into(),
+            days: vec![Day(Weekday::Wednesday)],
+            start: "23:00".parse().expect("t"),
+            end: "01:00".parse().expect("t"),
+            timezone: Zone::utc(),
+        }];
         p.buffer = crate::policy::Duration(SignedDuration::ZERO);
         assert!(at(&p, "2026-12-02T23:30:00Z").allowed());
         assert!(at(&p, "2026-12-03T00:59:00Z").allowed());
@@ -321,7 +335,10 @@ mod tests {
         let mut p = policy();
         p.windows = vec![Window {
             name: "us-market".into(),
-            days: [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday].into_iter().map(Day).collect(),
+            days: [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday]
+                .into_iter()
+                .map(Day)
+                .collect(),
             start: "09:30".parse().expect("t"),
             end: "16:00".parse().expect("t"),
             timezone: Zone::named("America/New_York").expect("tz"),
@@ -345,13 +362,25 @@ mod tests {
         p.buffer = crate::policy::Duration(SignedDuration::ZERO);
         // 02:30 does not exist on 2026-03-08 in New York (spring forward at 02:00):
         // the window opens at 03:00 EDT = 07:00 UTC and closes 04:00 EDT = 08:00 UTC.
-        p.windows = vec![Window { name: "gap".into(), days: vec![Day(Weekday::Sunday)], start: "02:30".parse().expect("t"), end: "04:00".parse().expect("t"), timezone: Zone::named("America/New_York").expect("tz") }];
+        p.windows = vec![Window {
+            name: "gap".into(),
+            days: vec![Day(Weekday::Sunday)],
+            start: "02:30".parse().expect("t"),
+            end: "04:00".parse().expect("t"),
+            timezone: Zone::named("America/New_York").expect("tz"),
+        }];
         assert!(!at(&p, "2026-03-08T06:59:00Z").allowed());
         assert!(at(&p, "2026-03-08T07:30:00Z").allowed());
         assert!(!at(&p, "2026-03-08T08:00:00Z").allowed());
         // 01:30 happens twice on 2026-11-01 in New York; the window takes the first (EDT, 05:30 UTC)
         // and 02:00 EST (07:00 UTC) ends it: 90 minutes of wall time, 150 of real time.
-        p.windows = vec![Window { name: "fold".into(), days: vec![Day(Weekday::Sunday)], start: "01:30".parse().expect("t"), end: "02:00".parse().expect("t"), timezone: Zone::named("America/New_York").expect("tz") }];
+        p.windows = vec![Window {
+            name: "fold".into(),
+            days: vec![Day(Weekday::Sunday)],
+            start: "01:30".parse().expect("t"),
+            end: "02:00".parse().expect("t"),
+            timezone: Zone::named("America/New_York").expect("tz"),
+        }];
         assert!(!at(&p, "2026-11-01T05:29:00Z").allowed());
         assert!(at(&p, "2026-11-01T05:30:00Z").allowed());
         assert!(at(&p, "2026-11-01T06:45:00Z").allowed());
@@ -359,7 +388,13 @@ mod tests {
         // London's spring forward (2026-03-29 01:00 GMT → 02:00 BST): a 00:30–01:30 window
         // ends in the gap, so its end moves to 02:30 BST = 01:30 UTC, and a 01:30–03:00
         // window opens at 02:30 BST = 01:30 UTC, not at 00:30 UTC.
-        p.windows = vec![Window { name: "uk".into(), days: vec![Day(Weekday::Sunday)], start: "00:30".parse().expect("t"), end: "01:30".parse().expect("t"), timezone: Zone::named("Europe/London").expect("tz") }];
+        p.windows = vec![Window {
+            name: "uk".into(),
+            days: vec![Day(Weekday::Sunday)],
+            start: "00:30".parse().expect("t"),
+            end: "01:30".parse().expect("t"),
+            timezone: Zone::named("Europe/London").expect("tz"),
+        }];
         assert!(at(&p, "2026-03-29T01:29:00Z").allowed());
         assert!(!at(&p, "2026-03-29T01:30:00Z").allowed());
         p.windows[0].start = "01:30".parse().expect("t");
@@ -368,7 +403,13 @@ mod tests {
         assert!(at(&p, "2026-03-29T01:30:00Z").allowed());
         assert!(!at(&p, "2026-03-29T02:00:00Z").allowed());
         // Sydney's fall back (2026-04-05 03:00 AEDT → 02:00 AEST).
-        p.windows = vec![Window { name: "syd".into(), days: vec![Day(Weekday::Sunday)], start: "01:00".parse().expect("t"), end: "04:00".parse().expect("t"), timezone: Zone::named("Australia/Sydney").expect("tz") }];
+        p.windows = vec![Window {
+            name: "syd".into(),
+            days: vec![Day(Weekday::Sunday)],
+            start: "01:00".parse().expect("t"),
+            end: "04:00".parse().expect("t"),
+            timezone: Zone::named("Australia/Sydney").expect("tz"),
+        }];
         // 01:00 AEDT = 14:00 UTC Saturday; 04:00 AEST = 18:00 UTC: four real hours.
         assert!(!at(&p, "2026-04-04T13:59:00Z").allowed());
         assert!(at(&p, "2026-04-04T14:00:00Z").allowed());
@@ -379,7 +420,13 @@ mod tests {
     #[test]
     fn overlapping_windows_and_deny_wins() {
         let mut p = policy();
-        p.windows.push(Window { name: "late".into(), days: vec![Day(Weekday::Tuesday)], start: "14:00".parse().expect("t"), end: "17:00".parse().expect("t"), timezone: Zone::utc() });
+        p.windows.push(Window {
+            name: "late".into(),
+            days: vec![Day(Weekday::Tuesday)],
+            start: "14:00".parse().expect("t"),
+            end: "17:00".parse().expect("t"),
+            timezone: Zone::utc(),
+        });
         p.buffer = crate::policy::Duration(SignedDuration::ZERO);
         let a = at(&p, "2026-12-01T16:00:00Z");
         assert_eq!(a.window.as_ref().map(|w| w.name.as_str()), Some("late"));
@@ -397,7 +444,11 @@ mod tests {
     #[test]
     fn next_open_skips_blackouts_and_reports_none_past_the_horizon() {
         let mut p = policy();
-        p.blackouts.push(Blackout { name: "quarter-end".into(), start: Instant(ts("2026-12-01T00:00:00Z")), end: Instant(ts("2026-12-04T00:00:00Z")) });
+        p.blackouts.push(Blackout {
+            name: "quarter-end".into(),
+            start: Instant(ts("2026-12-01T00:00:00Z")),
+            end: Instant(ts("2026-12-04T00:00:00Z")),
+        });
         let a = at(&p, "2026-11-30T12:00:00Z");
         assert_eq!(a.next_open, Some(ts("2026-12-08T13:00:00Z")));
         p.windows.clear();
@@ -408,7 +459,12 @@ mod tests {
     fn instant_calendar_event_blocks_the_buffer() {
         let p = policy();
         // The calendar parser turns an instant event into one second.
-        let cal = [Interval { name: "CPI print".into(), kind: Kind::Blackout, start: ts("2026-12-01T14:00:00Z"), end: ts("2026-12-01T14:00:01Z") }];
+        let cal = [Interval {
+            name: "CPI print".into(),
+            kind: Kind::Blackout,
+            start: ts("2026-12-01T14:00:00Z"),
+            end: ts("2026-12-01T14:00:01Z"),
+        }];
         let a = at_with(&p, &cal, "2026-12-01T13:00:00Z");
         assert!(!a.allowed());
         assert_eq!(a.buffer_conflicts[0].name, "CPI print");

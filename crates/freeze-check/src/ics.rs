@@ -18,12 +18,12 @@ use crate::engine::{Interval, Kind, to_instant};
 #[derive(Debug, Error)]
 pub enum IcsError {
     /// The file could not be read.
-    #[error("cannot read calendar {path}: {source}; check `calendars:` in the policy")]
+    #[error("cannot read calendar {path}: {cause}; check `calendars:` in the policy")]
     Read {
         /// Path.
         path: String,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A line is not what RFC 5545 allows here.
     #[error("{path}:{line}: {message}")]
@@ -48,11 +48,11 @@ fn unfold(text: &str) -> Vec<(usize, String)> {
     let mut out: Vec<(usize, String)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(rest) = raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t')) {
-            if let Some(last) = out.last_mut() {
-                last.1.push_str(rest);
-                continue;
-            }
+        if let Some(rest) = raw.strip_prefix(' ').or_else(|| raw.strip_prefix('\t'))
+            && let Some(last) = out.last_mut()
+        {
+            last.1.push_str(rest);
+            continue;
         }
         if !raw.is_empty() {
             out.push((i + 1, raw.to_owned()));
@@ -73,9 +73,7 @@ fn parse_prop(line: usize, text: &str) -> Option<Prop> {
     let (head, value) = (&text[..split.0], &text[split.0 + 1..]);
     let mut parts = head.split(';');
     let name = parts.next()?.to_ascii_uppercase();
-    let params = parts
-        .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_ascii_uppercase(), v.trim_matches('"').to_owned())))
-        .collect();
+    let params = parts.filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_ascii_uppercase(), v.trim_matches('"').to_owned()))).collect();
     Some(Prop { line, name, params, value: value.to_owned() })
 }
 
@@ -120,7 +118,8 @@ pub fn parse(text: &str, path: &Path, default_tz: &TimeZone) -> Result<Vec<Inter
                 }
             }
             "X-WR-TIMEZONE" if stack.len() == 1 => {
-                cal_tz = TimeZone::get(&p.value).map_err(|_| err(p.line, format!("unknown timezone {:?}; expected an IANA name", p.value)))?;
+                cal_tz =
+                    TimeZone::get(&p.value).map_err(|_| err(p.line, format!("unknown timezone {:?}; expected an IANA name", p.value)))?;
             }
             _ => {
                 if let Some(c) = current.as_mut()
@@ -248,7 +247,7 @@ fn unescape(s: &str) -> String {
 
 /// Reads and parses a calendar file.
 pub fn read(path: &Path, shown_as: &Path, default_tz: &TimeZone) -> Result<Vec<Interval>, IcsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| IcsError::Read { path: shown_as.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|cause| IcsError::Read { path: shown_as.display().to_string(), cause })?;
     parse(&text, shown_as, default_tz)
 }
 
@@ -286,7 +285,8 @@ END:VCALENDAR\r\n";
 
     #[test]
     fn refuses_what_it_cannot_honour() {
-        let rrule = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:weekly\nDTSTART:20261201T130000Z\nRRULE:FREQ=WEEKLY\nEND:VEVENT\nEND:VCALENDAR\n";
+        let rrule =
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:weekly\nDTSTART:20261201T130000Z\nRRULE:FREQ=WEEKLY\nEND:VEVENT\nEND:VCALENDAR\n";
         let e = parse(rrule, Path::new("c.ics"), &TimeZone::UTC).expect_err("rrule").to_string();
         assert!(e.starts_with("c.ics:5: RRULE"), "{e}");
         let tz = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;TZID=Eastern Standard Time:20261201T130000\nEND:VEVENT\nEND:VCALENDAR\n";

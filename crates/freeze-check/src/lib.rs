@@ -13,7 +13,6 @@ pub mod scope;
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::cli::CommonArgs;
@@ -91,7 +90,9 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
     let needed = !a.allowed();
     let emergency = match (&input.pr, needed) {
         (_, false) => None,
-        (None, true) => Some(Err(format!("no pull request in this event; an emergency change needs a PR with the `{}` label", policy.emergency.label))),
+        (None, true) => {
+            Some(Err(format!("no pull request in this event; an emergency change needs a PR with the `{}` label", policy.emergency.label)))
+        }
         (Some(pr), true) => Some(scope::emergency(&policy.emergency, pr)),
     };
     let granted = match &emergency {
@@ -119,13 +120,21 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
     // blackout
     report.push(match a.blackouts.first() {
         None => Check::new("blackout", Status::Pass, "no blackout or market event in effect"),
-        Some(b) => Check::new("blackout", Status::Fail, format!("inside blackout `{}` until {}; blackouts cannot be overridden", b.name, show(b.end))),
+        Some(b) => Check::new(
+            "blackout",
+            Status::Fail,
+            format!("inside blackout `{}` until {}; blackouts cannot be overridden", b.name, show(b.end)),
+        ),
     });
     // rollback buffer
     report.push(match a.buffer_conflicts.first() {
         None => {
             let end = now.checked_add(buffer).unwrap_or(now);
-            Check::new("rollback-buffer", Status::Pass, format!("the {buf} rollback buffer ends {} before any freeze or blackout", show(end)))
+            Check::new(
+                "rollback-buffer",
+                Status::Pass,
+                format!("the {buf} rollback buffer ends {} before any freeze or blackout", show(end)),
+            )
         }
         Some(c) => {
             let latest = c.start.checked_sub(buffer).unwrap_or(c.start);
@@ -145,12 +154,14 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
     // emergency
     report.push(match &emergency {
         None => Check::new("emergency", Status::Skip, "not needed: the time rules allow a deploy now"),
-        Some(Ok(g)) if blackout_hit => Check::new(
+        Some(Ok(g)) if blackout_hit => {
+            Check::new("emergency", Status::Fail, format!("approved by {} but an emergency change cannot override a blackout", g.approver))
+        }
+        Some(Ok(g)) => Check::new(
             "emergency",
-            Status::Fail,
-            format!("approved by {} but an emergency change cannot override a blackout", g.approver),
+            Status::Warn,
+            format!("emergency change approved by {} (via {}) at {}: {}", g.approver, g.via, g.at, g.url),
         ),
-        Some(Ok(g)) => Check::new("emergency", Status::Warn, format!("emergency change approved by {} (via {}) at {}: {}", g.approver, g.via, g.at, g.url)),
         Some(Err(why)) => {
             let labelled = input.pr.as_ref().is_some_and(|pr| pr.labels.iter().any(|l| l == &policy.emergency.label));
             Check::new("emergency", if labelled { Status::Fail } else { Status::Skip }, why.clone())
@@ -215,9 +226,16 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
                 Some(n) => format!(
                     "A deploy may next start at **{}**{} ({buf} rollback buffer, freezes and blackouts honoured).",
                     n.strftime("%a %Y-%m-%d %H:%M UTC"),
-                    if input.display.name == "UTC" { String::new() } else { format!(" = {}", n.to_zoned_datetime(input.display.tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z")) }
+                    if input.display.name == "UTC" {
+                        String::new()
+                    } else {
+                        format!(" = {}", n.to_zoned_datetime(input.display.tz.clone()).strftime("%a %Y-%m-%d %H:%M %Z"))
+                    }
                 ),
-                None => format!("No safe start in the next {} days: check the windows, freezes and blackouts in the policy.", policy.search_days),
+                None => format!(
+                    "No safe start in the next {} days: check the windows, freezes and blackouts in the policy.",
+                    policy.search_days
+                ),
             },
         });
     }
@@ -249,17 +267,18 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<FreezePolicy>::start("freeze-check", args.common)?;
     let now = match &args.now {
-        Some(s) => s.parse::<Timestamp>().with_context(|| format!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?,
+        Some(s) => s
+            .parse::<Timestamp>()
+            .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z"))?,
         None => Timestamp::now(),
     };
     let policy = &run.policy.section;
-    let root = &run.args.root;
     let mut calendar = Vec::new();
     for path in &policy.calendars {
-        calendar.extend(ics::read(&root.join(path), path, &policy.calendar_timezone.tz)?);
+        calendar.extend(ics::read(&run.in_root(path), path, &policy.calendar_timezone.tz)?);
     }
     let roster = match &policy.oncall {
-        Some(rule) => Some(oncall::read(&root.join(&rule.roster), &rule.roster)?),
+        Some(rule) => Some(oncall::read(&run.in_root(&rule.roster), &rule.roster)?),
         None => None,
     };
     let display = Zone::named(&run.policy.reporting.display_timezone).map_err(|e| anyhow::anyhow!("reporting.display-timezone: {e}"))?;

@@ -9,8 +9,8 @@ use std::str::FromStr;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 
 /// A day of the week, written `mon`..`sun` or in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,7 +65,9 @@ pub fn release_train(rule: &ReleaseTrain, release: &str, pr: &PullFacts) -> Resu
         .find_map(|(where_, text)| re.find(text).map(|m| (where_, m.as_str().to_owned())));
     match (has_label, ticket) {
         (true, Some((where_, key))) => Ok(format!("PR #{} carries `{label}` and names ticket {key} in its {where_}", pr.number)),
-        (false, Some(_)) => Err(format!("PR #{} lacks the label `{label}`; add it to put the change on the {release} release train", pr.number)),
+        (false, Some(_)) => {
+            Err(format!("PR #{} lacks the label `{label}`; add it to put the change on the {release} release train", pr.number))
+        }
         (true, None) => Err(format!(
             "PR #{} names no ticket matching `{}` in its title, body or head branch; add the approved ticket key (e.g. REL-123)",
             pr.number, rule.ticket_pattern
@@ -95,7 +97,8 @@ pub fn emergency(rule: &Emergency, pr: &PullFacts) -> Result<Approval, String> {
     if !pr.labels.iter().any(|l| l == &rule.label) {
         return Err(format!("PR #{} does not carry the `{}` label", pr.number, rule.label));
     }
-    let reviews = pr.reviews.as_ref().map_err(|why| format!("reviews could not be read ({why}), so the emergency approval cannot be verified"))?;
+    let reviews =
+        pr.reviews.as_ref().map_err(|why| format!("reviews could not be read ({why}), so the emergency approval cannot be verified"))?;
     // The latest deciding review of each reviewer counts, as on GitHub.
     let mut latest: BTreeMap<String, &Review> = BTreeMap::new();
     for r in reviews {
@@ -127,7 +130,12 @@ pub fn emergency(rule: &Emergency, pr: &PullFacts) -> Result<Approval, String> {
         });
         match via {
             Some(via) => {
-                return Ok(Approval { approver: display, via: via.clone(), at: r.submitted_at.clone().unwrap_or_default(), url: r.html_url.clone() });
+                return Ok(Approval {
+                    approver: display,
+                    via: via.clone(),
+                    at: r.submitted_at.clone().unwrap_or_default(),
+                    url: r.html_url.clone(),
+                });
             }
             None => notes.push(format!("{display} is not a configured approver")),
         }
@@ -164,7 +172,13 @@ mod tests {
     }
 
     fn review(login: &str, state: &str, commit: &str) -> Review {
-        Review { user: Some(Login { login: login.into() }), state: state.into(), commit_id: Some(commit.into()), submitted_at: Some("2026-12-05T10:00:00Z".into()), html_url: format!("https://x/{login}") }
+        Review {
+            user: Some(Login { login: login.into() }),
+            state: state.into(),
+            commit_id: Some(commit.into()),
+            submitted_at: Some("2026-12-05T10:00:00Z".into()),
+            html_url: format!("https://x/{login}"),
+        }
     }
 
     #[test]
@@ -196,7 +210,8 @@ mod tests {
         assert!(emergency(&rule, &p).expect_err("self").contains("author"));
         p.reviews = Ok(vec![review("bob", "APPROVED", "head"), review("bob", "CHANGES_REQUESTED", "head")]);
         assert!(emergency(&rule, &p).is_err(), "latest review wins");
-        p.reviews = Ok(vec![review("bob", "CHANGES_REQUESTED", "head"), review("bob", "APPROVED", "head"), review("bob", "COMMENTED", "head")]);
+        p.reviews =
+            Ok(vec![review("bob", "CHANGES_REQUESTED", "head"), review("bob", "APPROVED", "head"), review("bob", "COMMENTED", "head")]);
         let a = emergency(&rule, &p).expect("approved");
         assert_eq!((a.approver.as_str(), a.via.as_str(), a.url.as_str()), ("bob", "bob", "https://x/bob"));
         p.labels.retain(|l| l != "emergency-change");

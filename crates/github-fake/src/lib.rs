@@ -220,7 +220,11 @@ fn user(login: &str) -> Value {
 }
 
 fn gh_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string()}))).into_response()
+    (
+        status,
+        axum::Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string()})),
+    )
+        .into_response()
 }
 
 async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
@@ -229,11 +233,18 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
     if let Some(control) = full_path.strip_prefix("/_fake/") {
         return control_endpoint(&shared, &method, control, &body);
     }
-    let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| v.len() > 7 && (v.starts_with("Bearer ") || v.starts_with("token ")));
-    let query: Vec<(String, String)> = query_string.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (percent_decode(k), percent_decode(v))
-    }).collect();
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 7 && (v.starts_with("Bearer ") || v.starts_with("token ")));
+    let query: Vec<(String, String)> = query_string
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
     let json_body: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(&body).ok() };
     let mut violations = Vec::new();
     if !body.is_empty() && json_body.is_none() {
@@ -279,7 +290,15 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
             (None, None) => (500, gh_error(StatusCode::INTERNAL_SERVER_ERROR, "unmatched")),
         }
     };
-    state.requests.push(Recorded { method: method.to_string(), path, query: query_string, body: json_body, status, authorized, violations });
+    state.requests.push(Recorded {
+        method: method.to_string(),
+        path,
+        query: query_string,
+        body: json_body,
+        status,
+        authorized,
+        violations,
+    });
     response
 }
 
@@ -418,7 +437,8 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
         }
         ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations") => {
             let id: u64 = p("check_run_id").parse().unwrap_or(0);
-            let list = state.check_runs.iter().find(|r| r["id"] == id).and_then(|r| r["_annotations"].as_array().cloned()).unwrap_or_default();
+            let list =
+                state.check_runs.iter().find(|r| r["id"] == id).and_then(|r| r["_annotations"].as_array().cloned()).unwrap_or_default();
             axum::Json(Value::Array(paginate(list, query))).into_response()
         }
         ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {

@@ -30,6 +30,9 @@ pub fn spec_path() -> anyhow::Result<PathBuf> {
     )
 }
 
+/// A compiled body validator, or `None` when the schema did not compile.
+type CachedValidator = Option<std::sync::Arc<jsonschema::Validator>>;
+
 struct Route {
     template: String,
     regex: Regex,
@@ -41,7 +44,7 @@ struct Route {
 pub struct Spec {
     doc: Value,
     routes: Vec<Route>,
-    validators: Mutex<HashMap<(String, String), Option<std::sync::Arc<jsonschema::Validator>>>>,
+    validators: Mutex<HashMap<(String, String), CachedValidator>>,
 }
 
 /// A matched operation.
@@ -77,7 +80,7 @@ impl Spec {
             routes.push(Route { template: template.clone(), regex: Regex::new(&pattern)?, params, literal_len });
         }
         // Prefer the most literal template when several match (`/issues/comments/{id}` over `/issues/{n}/{x}`).
-        routes.sort_by(|a, b| b.literal_len.cmp(&a.literal_len));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.literal_len));
         Ok(Self { doc, routes, validators: Mutex::new(HashMap::new()) })
     }
 
@@ -111,7 +114,8 @@ impl Spec {
     }
 
     fn check_params(&self, op: &Value, path_params: &HashMap<String, String>, query: &[(String, String)], problems: &mut Vec<String>) {
-        let declared: Vec<&Value> = op.get("parameters").and_then(Value::as_array).map(|a| a.iter().map(|p| self.resolve(p)).collect()).unwrap_or_default();
+        let declared: Vec<&Value> =
+            op.get("parameters").and_then(Value::as_array).map(|a| a.iter().map(|p| self.resolve(p)).collect()).unwrap_or_default();
         for (name, value) in query {
             match declared.iter().find(|p| p["in"] == "query" && p["name"] == name.as_str()) {
                 None => problems.push(format!("query parameter {name:?} is not defined for this operation")),
@@ -188,13 +192,16 @@ impl Spec {
                 for (k, v) in map {
                     let v = match k.as_str() {
                         "properties" | "patternProperties" => Value::Object(
-                            v.as_object().map(|m| m.iter().map(|(pk, pv)| (pk.clone(), self.to_json_schema(pv, depth + 1))).collect()).unwrap_or_default(),
+                            v.as_object()
+                                .map(|m| m.iter().map(|(pk, pv)| (pk.clone(), self.to_json_schema(pv, depth + 1))).collect())
+                                .unwrap_or_default(),
                         ),
                         "items" | "additionalProperties" | "not" => self.to_json_schema(v, depth + 1),
-                        "allOf" | "anyOf" | "oneOf" => {
-                            Value::Array(v.as_array().map(|a| a.iter().map(|s| self.to_json_schema(s, depth + 1)).collect()).unwrap_or_default())
-                        }
-                        "example" | "examples" | "description" | "nullable" | "discriminator" | "readOnly" | "writeOnly" | "externalDocs" => continue,
+                        "allOf" | "anyOf" | "oneOf" => Value::Array(
+                            v.as_array().map(|a| a.iter().map(|s| self.to_json_schema(s, depth + 1)).collect()).unwrap_or_default(),
+                        ),
+                        "example" | "examples" | "description" | "nullable" | "discriminator" | "readOnly" | "writeOnly"
+                        | "externalDocs" => continue,
                         _ => v.clone(),
                     };
                     out.insert(k.clone(), v);

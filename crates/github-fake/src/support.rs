@@ -16,8 +16,9 @@ pub fn workspace() -> PathBuf {
 /// The first example payload of `event` with `action` (GitHub's own samples).
 pub fn webhook_example(event: &str, action: Option<&str>) -> anyhow::Result<Value> {
     let path = workspace().join(".tools/node_modules/@octokit/webhooks-examples/api.github.com/index.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{} is missing; run the test command from the README (scripts/test), which installs it", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("{} is missing; run the test command from the README (scripts/test), which installs it", path.display())
+    })?;
     let all: Vec<Value> = serde_json::from_str(&text)?;
     let entry = all.iter().find(|e| e["name"] == event).with_context(|| format!("no {event} examples"))?;
     entry["examples"]
@@ -33,7 +34,8 @@ pub fn clean_command(bin: &Path) -> Command {
     let mut cmd = Command::new(bin);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") || k == "CI" || k.starts_with("RELEASE_GATE_") || k.starts_with("ACTIONS_") {
+        if k.starts_with("GITHUB_") || k.starts_with("RUNNER_") || k == "CI" || k.starts_with("RELEASE_GATE_") || k.starts_with("ACTIONS_")
+        {
             cmd.env_remove(&k);
         }
     }

@@ -19,7 +19,9 @@ fn accepts_a_valid_check_run_and_refuses_invalid_ones() {
     let errs = spec.check("POST", "/repos/o/r/check-runs", &[], Some(&bad_conclusion)).err().expect("refused");
     assert!(errs.iter().any(|e| e.contains("conclusion")), "{errs:?}");
 
-    let annotations: Vec<_> = (0..51).map(|i| json!({"path": "a", "start_line": i + 1, "end_line": i + 1, "annotation_level": "failure", "message": "m"})).collect();
+    let annotations: Vec<_> = (0..51)
+        .map(|i| json!({"path": "a", "start_line": i + 1, "end_line": i + 1, "annotation_level": "failure", "message": "m"}))
+        .collect();
     let too_many = json!({"name": "x", "head_sha": "abc", "output": {"title": "t", "summary": "s", "annotations": annotations}});
     assert!(spec.check("POST", "/repos/o/r/check-runs", &[], Some(&too_many)).is_err(), "51 annotations must be refused");
 
@@ -57,7 +59,16 @@ fn server_records_and_refuses() {
     assert!(url.ends_with("/api/v3"));
     // A request outside the prefix is a violation.
     let out = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer t0ken", &format!("http://{}/repos/o/r/pulls/1", fake.addr())])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Authorization: Bearer t0ken",
+            &format!("http://{}/repos/o/r/pulls/1", fake.addr()),
+        ])
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "422");

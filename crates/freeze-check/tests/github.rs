@@ -1,0 +1,248 @@
+//! freeze-check end to end against the local GitHub fake: the binary runs
+//! as a workflow step would, with a real `pull_request` payload from GitHub's
+//! webhook examples, and every request it makes is checked against GitHub's
+//! OpenAPI description.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use github_fake::support::{clean_command, webhook_example};
+use github_fake::{Fake, Fault};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "ghs_freezechecktoken1234567890";
+const TUESDAY_OPEN: &str = "2026-12-01T13:30:00Z";
+const SATURDAY: &str = "2026-12-05T10:00:00Z";
+
+struct Step {
+    dir: tempfile::TempDir,
+    event: Value,
+}
+
+impl Step {
+    /// A repository checkout with `policy` and a pull_request event with `labels`.
+    fn new(policy: &str, labels: &[&str], title: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join(".github")).expect("mkdir");
+        std::fs::write(dir.path().join(".github/release-gate.yml"), policy).expect("policy");
+        let mut event = webhook_example("pull_request", Some("opened")).expect("payload");
+        event["pull_request"]["labels"] = labels
+            .iter()
+            .map(|l| json!({"id": 1, "node_id": "L", "url": "", "name": l, "color": "f29513", "default": false, "description": null}))
+            .collect();
+        event["pull_request"]["title"] = json!(title);
+        Self { dir, event }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn pr(&self) -> Value {
+        self.event["pull_request"].clone()
+    }
+
+    fn head(&self) -> String {
+        self.event["pull_request"]["head"]["sha"].as_str().expect("sha").to_owned()
+    }
+
+    fn run(&self, api: &str, now: &str) -> Output {
+        std::fs::write(self.path("event.json"), serde_json::to_vec(&self.event).expect("json")).expect("event");
+        clean_command(Path::new(env!("CARGO_BIN_EXE_freeze-check")))
+            .current_dir(self.dir.path())
+            .args(["--release", "2.4.0", "--now", now])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", self.path("event.json"))
+            .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_API_URL", api)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_OUTPUT", self.path("output"))
+            .env("GITHUB_STEP_SUMMARY", self.path("summary.md"))
+            .env("RELEASE_GATE_HTTP_BACKOFF_MS", "10")
+            .output()
+            .expect("run freeze-check")
+    }
+
+    fn outputs(&self) -> String {
+        std::fs::read_to_string(self.path("output")).unwrap_or_default()
+    }
+
+    fn report(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path("reports/release-gate/2.4.0/freeze-check.json")).expect("report")).expect("json")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn assert_no_violations(fake: &Fake) {
+    let v = fake.violations();
+    assert!(v.is_empty(), "requests GitHub would refuse: {v:#?}");
+}
+
+fn assert_token_hidden(o: &Output) {
+    assert!(!text(o).contains(TOKEN), "the token was printed:\n{}", text(o));
+}
+
+const DEFAULTS: &str = "freeze-check: {}\n";
+
+#[test]
+fn pass_posts_a_check_run_and_one_sticky_comment_edited_on_rerun() {
+    let fake = Fake::start("").expect("fake");
+    let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-42: update the README");
+    fake.add_pull(step.pr());
+    let first = step.run(&fake.base_url(), TUESDAY_OPEN);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let second = step.run(&fake.base_url(), TUESDAY_OPEN);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_no_violations(&fake);
+    assert_token_hidden(&first);
+
+    let runs = fake.check_runs();
+    assert_eq!(runs.len(), 2, "one check run per run");
+    assert!(
+        runs.iter()
+            .all(|r| r["conclusion"] == "success" && r["name"] == "release-gate/freeze-check" && r["head_sha"] == step.head().as_str())
+    );
+    assert_eq!(runs[0]["details_url"], "https://github.com/Codertocat/Hello-World/actions/runs/4242");
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1, "sticky: edited, not duplicated");
+    assert!(comments[0]["body"].as_str().expect("body").contains("Deploys are open"));
+    assert!(step.outputs().contains("verdict<<ghadelimiter_"), "{}", step.outputs());
+    assert!(step.outputs().contains("latest_safe_start<<"), "{}", step.outputs());
+    let summary = std::fs::read_to_string(step.path("summary.md")).expect("summary");
+    assert_eq!(summary.matches("release `2.4.0`").count(), 2, "one summary block per run");
+    let report = step.report();
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["commit"], step.head().as_str());
+    assert!(report["checks"].as_array().expect("checks").iter().any(|c| c["id"] == "release-train" && c["status"] == "pass"));
+}
+
+#[test]
+fn refusal_exits_1_with_next_window_and_failed_check_run() {
+    let fake = Fake::start("").expect("fake");
+    let step = Step::new(DEFAULTS, &[], "Update the README");
+    fake.add_pull(step.pr());
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_no_violations(&fake);
+    assert_eq!(fake.check_runs()[0]["conclusion"], "failure");
+    assert!(step.outputs().contains("next_window<<"));
+    assert!(step.outputs().contains("\n2026-12-08T13:00:00Z\n"), "{}", step.outputs());
+    let report = step.report();
+    let status = |id: &str| report["checks"].as_array().expect("c").iter().find(|c| c["id"] == id).map(|c| c["status"].clone());
+    assert_eq!(status("freeze"), Some(json!("fail")));
+    assert_eq!(status("release-train"), Some(json!("fail")));
+}
+
+#[test]
+fn emergency_change_approved_on_the_head_commit_passes_with_warn() {
+    let fake = Fake::start("/api/v3").expect("fake");
+    // The event predates the label: the gate must read the PR's current labels.
+    let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-7 hotfix");
+    let mut pr = step.pr();
+    pr["labels"] = json!([{"id": 1, "node_id": "L", "url": "", "name": "release-2.4.0", "color": "", "default": false, "description": null},
+                          {"id": 2, "node_id": "M", "url": "", "name": "emergency-change", "color": "", "default": false, "description": null}]);
+    fake.add_pull(pr);
+    fake.add_review(2, "mallory", "APPROVED", &step.head(), "2026-12-05T09:00:00Z");
+    fake.add_review(2, "bob", "APPROVED", "0ldc0mmit", "2026-12-05T09:10:00Z");
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(1), "stale approval and non-approver do not count: {}", text(&out));
+    assert!(text(&out).contains("older commit") && text(&out).contains("not a configured approver"), "{}", text(&out));
+
+    fake.add_review(2, "bob", "APPROVED", &step.head(), "2026-12-05T09:30:00Z");
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_violations(&fake);
+    assert!(fake.requests().iter().all(|r| r.path.starts_with("/repos/") || r.path.starts_with("/orgs/")));
+    let report = step.report();
+    assert_eq!(report["verdict"], "warn");
+    assert_eq!(report["data"]["emergency"]["approver"], "bob");
+    assert_eq!(report["data"]["emergency"]["approved_at"], "2026-12-05T09:30:00Z");
+    assert!(report["data"]["emergency"]["review_url"].as_str().expect("url").contains("pullrequestreview"));
+    assert_eq!(fake.check_runs().last().expect("run")["conclusion"], "neutral");
+    assert!(step.outputs().contains("emergency<<") && step.outputs().contains("\ntrue\n"));
+}
+
+#[test]
+fn emergency_through_a_team_and_an_unreadable_team() {
+    let policy = "freeze-check:\n  emergency: {label: emergency-change, approvers: [\"@tradepulse/risk-officers\"]}\n";
+    let fake = Fake::start("").expect("fake");
+    let step = Step::new(policy, &["release-2.4.0", "emergency-change"], "OPS-7 hotfix");
+    fake.add_pull(step.pr());
+    fake.add_review(2, "erin", "APPROVED", &step.head(), "2026-12-05T09:30:00Z");
+    fake.add_team_member("tradepulse/risk-officers", "erin");
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(step.report()["data"]["emergency"]["via"], "@tradepulse/risk-officers");
+    assert_no_violations(&fake);
+
+    fake.inject(Fault {
+        method: "GET".into(),
+        path_contains: "/teams/".into(),
+        status: 403,
+        headers: Default::default(),
+        message: "Resource not accessible by integration".into(),
+        after_apply: false,
+        times: None,
+    });
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("could not be read") && text(&out).contains("read:org"), "{}", text(&out));
+}
+
+#[test]
+fn emergency_never_overrides_a_blackout() {
+    let policy = "freeze-check:\n  blackouts: [{name: FOMC, start: 2026-12-05T09:00:00Z, end: 2026-12-05T12:00:00Z}]\n";
+    let fake = Fake::start("").expect("fake");
+    let step = Step::new(policy, &["release-2.4.0", "emergency-change"], "OPS-7 hotfix");
+    fake.add_pull(step.pr());
+    fake.add_review(2, "bob", "APPROVED", &step.head(), "2026-12-05T09:30:00Z");
+    let out = step.run(&fake.base_url(), SATURDAY);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot override a blackout"), "{}", text(&out));
+}
+
+#[test]
+fn fork_token_degrades_to_summary_with_one_warning() {
+    let fake = Fake::start("").expect("fake");
+    for path in ["/check-runs", "/comments"] {
+        fake.inject(Fault {
+            method: "POST".into(),
+            path_contains: path.into(),
+            status: 403,
+            headers: Default::default(),
+            message: "Resource not accessible by integration".into(),
+            after_apply: false,
+            times: None,
+        });
+    }
+    let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-42: update");
+    fake.add_pull(step.pr());
+    let out = step.run(&fake.base_url(), TUESDAY_OPEN);
+    assert_eq!(out.status.code(), Some(0), "the verdict alone decides: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("::warning").count(), 1, "{stdout}");
+    assert!(stdout.contains("checks: write"));
+    assert!(std::fs::read_to_string(step.path("summary.md")).expect("summary").contains("Deploys are open"));
+    assert!(fake.check_runs().is_empty());
+    assert_token_hidden(&out);
+}
+
+#[test]
+fn unreachable_api_exits_3_naming_the_call() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-42: update");
+    let out = step.run(&format!("http://127.0.0.1:{port}"), TUESDAY_OPEN);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("GET /repos/Codertocat/Hello-World/pulls/2") && err.contains("could not be reached after 4 attempts"), "{err}");
+    assert_token_hidden(&out);
+    // The PR is read before anything is written, so an unreachable API leaves no partial report.
+    assert!(!step.path("reports/release-gate/2.4.0/freeze-check.json").exists());
+}
