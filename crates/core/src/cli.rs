@@ -55,6 +55,12 @@ pub struct CommonArgs {
     #[arg(long, env = "RELEASE_GATE_ROOT", value_name = "DIR", default_value = ".")]
     pub root: PathBuf,
 
+    /// Evaluate this pull request, read from the API (for `workflow_run` jobs
+    /// that publish results for fork PRs); its head must be the commit the
+    /// triggering run was for.
+    #[arg(long, env = "RELEASE_GATE_PULL_REQUEST", value_name = "NUMBER")]
+    pub pull_request: Option<u64>,
+
     /// GitHub token; without one the gate runs offline and only prints its report.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, hide_env = true, value_name = "TOKEN")]
     pub token: Option<String>,

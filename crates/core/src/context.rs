@@ -107,11 +107,12 @@ impl PullRequest {
 #[derive(Debug, Deserialize)]
 struct Payload {
     pull_request: Option<PullRequest>,
-    merge_group: Option<MergeGroup>,
+    merge_group: Option<HeadSha>,
+    workflow_run: Option<HeadSha>,
 }
 
 #[derive(Debug, Deserialize)]
-struct MergeGroup {
+struct HeadSha {
     head_sha: String,
 }
 
@@ -144,6 +145,8 @@ pub struct Context {
     pub in_actions: bool,
     /// The token; empty offline.
     pub token: Secret,
+    /// On `workflow_run` events, the commit the finished run was for.
+    pub workflow_run_head: Option<String>,
 }
 
 impl Context {
@@ -187,6 +190,7 @@ impl Context {
             summary_file: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             in_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
             token: token.map(Secret::new).unwrap_or_default(),
+            workflow_run_head: payload.as_ref().and_then(|p| p.workflow_run.as_ref().map(|w| w.head_sha.clone())),
         })
     }
 

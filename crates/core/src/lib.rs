@@ -68,6 +68,22 @@ impl<S: GateSection> Run<S> {
             }
             _ => None,
         };
+        let mut ctx = ctx;
+        if let Some(number) = args.pull_request {
+            let gh = github.as_ref().context("--pull-request needs GitHub: a token, GITHUB_REPOSITORY and a commit")?;
+            let pr = runtime.block_on(gh.get(&gh.repo_path(&format!("/pulls/{number}"))))?;
+            let pr: context::PullRequest =
+                serde_json::from_value(pr).with_context(|| format!("GitHub's answer for PR #{number} is not a pull request"))?;
+            if let Some(expected) = &ctx.workflow_run_head {
+                anyhow::ensure!(
+                    &pr.head.sha == expected,
+                    "PR #{number}'s head is {} but the workflow run was for {expected}; refusing to publish results for another commit",
+                    pr.head.sha
+                );
+            }
+            ctx.sha = Some(pr.head.sha.clone());
+            ctx.pull_request = Some(pr);
+        }
         Ok(Self { gate, release, ctx, policy, args, github, runtime })
     }
 

@@ -246,3 +246,38 @@ fn unreachable_api_exits_3_naming_the_call() {
     // The PR is read before anything is written, so an unreachable API leaves no partial report.
     assert!(!step.path("reports/release-gate/2.4.0/freeze-check.json").exists());
 }
+
+#[test]
+fn workflow_run_publishes_for_a_fork_pr_by_number_only_for_its_head() {
+    let fake = Fake::start("").expect("fake");
+    let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-42: update");
+    fake.add_pull(step.pr());
+    let run = |head: &str| {
+        let payload = json!({"action": "completed", "workflow_run": {"head_sha": head, "event": "pull_request"}});
+        std::fs::write(step.path("run.json"), payload.to_string()).expect("write");
+        clean_command(Path::new(env!("CARGO_BIN_EXE_freeze-check")))
+            .current_dir(step.dir.path())
+            .args(["--release", "2.4.0", "--now", TUESDAY_OPEN, "--pull-request", "2"])
+            .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")
+            .env("GITHUB_EVENT_NAME", "workflow_run")
+            .env("GITHUB_EVENT_PATH", step.path("run.json"))
+            .env("GITHUB_SHA", "base0000")
+            .env("GITHUB_API_URL", fake.base_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .output()
+            .expect("run")
+    };
+    let other = run("ffffffffffffffffffffffffffffffffffffffff");
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert!(text(&other).contains("refusing to publish results for another commit"), "{}", text(&other));
+    assert!(fake.check_runs().is_empty());
+
+    let ok = run(&step.head());
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert_no_violations(&fake);
+    let runs = fake.check_runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["head_sha"], step.head().as_str());
+    assert_eq!(fake.comments().len(), 1, "the comment goes on the PR");
+    assert!(step.report()["checks"].as_array().expect("c").iter().any(|c| c["id"] == "release-train" && c["status"] == "pass"));
+}

@@ -331,6 +331,10 @@ fn control_endpoint(shared: &Shared, method: &Method, what: &str, body: &[u8]) -
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     match (method.as_str(), what) {
         ("GET", "state") => axum::Json(serde_json::to_value(&*state).unwrap_or(Value::Null)).into_response(),
+        ("POST", "reset") => {
+            *state = State::default();
+            StatusCode::NO_CONTENT.into_response()
+        }
         ("POST", "faults") => match parsed.and_then(|v| serde_json::from_value::<Fault>(v).ok()) {
             Some(f) => {
                 state.faults.push(f);

@@ -1,6 +1,7 @@
 //! `github-fake`: the test fake as a standalone server, for action tests run
 //! by `act`. Prints `PORT` to `--port-file` once listening; `/_fake/state`
-//! returns everything recorded, `/_fake/faults` and `/_fake/pulls` seed it.
+//! returns everything recorded, `/_fake/faults` and `/_fake/pulls` seed it,
+//! `/_fake/reset` empties it.
 
 use std::time::Duration;
 

