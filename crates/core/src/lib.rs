@@ -11,12 +11,14 @@ pub mod cli;
 pub mod context;
 pub mod exit;
 pub mod github;
+pub mod hashes;
 pub mod mask;
 pub mod policy;
 pub mod publish;
 pub mod release;
 pub mod render;
 pub mod report;
+pub mod signing;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -114,6 +116,11 @@ impl<S: GateSection> Run<S> {
 
     /// Publishes the report on every surface and prints it; returns the verdict.
     pub fn finish(self, report: Report) -> anyhow::Result<Verdict> {
+        self.finish_with(report, None)
+    }
+
+    /// Like [`Run::finish`], with the gate's own text for `--format human`.
+    pub fn finish_with(self, report: Report, human_text: Option<String>) -> anyhow::Result<Verdict> {
         let report_path = publish::write_report(&report, &self.report_dir())?;
         let markdown = render::markdown(&report);
         if let Some(file) = &self.ctx.output_file {
@@ -142,7 +149,7 @@ impl<S: GateSection> Run<S> {
                 }
             }
         }
-        print_report(&report, &markdown, self.args.format, &report_path)?;
+        print_report(&report, &markdown, self.args.format, &report_path, human_text)?;
         Ok(report.verdict)
     }
 }
@@ -159,11 +166,11 @@ fn emit(text: &str) {
     let _ = out.flush();
 }
 
-fn print_report(report: &Report, markdown: &str, format: Format, path: &Path) -> anyhow::Result<()> {
+fn print_report(report: &Report, markdown: &str, format: Format, path: &Path, human_text: Option<String>) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Markdown => markdown.to_owned(),
-        Format::Human => human(report, path),
+        Format::Human => human_text.unwrap_or_default() + &human(report, path),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(mask::redact(&text).as_bytes())?;

@@ -1,0 +1,537 @@
+//! The semantic diff: documents matched by identity, mappings by key, list
+//! items by identifier keys (reordering reported as moves), scalars by value
+//! (`1` and `1.0` are the same number), multi-line strings line by line.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::canonical;
+use crate::glob::Pattern;
+use crate::yaml::{Int, Node, Value};
+
+/// What kind of difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Only in production.
+    Added,
+    /// Only in staging.
+    Removed,
+    /// Both, with different values.
+    Changed,
+    /// Both, with values of different types.
+    TypeChanged,
+    /// A list item at another position.
+    Moved,
+}
+
+impl Kind {
+    /// The word shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Added => "added",
+            Kind::Removed => "removed",
+            Kind::Changed => "changed",
+            Kind::TypeChanged => "type changed",
+            Kind::Moved => "moved",
+        }
+    }
+}
+
+/// One difference between staging and production.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// File, relative to its side's source.
+    pub file: String,
+    /// Document identity within the file (`Kind/namespace/name`, a key's value, or `#index`).
+    pub document: String,
+    /// Readable path: `/spec/containers[name=app]/image`.
+    pub path: String,
+    /// JSON pointer into the production document (staging for removals).
+    pub pointer: String,
+    /// The kind.
+    pub kind: Kind,
+    /// Staging's value (secrets replaced by a short hash).
+    pub staging: Option<Json>,
+    /// Production's value (secrets replaced by a short hash).
+    pub production: Option<Json>,
+    /// Line in the staging file.
+    pub staging_line: Option<u32>,
+    /// Line in the production file.
+    pub production_line: Option<u32>,
+    /// SHA-256 (hex) of staging's canonical value, or `absent`.
+    pub staging_sha256: String,
+    /// SHA-256 (hex) of production's canonical value, or `absent`.
+    pub production_sha256: String,
+    /// Whether the values were hidden.
+    pub secret: bool,
+    /// Line-by-line diff of multi-line strings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_diff: Option<String>,
+    /// For moves: index in staging and in production.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<(usize, usize)>,
+}
+
+impl Difference {
+    /// `file#document/path`: what expected divergences and exceptions match.
+    pub fn id(&self) -> String {
+        format!("{}#{}{}", self.file, self.document, self.path)
+    }
+}
+
+/// How to diff.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Identifier key for list items under a path pattern.
+    pub list_keys: Vec<(Pattern, String)>,
+    /// Keys tried, in order, when no pattern applies.
+    pub default_keys: Vec<String>,
+    /// Words that make a path segment secret.
+    pub secret_words: Vec<String>,
+    /// Document identity key (dotted path), beside Kubernetes' identity.
+    pub identity_key: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            list_keys: Vec::new(),
+            default_keys: vec!["name".into(), "id".into(), "key".into()],
+            secret_words: ["password", "passwd", "secret", "token", "key", "credential", "credentials", "private", "apikey"]
+                .map(String::from)
+                .to_vec(),
+            identity_key: None,
+        }
+    }
+}
+
+/// Splits a segment into lowercase words (`apiKey`, `DB_PASSWORD`, `tls-key`).
+fn words(segment: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in segment.chars() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+impl Options {
+    /// Whether a path segment names a secret.
+    pub fn is_secret(&self, segment: &str) -> bool {
+        let lower = segment.to_lowercase();
+        words(segment).iter().any(|w| self.secret_words.contains(w)) || self.secret_words.iter().any(|w| w.len() > 4 && lower == *w)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Path {
+    human: String,
+    generic: String,
+    pointer: String,
+    secret: bool,
+}
+
+fn escape_pointer(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+impl Path {
+    fn key(&self, k: &str, opts: &Options) -> Path {
+        Path {
+            human: format!("{}/{k}", self.human),
+            generic: format!("{}/{k}", self.generic),
+            pointer: format!("{}/{}", self.pointer, escape_pointer(k)),
+            secret: self.secret || opts.is_secret(k),
+        }
+    }
+
+    fn item(&self, index: usize) -> Path {
+        Path {
+            human: format!("{}/{index}", self.human),
+            generic: format!("{}/*", self.generic),
+            pointer: format!("{}/{index}", self.pointer),
+            secret: self.secret,
+        }
+    }
+
+    fn identified(&self, key: &str, id: &str, index: usize, opts: &Options) -> Path {
+        Path {
+            human: format!("{}[{key}={id}]", self.human),
+            generic: format!("{}/*", self.generic),
+            pointer: format!("{}/{index}", self.pointer),
+            secret: self.secret || opts.is_secret(id),
+        }
+    }
+}
+
+/// Converts a node to JSON for display.
+pub fn to_json(node: &Node) -> Json {
+    match &node.value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(Int::Small(i)) => Json::from(*i),
+        Value::Int(Int::Big(s)) => Json::String(s.clone()),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or_else(|| Json::String(f.to_string()), Json::Number),
+        Value::Str(s) => Json::String(s.clone()),
+        Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => Json::Object(entries.iter().map(|e| (e.key.clone(), to_json(&e.node))).collect()),
+    }
+}
+
+/// SHA-256 hex of a value's canonical form (`absent` for none).
+pub fn value_sha256(node: Option<&Node>) -> String {
+    match node {
+        None => "absent".into(),
+        Some(n) => match canonical::to_string(n) {
+            Ok(c) => canonical::sha256_hex(c.as_bytes()),
+            Err(_) => canonical::sha256_hex(format!("{:?}", n.value).as_bytes()),
+        },
+    }
+}
+
+fn same(a: &Node, b: &Node) -> bool {
+    match (&a.value, &b.value) {
+        (Value::Int(Int::Small(i)), Value::Float(f)) | (Value::Float(f), Value::Int(Int::Small(i))) => (*i as f64) == *f,
+        (Value::Float(x), Value::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (Value::Seq(x), Value::Seq(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| f.key == e.key && same(&e.node, &f.node))),
+        (x, y) => x == y,
+    }
+}
+
+fn is_number(v: &Value) -> bool {
+    matches!(v, Value::Int(_) | Value::Float(_))
+}
+
+/// Diffs documents of one file pair.
+pub struct Differ<'a> {
+    opts: &'a Options,
+    file: String,
+    document: String,
+    /// The differences found.
+    pub out: Vec<Difference>,
+}
+
+impl<'a> Differ<'a> {
+    fn record(&mut self, path: &Path, kind: Kind, a: Option<&Node>, b: Option<&Node>) {
+        let shown = |n: Option<&Node>| {
+            n.map(|n| if path.secret { Json::String(format!("«secret sha256:{}»", &value_sha256(Some(n))[..12])) } else { to_json(n) })
+        };
+        let text_diff = match (a.map(|n| &n.value), b.map(|n| &n.value)) {
+            (Some(Value::Str(x)), Some(Value::Str(y))) if !path.secret && (x.contains('\n') || y.contains('\n')) => Some(
+                similar::TextDiff::from_lines(x.as_str(), y.as_str()).unified_diff().context_radius(2).header("staging", "production").to_string(),
+            ),
+            _ => None,
+        };
+        self.out.push(Difference {
+            file: self.file.clone(),
+            document: self.document.clone(),
+            path: if path.human.is_empty() { "/".into() } else { path.human.clone() },
+            pointer: path.pointer.clone(),
+            kind,
+            staging: shown(a),
+            production: shown(b),
+            staging_line: a.map(|n| n.line),
+            production_line: b.map(|n| n.line),
+            staging_sha256: value_sha256(a),
+            production_sha256: value_sha256(b),
+            secret: path.secret,
+            text_diff,
+            moved: None,
+        });
+    }
+
+    fn walk(&mut self, path: &Path, a: &Node, b: &Node) {
+        match (&a.value, &b.value) {
+            (Value::Map(x), Value::Map(y)) => {
+                for e in x {
+                    let p = path.key(&e.key, self.opts);
+                    match y.iter().find(|f| f.key == e.key) {
+                        Some(f) => self.walk(&p, &e.node, &f.node),
+                        None => self.record(&p, Kind::Removed, Some(&e.node), None),
+                    }
+                }
+                for f in y.iter().filter(|f| !x.iter().any(|e| e.key == f.key)) {
+                    self.record(&path.key(&f.key, self.opts), Kind::Added, None, Some(&f.node));
+                }
+            }
+            (Value::Seq(x), Value::Seq(y)) => self.walk_list(path, x, y),
+            (va, vb) if va.type_name() != vb.type_name() && !(is_number(va) && is_number(vb)) => {
+                self.record(path, Kind::TypeChanged, Some(a), Some(b));
+            }
+            _ => {
+                if !same(a, b) {
+                    self.record(path, Kind::Changed, Some(a), Some(b));
+                }
+            }
+        }
+    }
+
+    fn list_key(&self, path: &Path, x: &[Node], y: &[Node]) -> Option<String> {
+        let configured = self.opts.list_keys.iter().find(|(p, _)| p.matches(&path.generic) || p.matches(&path.human)).map(|(_, k)| k.clone());
+        let candidates: Vec<String> = match configured {
+            Some(k) => vec![k],
+            None => self.opts.default_keys.clone(),
+        };
+        candidates.into_iter().find(|k| {
+            [x, y].iter().all(|items| {
+                let mut seen = HashSet::new();
+                !items.is_empty() && items.iter().all(|n| n.value.get(k).and_then(|v| v.value.scalar_text()).is_some_and(|id| seen.insert(id)))
+            })
+        })
+    }
+
+    fn walk_list(&mut self, path: &Path, x: &[Node], y: &[Node]) {
+        if let Some(key) = self.list_key(path, x, y) {
+            let id = |n: &Node| n.value.get(&key).and_then(|v| v.value.scalar_text()).unwrap_or_default();
+            let ids_x: Vec<String> = x.iter().map(id).collect();
+            let ids_y: Vec<String> = y.iter().map(id).collect();
+            let pos_y: HashMap<&str, usize> = ids_y.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+            let pos_x: HashMap<&str, usize> = ids_x.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+            for (i, n) in x.iter().enumerate() {
+                let p = path.identified(&key, &ids_x[i], i, self.opts);
+                match pos_y.get(ids_x[i].as_str()) {
+                    Some(&j) => self.walk(&path.identified(&key, &ids_x[i], j, self.opts), n, &y[j]),
+                    None => self.record(&p, Kind::Removed, Some(n), None),
+                }
+            }
+            for (j, n) in y.iter().enumerate() {
+                if !pos_x.contains_key(ids_y[j].as_str()) {
+                    self.record(&path.identified(&key, &ids_y[j], j, self.opts), Kind::Added, None, Some(n));
+                }
+            }
+            // Order: common items outside the longest common subsequence moved.
+            let common_x: Vec<&str> = ids_x.iter().map(String::as_str).filter(|s| pos_y.contains_key(s)).collect();
+            let common_y: Vec<&str> = ids_y.iter().map(String::as_str).filter(|s| pos_x.contains_key(s)).collect();
+            let stay = lcs(&common_x, &common_y);
+            for s in common_x.iter().filter(|s| !stay.contains(*s)) {
+                let (i, j) = (pos_x[s], pos_y[s]);
+                let p = path.identified(&key, s, j, self.opts);
+                self.record(&p, Kind::Moved, None, None);
+                if let Some(d) = self.out.last_mut() {
+                    d.moved = Some((i, j));
+                    d.staging_line = Some(x[i].line);
+                    d.production_line = Some(y[j].line);
+                }
+            }
+            return;
+        }
+        let scalars = |v: &[Node]| v.iter().all(|n| n.value.scalar_text().is_some());
+        if scalars(x) && scalars(y) {
+            let tx: Vec<String> = x.iter().map(|n| canonical::to_string(n).unwrap_or_default()).collect();
+            let ty: Vec<String> = y.iter().map(|n| canonical::to_string(n).unwrap_or_default()).collect();
+            let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &tx, &ty);
+            let mut removed: Vec<usize> = Vec::new();
+            let mut added: Vec<usize> = Vec::new();
+            for op in ops {
+                match op {
+                    similar::DiffOp::Equal { .. } => {}
+                    similar::DiffOp::Delete { old_index, old_len, .. } => removed.extend(old_index..old_index + old_len),
+                    similar::DiffOp::Insert { new_index, new_len, .. } => added.extend(new_index..new_index + new_len),
+                    similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                        removed.extend(old_index..old_index + old_len);
+                        added.extend(new_index..new_index + new_len);
+                    }
+                }
+            }
+            // A value removed here and added there moved.
+            let mut moved = Vec::new();
+            removed.retain(|&i| match added.iter().position(|&j| tx[i] == ty[j]) {
+                Some(k) => {
+                    moved.push((i, added.remove(k)));
+                    false
+                }
+                None => true,
+            });
+            // Removed and added at the same index is a change.
+            for &i in &removed {
+                match added.iter().position(|&j| j == i) {
+                    Some(k) => {
+                        added.remove(k);
+                        self.record(&path.item(i), Kind::Changed, Some(&x[i]), Some(&y[i]));
+                    }
+                    None => self.record(&path.item(i), Kind::Removed, Some(&x[i]), None),
+                }
+            }
+            for j in added {
+                self.record(&path.item(j), Kind::Added, None, Some(&y[j]));
+            }
+            for (i, j) in moved {
+                self.record(&path.item(j), Kind::Moved, Some(&x[i]), Some(&y[j]));
+                if let Some(d) = self.out.last_mut() {
+                    d.moved = Some((i, j));
+                }
+            }
+            return;
+        }
+        for i in 0..x.len().max(y.len()) {
+            match (x.get(i), y.get(i)) {
+                (Some(a), Some(b)) => self.walk(&path.item(i), a, b),
+                (Some(a), None) => self.record(&path.item(i), Kind::Removed, Some(a), None),
+                (None, Some(b)) => self.record(&path.item(i), Kind::Added, None, Some(b)),
+                (None, None) => {}
+            }
+        }
+    }
+}
+
+fn lcs<'s>(a: &[&'s str], b: &[&'s str]) -> HashSet<&'s str> {
+    // Patience-free O(n·m) would be too slow on 100k items; the order of
+    // common ids is a permutation, so the LCS is a longest increasing
+    // subsequence of b's positions in a's order.
+    let pos: HashMap<&str, usize> = b.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let seq: Vec<usize> = a.iter().map(|s| pos[s]).collect();
+    let mut tails: Vec<usize> = Vec::new(); // indices into seq
+    let mut prev: Vec<Option<usize>> = vec![None; seq.len()];
+    for (i, &v) in seq.iter().enumerate() {
+        let k = tails.partition_point(|&t| seq[t] < v);
+        if k > 0 {
+            prev[i] = Some(tails[k - 1]);
+        }
+        if k == tails.len() {
+            tails.push(i);
+        } else {
+            tails[k] = i;
+        }
+    }
+    let mut keep = HashSet::new();
+    let mut cur = tails.last().copied();
+    while let Some(i) = cur {
+        keep.insert(a[i]);
+        cur = prev[i];
+    }
+    keep
+}
+
+/// A document's identity: Kubernetes `kind/namespace/name`, else the
+/// configured key's value, else its index.
+pub fn identity(doc: &Node, index: usize, key: Option<&str>) -> String {
+    let at = |path: &str| -> Option<String> {
+        let mut node = doc;
+        for seg in path.split('.') {
+            node = node.value.get(seg)?;
+        }
+        node.value.scalar_text()
+    };
+    if let (Some(_), Some(kind), Some(name)) = (at("apiVersion"), at("kind"), at("metadata.name")) {
+        return format!("{kind}/{}/{name}", at("metadata.namespace").unwrap_or_else(|| "-".into()));
+    }
+    if let Some(v) = key.and_then(at) {
+        return v;
+    }
+    format!("#{index}")
+}
+
+/// Diffs two parsed files.
+pub fn files(file: &str, staging: &[Node], production: &[Node], opts: &Options) -> Vec<Difference> {
+    let ids = |docs: &[Node]| docs.iter().enumerate().map(|(i, d)| identity(d, i, opts.identity_key.as_deref())).collect::<Vec<_>>();
+    let (ia, ib) = (ids(staging), ids(production));
+    let mut out = Vec::new();
+    for (i, a) in staging.iter().enumerate() {
+        let mut d = Differ { opts, file: file.to_owned(), document: ia[i].clone(), out: Vec::new() };
+        match ib.iter().position(|x| *x == ia[i]) {
+            Some(j) => d.walk(&Path::default(), a, &production[j]),
+            None => d.record(&Path::default(), Kind::Removed, Some(a), None),
+        }
+        out.extend(d.out);
+    }
+    for (j, b) in production.iter().enumerate() {
+        if !ia.contains(&ib[j]) {
+            let mut d = Differ { opts, file: file.to_owned(), document: ib[j].clone(), out: Vec::new() };
+            d.record(&Path::default(), Kind::Added, None, Some(b));
+            out.extend(d.out);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{Budget, parse};
+
+    fn diff(a: &str, b: &str) -> Vec<Difference> {
+        let x = parse(a, "s.yaml", Budget::default()).expect("a");
+        let y = parse(b, "p.yaml", Budget::default()).expect("b");
+        files("app.yaml", &x, &y, &Options::default())
+    }
+
+    fn summary(d: &[Difference]) -> Vec<String> {
+        d.iter().map(|d| format!("{} {} {}", d.kind.as_str(), d.document, d.path)).collect()
+    }
+
+    #[test]
+    fn maps_scalars_and_types() {
+        let d = diff("a: 1\nb: x\nc: [1]\nd: 1\n", "a: 2\nb: x\nc: {x: 1}\ne: 1.0\n");
+        assert_eq!(summary(&d), ["changed #0 /a", "type changed #0 /c", "removed #0 /d", "added #0 /e"]);
+        assert_eq!((d[0].staging_line, d[0].production_line), (Some(1), Some(1)));
+        assert_eq!(d[0].pointer, "/a");
+        assert!(diff("a: 1\n", "a: 1.0\n").is_empty(), "1 and 1.0 are the same number");
+    }
+
+    #[test]
+    fn kubernetes_documents_and_identified_list_items() {
+        let a = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: prod}\nspec:\n  containers:\n    - {name: app, image: app:1}\n    - {name: sidecar, image: envoy:1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\n";
+        let b = "apiVersion: v1\nkind: Service\nmetadata: {name: api}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: prod}\nspec:\n  containers:\n    - {name: sidecar, image: envoy:1}\n    - {name: app, image: app:2}\n";
+        let d = diff(a, b);
+        // Two items swapped: one of them moved (the longest common order keeps the other).
+        assert_eq!(summary(&d), ["changed Deployment/prod/api /spec/containers[name=app]/image", "moved Deployment/prod/api /spec/containers[name=app]"]);
+        assert_eq!(d[0].pointer, "/spec/containers/1/image");
+        assert_eq!(d[0].production_line, Some(11));
+        assert_eq!(d[1].moved, Some((0, 1)));
+    }
+
+    #[test]
+    fn reordering_many_items_is_a_few_moves_not_a_wall() {
+        let items: Vec<String> = (0..50).map(|i| format!("  - {{id: {i}, v: {i}}}\n")).collect();
+        let a = format!("list:\n{}", items.concat());
+        let mut moved = items.clone();
+        let x = moved.remove(3);
+        moved.insert(40, x);
+        let b = format!("list:\n{}", moved.concat());
+        assert_eq!(summary(&diff(&a, &b)), ["moved #0 /list[id=3]"]);
+    }
+
+    #[test]
+    fn scalar_lists() {
+        let d = diff("l: [a, b, c, d]\n", "l: [a, c, b, e]\n");
+        let s = summary(&d);
+        assert!(s.contains(&"changed #0 /l/3".to_owned()), "{s:?}");
+        assert!(s.iter().any(|x| x.starts_with("moved #0 /l/")), "{s:?}");
+    }
+
+    #[test]
+    fn secrets_are_hidden_and_text_is_diffed_by_line() {
+        let d = diff(
+            "db:\n  password: hunter2\n  apiKey: k1\nenv:\n  - {name: DB_PASSWORD, value: s1}\nscript: |\n  a\n  b\n  c\n",
+            "db:\n  password: hunter3\n  apiKey: k2\nenv:\n  - {name: DB_PASSWORD, value: s2}\nscript: |\n  a\n  B\n  c\n",
+        );
+        let text = serde_json::to_string(&d).expect("json");
+        for secret in ["hunter2", "hunter3", "k1", "k2", "s1", "s2"] {
+            assert!(!text.contains(&format!("\"{secret}\"")), "{secret} leaked: {text}");
+        }
+        assert!(d.iter().filter(|d| d.secret).count() == 3);
+        assert!(d[0].staging.as_ref().and_then(Json::as_str).is_some_and(|s| s.starts_with("«secret sha256:")));
+        let script = d.iter().find(|d| d.path == "/script").expect("script");
+        assert!(script.text_diff.as_deref().is_some_and(|t| t.contains("-b\n+B\n")), "{:?}", script.text_diff);
+        assert!(!Options::default().is_secret("monkey") && Options::default().is_secret("tls-key") && Options::default().is_secret("clientSecret"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Signed, expiring exceptions. Each is a YAML file in the exceptions
+//! directory with a detached SSH signature beside it (`<file>.sig`, made by
+//! `ssh-keygen -Y sign -n release-gate-exception -f KEY <file>`). It allows one
+//! divergence (a path pattern) only while both values hash as approved, for
+//! the releases its pattern names, until it expires; its signer must be the
+//! named approver, listed in the allowed-signers file, and not the PR author.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
+use release_gate_core::signing::{AllowedSigners, principal_matches};
+use serde::Deserialize;
+
+use crate::ExceptionPolicy;
+use crate::glob::Pattern;
+
+/// An RFC 3339 instant with an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instant(pub Timestamp);
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<Timestamp>()
+            .map(Instant)
+            .map_err(|_| serde::de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-31T00:00:00Z")))
+    }
+}
+
+/// An exception file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Exception {
+    /// Release id pattern (`2.4.*`).
+    pub release: String,
+    /// Difference pattern on `file#document/path` or `/path`.
+    pub path: String,
+    /// SHA-256 hex of the approved staging value's canonical JSON (`absent` if none).
+    pub staging_sha256: String,
+    /// SHA-256 hex of the approved production value's canonical JSON (`absent` if none).
+    pub production_sha256: String,
+    /// Why.
+    pub reason: String,
+    /// Ticket key.
+    pub ticket: String,
+    /// Approver: the allowed-signers principal who signs it.
+    pub approver: String,
+    /// When it was approved.
+    pub created: Instant,
+    /// When it stops applying.
+    pub expires: Instant,
+}
+
+/// An exception file and whether it may be used.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// File name in the exceptions directory.
+    pub file: String,
+    /// The exception, or why it cannot be used.
+    pub outcome: Result<Exception, String>,
+}
+
+/// Reads and judges every exception in `dir`.
+pub fn load(
+    dir: &Path,
+    shown_dir: &Path,
+    policy: &ExceptionPolicy,
+    resolve: impl Fn(&Path) -> PathBuf,
+    release: &str,
+    pr_author: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Judged>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list the exceptions directory {}", shown_dir.display())),
+    };
+    files.sort();
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let signers = match &policy.allowed_signers {
+        Some(p) => Some(AllowedSigners::read(&resolve(p), &p.display().to_string())?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for path in files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let shown = shown_dir.join(&name);
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read exception {}", shown.display()))?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", shown.display()))?;
+        let ex: Exception = release_gate_core::policy::parse_yaml(&text, &shown)?;
+        let sig = std::fs::read_to_string(path.with_extension(format!("{}.sig", path.extension().and_then(|e| e.to_str()).unwrap_or("yaml")))).ok();
+        let outcome = judge(&ex, &bytes, sig.as_deref(), &shown.display().to_string(), signers.as_ref(), policy, release, pr_author, now);
+        out.push(Judged { file: name, outcome: outcome.map(|()| ex) });
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    ex: &Exception,
+    bytes: &[u8],
+    sig: Option<&str>,
+    shown: &str,
+    signers: Option<&AllowedSigners>,
+    policy: &ExceptionPolicy,
+    release: &str,
+    pr_author: Option<&str>,
+    now: Timestamp,
+) -> Result<(), String> {
+    let signers = signers.ok_or_else(|| "the policy names no `exceptions.allowed-signers` file, so no exception can be verified".to_owned())?;
+    let sig = sig.ok_or_else(|| format!("unsigned: no {shown}.sig; sign it with ssh-keygen -Y sign -n {} -f KEY {shown}", policy.namespace))?;
+    let principals = signers.verify(shown, bytes, sig, &policy.namespace, now.as_second()).map_err(|e| e.to_string())?;
+    if !principal_matches(&principals, &ex.approver) && !principals.iter().any(|p| p.eq_ignore_ascii_case(&ex.approver)) {
+        return Err(format!("signed by {} but names {} as approver; the approver must sign", principals.join(","), ex.approver));
+    }
+    if let Some(author) = pr_author
+        && (principal_matches(&principals, author) || ex.approver.eq_ignore_ascii_case(author))
+    {
+        return Err(format!("signed by the PR's author ({author}); another approver must sign"));
+    }
+    if !Pattern::new(&ex.release).matches(release) {
+        return Err(format!("for release {:?}, not {release}", ex.release));
+    }
+    if ex.created.0 > now {
+        return Err(format!("created {} is in the future", ex.created.0));
+    }
+    if ex.expires.0 <= now {
+        return Err(format!("expired at {}", ex.expires.0));
+    }
+    let max = SignedDuration::from_hours(24 * i64::from(policy.max_lifetime_days));
+    if ex.expires.0.duration_since(ex.created.0) > max {
+        return Err(format!("lives longer than the policy's {} days (created {}, expires {})", policy.max_lifetime_days, ex.created.0, ex.expires.0));
+    }
+    for (side, h) in [("staging", &ex.staging_sha256), ("production", &ex.production_sha256)] {
+        if h != "absent" && !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(format!("{side}-sha256 {h:?} is not a SHA-256 hex digest or `absent`"));
+        }
+    }
+    Ok(())
+}

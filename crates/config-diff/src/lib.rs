@@ -1,0 +1,568 @@
+//! config-diff: staging and production configuration must not diverge
+//! without a signed exception (runbook §7), and the applied config hashes
+//! must match what the release recorded.
+//!
+//! [`evaluate`] is a pure function of the parsed sources, the exceptions and
+//! the recorded hashes; [`run`] reads those at the edge and hands the report
+//! to the core.
+
+pub mod canonical;
+pub mod diff;
+pub mod exceptions;
+pub mod glob;
+pub mod sources;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::Parser;
+use jiff::Timestamp;
+use release_gate_core::cli::CommonArgs;
+use release_gate_core::hashes::Hashes;
+use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status, Verdict};
+use release_gate_core::{Run, render};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::diff::{Difference, Kind};
+use crate::exceptions::Judged;
+use crate::glob::Pattern;
+
+/// Compare staging and production configuration semantically; refuse any
+/// divergence not declared as expected or covered by a signed, unexpired
+/// exception; check the canonical hashes of the applied configuration.
+#[derive(Debug, Parser)]
+#[command(name = "config-diff", version, max_term_width = 100)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Config manifest [default: from the policy, configs/releases/<release>.yaml].
+    #[arg(long, env = "RELEASE_GATE_MANIFEST", value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
+    /// Staging sources (file, directory or glob) instead of the manifest's.
+    #[arg(long, value_name = "PATH", requires = "production")]
+    pub staging: Vec<String>,
+
+    /// Production sources (file, directory or glob) instead of the manifest's.
+    #[arg(long, value_name = "PATH", requires = "staging")]
+    pub production: Vec<String>,
+
+    /// Judge exception expiry at this instant (RFC 3339) instead of the clock.
+    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// An expected divergence.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// Pattern on `file#document/path` or on `/path` alone (`**` and `*` wildcards).
+    pub path: String,
+    /// Why it is expected.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Where signed exceptions live and how they are checked.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ExceptionPolicy {
+    /// Directory of exception files (`*.yaml`, each with a `*.yaml.sig`).
+    pub dir: PathBuf,
+    /// OpenSSH allowed-signers file.
+    pub allowed_signers: Option<PathBuf>,
+    /// Longest allowed time from `created` to `expires`, in days.
+    pub max_lifetime_days: u32,
+    /// SSH signature namespace.
+    pub namespace: String,
+}
+
+impl Default for ExceptionPolicy {
+    fn default() -> Self {
+        Self {
+            dir: "configs/exceptions".into(),
+            allowed_signers: None,
+            max_lifetime_days: 30,
+            namespace: "release-gate-exception".into(),
+        }
+    }
+}
+
+/// The `config-diff:` policy section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ConfigDiffPolicy {
+    /// Manifest path; `{release}` is replaced by the release id.
+    pub manifest: String,
+    /// Words that make a path secret (matched against the words of each key).
+    pub secret_words: Vec<String>,
+    /// Divergences expected for every release.
+    pub expected: Vec<Expected>,
+    /// Identifier key for list items by path pattern.
+    pub list_keys: BTreeMap<String, String>,
+    /// Signed exceptions.
+    pub exceptions: ExceptionPolicy,
+    /// Decision log whose hash block is compared; `{release}` is replaced.
+    pub decision_log: String,
+    /// Nodes alias expansion may add per file.
+    pub max_alias_nodes: u64,
+}
+
+impl Default for ConfigDiffPolicy {
+    fn default() -> Self {
+        Self {
+            manifest: "configs/releases/{release}.yaml".into(),
+            secret_words: diff::Options::default().secret_words,
+            expected: Vec::new(),
+            list_keys: BTreeMap::new(),
+            exceptions: ExceptionPolicy::default(),
+            decision_log: "reports/release-decisions/{release}.md".into(),
+            max_alias_nodes: yaml::Budget::default().alias_nodes,
+        }
+    }
+}
+
+impl release_gate_core::policy::GateSection for ConfigDiffPolicy {
+    const NAME: &'static str = "config-diff";
+}
+
+/// One or several source specs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Specs {
+    /// A single file, directory or glob.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Specs {
+    /// As a list.
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Specs::One(s) => vec![s.clone()],
+            Specs::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The per-release config manifest, `configs/releases/<release>.yaml`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// Staging sources.
+    pub staging: Specs,
+    /// Production sources.
+    pub production: Specs,
+    /// Document identity key (dotted), beside Kubernetes identity.
+    #[serde(default)]
+    pub identity_key: Option<String>,
+    /// Identifier key for list items by path pattern.
+    #[serde(default)]
+    pub list_keys: BTreeMap<String, String>,
+    /// Divergences expected for this release.
+    #[serde(default)]
+    pub expected: Vec<Expected>,
+    /// Expected hashes: `staging`, `production`, `staging:<file>`, `production:<file>`.
+    #[serde(default)]
+    pub hashes: BTreeMap<String, String>,
+}
+
+/// A side's parsed files.
+#[derive(Debug, Clone, Default)]
+pub struct Side {
+    /// Per file (name relative to the source): repository path and documents.
+    pub files: BTreeMap<String, (String, Vec<yaml::Node>)>,
+}
+
+/// Everything the rules look at.
+pub struct Inputs {
+    /// Staging.
+    pub staging: Side,
+    /// Production.
+    pub production: Side,
+    /// Diff options.
+    pub options: diff::Options,
+    /// Expected divergences (manifest and policy).
+    pub expected: Vec<Expected>,
+    /// Exceptions, already judged for signature, signer and dates.
+    pub exceptions: Vec<Judged>,
+    /// Recorded hashes to compare, with where they were recorded.
+    pub recorded: Vec<(String, Hashes)>,
+    /// Link base for lines: `{server}/{owner}/{repo}/blob/{sha}/`.
+    pub blob_url: Option<String>,
+}
+
+/// Hashes of both sides: per file and aggregated.
+pub fn hashes(staging: &Side, production: &Side) -> anyhow::Result<Hashes> {
+    let mut out = Hashes::new();
+    for (name, side) in [("staging", staging), ("production", production)] {
+        let mut agg = String::from("{");
+        for (i, (file, (repo_path, docs))) in side.files.iter().enumerate() {
+            let mut text = String::from("[");
+            for (j, d) in docs.iter().enumerate() {
+                if j > 0 {
+                    text.push(',');
+                }
+                canonical::write(&mut text, d).map_err(|e| anyhow::anyhow!("{repo_path}:{}", e))?;
+            }
+            text.push(']');
+            let h = canonical::hash_text(&text);
+            if i > 0 {
+                agg.push(',');
+            }
+            let _ = write!(agg, "{}:{}", serde_json::Value::String(file.clone()), serde_json::Value::String(h.clone()));
+            out.insert(format!("{name}:{file}"), h);
+        }
+        agg.push('}');
+        out.insert(name.to_owned(), canonical::hash_text(&agg));
+    }
+    Ok(out)
+}
+
+fn short(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) => {
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let s = s.replace('\n', "⏎");
+            if s.chars().count() > 80 { format!("{}…", s.chars().take(79).collect::<String>()) } else { s }
+        }
+    }
+}
+
+/// How a difference was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Declared expected.
+    Expected,
+    /// Covered by a valid exception (index into the exceptions).
+    Excepted(usize),
+    /// Not allowed.
+    Divergent,
+}
+
+/// Applies every rule and fills the report.
+pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Difference, Standing)>> {
+    let mut diffs = Vec::new();
+    let names: std::collections::BTreeSet<&String> = input.staging.files.keys().chain(input.production.files.keys()).collect();
+    for name in &names {
+        match (input.staging.files.get(*name), input.production.files.get(*name)) {
+            (Some((_, a)), Some((_, b))) => diffs.extend(diff::files(name, a, b, &input.options)),
+            (Some((_, a)), None) => diffs.extend(diff::files(name, a, &[], &input.options)),
+            (None, Some((_, b))) => diffs.extend(diff::files(name, &[], b, &input.options)),
+            (None, None) => {}
+        }
+    }
+    let expected: Vec<(Pattern, &Expected)> = input.expected.iter().map(|e| (Pattern::new(&e.path), e)).collect();
+    let mut judged: Vec<(Difference, Standing)> = Vec::new();
+    let mut exception_hits = vec![0usize; input.exceptions.len()];
+    let mut exception_mismatch: Vec<Vec<String>> = vec![Vec::new(); input.exceptions.len()];
+    for d in diffs {
+        let id = d.id();
+        if expected.iter().any(|(p, _)| p.matches(&id) || p.matches(&d.path)) {
+            judged.push((d, Standing::Expected));
+            continue;
+        }
+        let mut standing = Standing::Divergent;
+        for (i, j) in input.exceptions.iter().enumerate() {
+            let Ok(ex) = &j.outcome else { continue };
+            let pattern = Pattern::new(&ex.path);
+            if !(pattern.matches(&id) || pattern.matches(&d.path)) {
+                continue;
+            }
+            if ex.staging_sha256.eq_ignore_ascii_case(&d.staging_sha256) && ex.production_sha256.eq_ignore_ascii_case(&d.production_sha256) {
+                exception_hits[i] += 1;
+                standing = Standing::Excepted(i);
+                break;
+            }
+            let side = if ex.staging_sha256.eq_ignore_ascii_case(&d.staging_sha256) { "production" } else { "staging" };
+            exception_mismatch[i].push(format!("{id}: the {side} value changed since it was approved"));
+        }
+        judged.push((d, standing));
+    }
+    let count = |s: fn(&Standing) -> bool| judged.iter().filter(|(_, st)| s(st)).count();
+    let divergent = count(|s| *s == Standing::Divergent);
+    let expected_n = count(|s| *s == Standing::Expected);
+    let excepted = count(|s| matches!(s, Standing::Excepted(_)));
+    let docs = |s: &Side| s.files.values().map(|(_, d)| d.len()).sum::<usize>();
+    report.push(Check::new(
+        "sources",
+        Status::Pass,
+        format!(
+            "compared {} staging file(s) ({} documents) with {} production file(s) ({} documents)",
+            input.staging.files.len(),
+            docs(&input.staging),
+            input.production.files.len(),
+            docs(&input.production)
+        ),
+    ));
+    report.push(if divergent == 0 {
+        Check::new("divergences", Status::Pass, "no divergence beyond the expected and excepted ones")
+    } else {
+        let first: Vec<String> = judged.iter().filter(|(_, s)| *s == Standing::Divergent).take(3).map(|(d, _)| format!("`{}`", d.id())).collect();
+        Check::new(
+            "divergences",
+            Status::Fail,
+            format!(
+                "{divergent} divergence(s) without a signed exception: {}{}; align the configs or add a signed exception",
+                first.join(", "),
+                if divergent > 3 { ", …" } else { "" }
+            ),
+        )
+    });
+    report.push(Check::new(
+        "expected",
+        if expected_n > 0 { Status::Pass } else { Status::Skip },
+        format!("{expected_n} expected divergence(s), listed apart"),
+    ));
+    for (i, j) in input.exceptions.iter().enumerate() {
+        let id = format!("exception:{}", j.file);
+        match &j.outcome {
+            Err(why) => report.push(Check::new(id, Status::Fail, why.clone())),
+            Ok(ex) if !exception_mismatch[i].is_empty() && exception_hits[i] == 0 => {
+                report.push(Check::new(id, Status::Fail, format!("no longer matches: {}; re-approve with the new values' hashes", exception_mismatch[i].join("; "))))
+            }
+            Ok(ex) if exception_hits[i] == 0 => report.push(Check::new(
+                id,
+                Status::Warn,
+                format!("matches no divergence (path `{}`); remove it or fix its path", ex.path),
+            )),
+            Ok(ex) => report.push(Check::new(
+                id,
+                Status::Warn,
+                format!(
+                    "allows {} divergence(s): {} (ticket {}), approved by {} until {}",
+                    exception_hits[i], ex.reason, ex.ticket, ex.approver, ex.expires.0
+                ),
+            )),
+        }
+    }
+    let hashes = hashes(&input.staging, &input.production)?;
+    let mut mismatches = Vec::new();
+    for (source, recorded) in &input.recorded {
+        for (k, want) in recorded {
+            match hashes.get(k) {
+                Some(have) if have == want => {}
+                Some(have) => mismatches.push(format!("{k} is {have} but {source} records {want}")),
+                None => mismatches.push(format!("{source} records {k}, which is not among the compared files")),
+            }
+        }
+    }
+    report.push(match (input.recorded.is_empty(), mismatches.is_empty()) {
+        (true, _) => Check::new("hashes", Status::Skip, "no recorded hashes to compare (manifest `hashes:` or the decision log's block)"),
+        (false, true) => Check::new(
+            "hashes",
+            Status::Pass,
+            format!("applied config hashes match {}", input.recorded.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(" and ")),
+        ),
+        (false, false) => Check::new("hashes", Status::Fail, format!("hash mismatch invalidates the release: {}", mismatches.join("; "))),
+    });
+    report.output("staging_hash", hashes.get("staging").cloned().unwrap_or_default());
+    report.output("production_hash", hashes.get("production").cloned().unwrap_or_default());
+    report.output("divergences", divergent.to_string());
+    report.output("expected", expected_n.to_string());
+    report.output("excepted", excepted.to_string());
+    report.title = match (divergent, report.verdict) {
+        (0, Verdict::Fail) => "Configuration hashes or exceptions refuse the release".into(),
+        (0, _) => format!("Staging and production agree ({expected_n} expected, {excepted} excepted)"),
+        (n, _) => format!("{n} configuration divergence(s) without a signed exception"),
+    };
+
+    // Annotations on the production (else staging) lines of divergences.
+    for (d, st) in &judged {
+        if *st != Standing::Divergent {
+            continue;
+        }
+        let (repo_path, line) = match (input.production.files.get(&d.file), d.production_line, input.staging.files.get(&d.file), d.staging_line) {
+            (Some((p, _)), Some(l), _, _) => (p.clone(), l),
+            (_, _, Some((p, _)), Some(l)) => (p.clone(), l),
+            _ => continue,
+        };
+        report.annotations.push(Annotation {
+            path: repo_path,
+            start_line: u64::from(line),
+            end_line: u64::from(line),
+            level: Level::Failure,
+            title: format!("config divergence: {} {}", d.kind.as_str(), d.path),
+            message: format!("staging: {}\nproduction: {}\nno signed exception covers `{}`", short(&d.staging), short(&d.production), d.id()),
+        });
+    }
+    let link = |side: &Side, d: &Difference, line: Option<u32>| -> String {
+        match (side.files.get(&d.file), line) {
+            (Some((p, _)), Some(l)) => match &input.blob_url {
+                Some(base) => format!("[{p}:{l}]({base}{p}#L{l})"),
+                None => format!("`{p}:{l}`"),
+            },
+            _ => "—".into(),
+        }
+    };
+    let table = |standing: fn(&Standing) -> bool| -> String {
+        let mut md = String::from("| path | change | staging | production | where |\n| --- | --- | --- | --- | --- |\n");
+        for (d, _) in judged.iter().filter(|(_, s)| standing(s)).take(200) {
+            let change = match d.moved {
+                Some((i, j)) => format!("moved {i} → {j}"),
+                None => d.kind.as_str().to_owned(),
+            };
+            let _ = writeln!(
+                md,
+                "| `{}` | {change} | {} | {} | {} · {} |",
+                render::cell(&d.id()),
+                render::cell(&short(&d.staging)),
+                render::cell(&short(&d.production)),
+                link(&input.staging, d, d.staging_line),
+                link(&input.production, d, d.production_line)
+            );
+        }
+        md
+    };
+    if divergent > 0 {
+        let mut md = table(|s| *s == Standing::Divergent);
+        for (d, _) in judged.iter().filter(|(d, s)| *s == Standing::Divergent && d.text_diff.is_some()).take(10) {
+            let _ = write!(md, "\n`{}`:\n```diff\n{}```\n", d.id(), d.text_diff.as_deref().unwrap_or_default());
+        }
+        report.details.push(Section { title: format!("Divergences ({divergent})"), markdown: md });
+    }
+    if expected_n > 0 {
+        report.details.push(Section { title: format!("Expected divergences ({expected_n})"), markdown: table(|s| *s == Standing::Expected) });
+    }
+    if excepted > 0 {
+        report.details.push(Section { title: format!("Allowed by signed exceptions ({excepted})"), markdown: table(|s| matches!(s, Standing::Excepted(_))) });
+    }
+    let mut hash_md = String::from("| config | hash |\n| --- | --- |\n");
+    for (k, v) in &hashes {
+        let _ = writeln!(hash_md, "| `{k}` | `{v}` |");
+    }
+    report.details.push(Section { title: "Applied config hashes".into(), markdown: hash_md });
+    report.data = json!({
+        "hashes": hashes,
+        "differences": judged.iter().map(|(d, s)| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            v["standing"] = json!(match s { Standing::Expected => "expected", Standing::Excepted(_) => "excepted", Standing::Divergent => "divergent" });
+            if let Standing::Excepted(i) = s
+                && let Ok(ex) = &input.exceptions[*i].outcome
+            {
+                v["exception"] = json!({"file": input.exceptions[*i].file, "approver": ex.approver, "ticket": ex.ticket, "expires": ex.expires.0.to_string()});
+            }
+            v
+        }).collect::<Vec<_>>(),
+    });
+    Ok(judged)
+}
+
+/// A coloured, readable diff for terminals.
+pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
+    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() };
+    let mut out = String::new();
+    let mut last = String::new();
+    for (d, st) in judged {
+        let head = format!("{}  {}", d.file, d.document);
+        if head != last {
+            let _ = writeln!(out, "{}", paint("1", &head));
+            last = head;
+        }
+        let tag = match st {
+            Standing::Expected => " (expected)",
+            Standing::Excepted(_) => " (signed exception)",
+            Standing::Divergent => "",
+        };
+        let line = match d.kind {
+            Kind::Added => paint("32", &format!("  + {}: {}{tag}", d.path, short(&d.production))),
+            Kind::Removed => paint("31", &format!("  - {}: {}{tag}", d.path, short(&d.staging))),
+            Kind::Changed | Kind::TypeChanged => {
+                paint("33", &format!("  ~ {}: {} → {}{tag}", d.path, short(&d.staging), short(&d.production)))
+            }
+            Kind::Moved => paint("36", &format!("  ↕ {}: moved {} → {}{tag}", d.path, d.moved.map_or(0, |m| m.0), d.moved.map_or(0, |m| m.1))),
+        };
+        let _ = writeln!(out, "{line}");
+        if let Some(t) = &d.text_diff {
+            for l in t.lines().skip(2) {
+                let colored = match l.chars().next() {
+                    Some('+') => paint("32", l),
+                    Some('-') => paint("31", l),
+                    _ => l.to_owned(),
+                };
+                let _ = writeln!(out, "      {colored}");
+            }
+        }
+    }
+    out
+}
+
+/// Reads the manifest, sources, exceptions and recorded hashes, evaluates
+/// the rules and publishes the report.
+pub fn run(args: Args) -> anyhow::Result<Verdict> {
+    let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common)?;
+    let now = match &args.now {
+        Some(s) => s.parse::<Timestamp>().map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?,
+        None => Timestamp::now(),
+    };
+    let policy = &run.policy.section;
+    let root = run.args.root.clone();
+    let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", &run.release)));
+    let (manifest, manifest_shown) = if args.staging.is_empty() {
+        let shown = manifest_path.display().to_string();
+        sources::inside_root(&shown, "--manifest")?;
+        let text = std::fs::read_to_string(run.in_root(&manifest_path)).map_err(|e| {
+            anyhow::anyhow!("cannot read config manifest {shown}: {e}; write it (see the README's config-diff section) or pass --staging and --production")
+        })?;
+        let m: Manifest = release_gate_core::policy::parse_yaml(&text, &manifest_path)?;
+        (Some(m), Some(shown))
+    } else {
+        (None, None)
+    };
+    let (staging_specs, production_specs) = match &manifest {
+        Some(m) => (m.staging.list(), m.production.list()),
+        None => (args.staging.clone(), args.production.clone()),
+    };
+    let budget = yaml::Budget { alias_nodes: policy.max_alias_nodes };
+    let staging = sources::load(&root, &staging_specs, budget)?;
+    let production = sources::load(&root, &production_specs, budget)?;
+    let (staging, production) = sources::pair_single_files(staging, production);
+
+    let mut list_keys: Vec<(Pattern, String)> = Vec::new();
+    for (p, k) in policy.list_keys.iter().chain(manifest.iter().flat_map(|m| m.list_keys.iter())) {
+        list_keys.push((Pattern::new(p), k.clone()));
+    }
+    let options = diff::Options {
+        list_keys,
+        secret_words: policy.secret_words.iter().map(|w| w.to_lowercase()).collect(),
+        identity_key: manifest.as_ref().and_then(|m| m.identity_key.clone()),
+        ..diff::Options::default()
+    };
+    let mut expected = policy.expected.clone();
+    expected.extend(manifest.iter().flat_map(|m| m.expected.iter().cloned()));
+
+    let author = run.ctx.pull_request.as_ref().map(|pr| pr.user.login.clone());
+    let exceptions = exceptions::load(&run.in_root(&policy.exceptions.dir), &policy.exceptions.dir, &policy.exceptions, |p| run.in_root(p), &run.release, author.as_deref(), now)?;
+
+    let mut recorded = Vec::new();
+    if let (Some(m), Some(shown)) = (&manifest, &manifest_shown)
+        && !m.hashes.is_empty()
+    {
+        recorded.push((shown.clone(), m.hashes.clone().into_iter().collect()));
+    }
+    let log = PathBuf::from(policy.decision_log.replace("{release}", &run.release));
+    if let Ok(text) = std::fs::read_to_string(run.in_root(&log))
+        && let Some(h) = release_gate_core::hashes::parse(&text)
+    {
+        recorded.push((log.display().to_string(), h));
+    }
+    let blob_url = match (&run.ctx.repository, &run.ctx.sha) {
+        (Some((o, r)), Some(sha)) => Some(format!("{}/{o}/{r}/blob/{sha}/", run.ctx.server_url)),
+        _ => None,
+    };
+    let inputs = Inputs { staging, production, options, expected, exceptions, recorded, blob_url };
+    let mut report = run.new_report(now);
+    let judged = evaluate(&inputs, &mut report)?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    run.finish_with(report, Some(human_diff(&judged, color)))
+}
