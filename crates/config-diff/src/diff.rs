@@ -212,7 +212,9 @@ fn same(a: &Node, b: &Node) -> bool {
         (Value::Int(Int::Small(i)), Value::Float(f)) | (Value::Float(f), Value::Int(Int::Small(i))) => (*i as f64) == *f,
         (Value::Float(x), Value::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
         (Value::Seq(x), Value::Seq(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
-        (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| f.key == e.key && same(&e.node, &f.node))),
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len() && x.iter().all(|e| y.iter().any(|f| f.key == e.key && same(&e.node, &f.node)))
+        }
         (x, y) => x == y,
     }
 }
@@ -237,7 +239,11 @@ impl<'a> Differ<'a> {
         };
         let text_diff = match (a.map(|n| &n.value), b.map(|n| &n.value)) {
             (Some(Value::Str(x)), Some(Value::Str(y))) if !path.secret && (x.contains('\n') || y.contains('\n')) => Some(
-                similar::TextDiff::from_lines(x.as_str(), y.as_str()).unified_diff().context_radius(2).header("staging", "production").to_string(),
+                similar::TextDiff::from_lines(x.as_str(), y.as_str())
+                    .unified_diff()
+                    .context_radius(2)
+                    .header("staging", "production")
+                    .to_string(),
             ),
             _ => None,
         };
@@ -286,7 +292,8 @@ impl<'a> Differ<'a> {
     }
 
     fn list_key(&self, path: &Path, x: &[Node], y: &[Node]) -> Option<String> {
-        let configured = self.opts.list_keys.iter().find(|(p, _)| p.matches(&path.generic) || p.matches(&path.human)).map(|(_, k)| k.clone());
+        let configured =
+            self.opts.list_keys.iter().find(|(p, _)| p.matches(&path.generic) || p.matches(&path.human)).map(|(_, k)| k.clone());
         let candidates: Vec<String> = match configured {
             Some(k) => vec![k],
             None => self.opts.default_keys.clone(),
@@ -294,7 +301,8 @@ impl<'a> Differ<'a> {
         candidates.into_iter().find(|k| {
             [x, y].iter().all(|items| {
                 let mut seen = HashSet::new();
-                !items.is_empty() && items.iter().all(|n| n.value.get(k).and_then(|v| v.value.scalar_text()).is_some_and(|id| seen.insert(id)))
+                !items.is_empty()
+                    && items.iter().all(|n| n.value.get(k).and_then(|v| v.value.scalar_text()).is_some_and(|id| seen.insert(id)))
             })
         })
     }
@@ -493,7 +501,10 @@ mod tests {
         let b = "apiVersion: v1\nkind: Service\nmetadata: {name: api}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: prod}\nspec:\n  containers:\n    - {name: sidecar, image: envoy:1}\n    - {name: app, image: app:2}\n";
         let d = diff(a, b);
         // Two items swapped: one of them moved (the longest common order keeps the other).
-        assert_eq!(summary(&d), ["changed Deployment/prod/api /spec/containers[name=app]/image", "moved Deployment/prod/api /spec/containers[name=app]"]);
+        assert_eq!(
+            summary(&d),
+            ["changed Deployment/prod/api /spec/containers[name=app]/image", "moved Deployment/prod/api /spec/containers[name=app]"]
+        );
         assert_eq!(d[0].pointer, "/spec/containers/1/image");
         assert_eq!(d[0].production_line, Some(11));
         assert_eq!(d[1].moved, Some((0, 1)));
@@ -532,6 +543,10 @@ mod tests {
         assert!(d[0].staging.as_ref().and_then(Json::as_str).is_some_and(|s| s.starts_with("«secret sha256:")));
         let script = d.iter().find(|d| d.path == "/script").expect("script");
         assert!(script.text_diff.as_deref().is_some_and(|t| t.contains("-b\n+B\n")), "{:?}", script.text_diff);
-        assert!(!Options::default().is_secret("monkey") && Options::default().is_secret("tls-key") && Options::default().is_secret("clientSecret"));
+        assert!(
+            !Options::default().is_secret("monkey")
+                && Options::default().is_secret("tls-key")
+                && Options::default().is_secret("clientSecret")
+        );
     }
 }

@@ -22,9 +22,9 @@ pub struct Instant(pub Timestamp);
 impl<'de> Deserialize<'de> for Instant {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse::<Timestamp>()
-            .map(Instant)
-            .map_err(|_| serde::de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-31T00:00:00Z")))
+        s.parse::<Timestamp>().map(Instant).map_err(|_| {
+            serde::de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-31T00:00:00Z"))
+        })
     }
 }
 
@@ -72,7 +72,11 @@ pub fn load(
     now: Timestamp,
 ) -> anyhow::Result<Vec<Judged>> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))).collect(),
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot list the exceptions directory {}", shown_dir.display())),
     };
@@ -91,7 +95,9 @@ pub fn load(
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read exception {}", shown.display()))?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", shown.display()))?;
         let ex: Exception = release_gate_core::policy::parse_yaml(&text, &shown)?;
-        let sig = std::fs::read_to_string(path.with_extension(format!("{}.sig", path.extension().and_then(|e| e.to_str()).unwrap_or("yaml")))).ok();
+        let sig =
+            std::fs::read_to_string(path.with_extension(format!("{}.sig", path.extension().and_then(|e| e.to_str()).unwrap_or("yaml"))))
+                .ok();
         let outcome = judge(&ex, &bytes, sig.as_deref(), &shown.display().to_string(), signers.as_ref(), policy, release, pr_author, now);
         out.push(Judged { file: name, outcome: outcome.map(|()| ex) });
     }
@@ -110,8 +116,10 @@ fn judge(
     pr_author: Option<&str>,
     now: Timestamp,
 ) -> Result<(), String> {
-    let signers = signers.ok_or_else(|| "the policy names no `exceptions.allowed-signers` file, so no exception can be verified".to_owned())?;
-    let sig = sig.ok_or_else(|| format!("unsigned: no {shown}.sig; sign it with ssh-keygen -Y sign -n {} -f KEY {shown}", policy.namespace))?;
+    let signers =
+        signers.ok_or_else(|| "the policy names no `exceptions.allowed-signers` file, so no exception can be verified".to_owned())?;
+    let sig =
+        sig.ok_or_else(|| format!("unsigned: no {shown}.sig; sign it with ssh-keygen -Y sign -n {} -f KEY {shown}", policy.namespace))?;
     let principals = signers.verify(shown, bytes, sig, &policy.namespace, now.as_second()).map_err(|e| e.to_string())?;
     if !principal_matches(&principals, &ex.approver) && !principals.iter().any(|p| p.eq_ignore_ascii_case(&ex.approver)) {
         return Err(format!("signed by {} but names {} as approver; the approver must sign", principals.join(","), ex.approver));
@@ -132,7 +140,10 @@ fn judge(
     }
     let max = SignedDuration::from_hours(24 * i64::from(policy.max_lifetime_days));
     if ex.expires.0.duration_since(ex.created.0) > max {
-        return Err(format!("lives longer than the policy's {} days (created {}, expires {})", policy.max_lifetime_days, ex.created.0, ex.expires.0));
+        return Err(format!(
+            "lives longer than the policy's {} days (created {}, expires {})",
+            policy.max_lifetime_days, ex.created.0, ex.expires.0
+        ));
     }
     for (side, h) in [("staging", &ex.staging_sha256), ("production", &ex.production_sha256)] {
         if h != "absent" && !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())) {

@@ -84,12 +84,7 @@ pub struct ExceptionPolicy {
 
 impl Default for ExceptionPolicy {
     fn default() -> Self {
-        Self {
-            dir: "configs/exceptions".into(),
-            allowed_signers: None,
-            max_lifetime_days: 30,
-            namespace: "release-gate-exception".into(),
-        }
+        Self { dir: "configs/exceptions".into(), allowed_signers: None, max_lifetime_days: 30, namespace: "release-gate-exception".into() }
     }
 }
 
@@ -279,7 +274,8 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
             if !(pattern.matches(&id) || pattern.matches(&d.path)) {
                 continue;
             }
-            if ex.staging_sha256.eq_ignore_ascii_case(&d.staging_sha256) && ex.production_sha256.eq_ignore_ascii_case(&d.production_sha256) {
+            if ex.staging_sha256.eq_ignore_ascii_case(&d.staging_sha256) && ex.production_sha256.eq_ignore_ascii_case(&d.production_sha256)
+            {
                 exception_hits[i] += 1;
                 standing = Standing::Excepted(i);
                 break;
@@ -308,7 +304,8 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
     report.push(if divergent == 0 {
         Check::new("divergences", Status::Pass, "no divergence beyond the expected and excepted ones")
     } else {
-        let first: Vec<String> = judged.iter().filter(|(_, s)| *s == Standing::Divergent).take(3).map(|(d, _)| format!("`{}`", d.id())).collect();
+        let first: Vec<String> =
+            judged.iter().filter(|(_, s)| *s == Standing::Divergent).take(3).map(|(d, _)| format!("`{}`", d.id())).collect();
         Check::new(
             "divergences",
             Status::Fail,
@@ -328,14 +325,14 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
         let id = format!("exception:{}", j.file);
         match &j.outcome {
             Err(why) => report.push(Check::new(id, Status::Fail, why.clone())),
-            Ok(ex) if !exception_mismatch[i].is_empty() && exception_hits[i] == 0 => {
-                report.push(Check::new(id, Status::Fail, format!("no longer matches: {}; re-approve with the new values' hashes", exception_mismatch[i].join("; "))))
-            }
-            Ok(ex) if exception_hits[i] == 0 => report.push(Check::new(
+            Ok(ex) if !exception_mismatch[i].is_empty() && exception_hits[i] == 0 => report.push(Check::new(
                 id,
-                Status::Warn,
-                format!("matches no divergence (path `{}`); remove it or fix its path", ex.path),
+                Status::Fail,
+                format!("no longer matches: {}; re-approve with the new values' hashes", exception_mismatch[i].join("; ")),
             )),
+            Ok(ex) if exception_hits[i] == 0 => {
+                report.push(Check::new(id, Status::Warn, format!("matches no divergence (path `{}`); remove it or fix its path", ex.path)))
+            }
             Ok(ex) => report.push(Check::new(
                 id,
                 Status::Warn,
@@ -382,18 +379,24 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
         if *st != Standing::Divergent {
             continue;
         }
-        let (repo_path, line) = match (input.production.files.get(&d.file), d.production_line, input.staging.files.get(&d.file), d.staging_line) {
-            (Some((p, _)), Some(l), _, _) => (p.clone(), l),
-            (_, _, Some((p, _)), Some(l)) => (p.clone(), l),
-            _ => continue,
-        };
+        let (repo_path, line) =
+            match (input.production.files.get(&d.file), d.production_line, input.staging.files.get(&d.file), d.staging_line) {
+                (Some((p, _)), Some(l), _, _) => (p.clone(), l),
+                (_, _, Some((p, _)), Some(l)) => (p.clone(), l),
+                _ => continue,
+            };
         report.annotations.push(Annotation {
             path: repo_path,
             start_line: u64::from(line),
             end_line: u64::from(line),
             level: Level::Failure,
             title: format!("config divergence: {} {}", d.kind.as_str(), d.path),
-            message: format!("staging: {}\nproduction: {}\nno signed exception covers `{}`", short(&d.staging), short(&d.production), d.id()),
+            message: format!(
+                "staging: {}\nproduction: {}\nno signed exception covers `{}`",
+                short(&d.staging),
+                short(&d.production),
+                d.id()
+            ),
         });
     }
     let link = |side: &Side, d: &Difference, line: Option<u32>| -> String {
@@ -432,10 +435,15 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
         report.details.push(Section { title: format!("Divergences ({divergent})"), markdown: md });
     }
     if expected_n > 0 {
-        report.details.push(Section { title: format!("Expected divergences ({expected_n})"), markdown: table(|s| *s == Standing::Expected) });
+        report
+            .details
+            .push(Section { title: format!("Expected divergences ({expected_n})"), markdown: table(|s| *s == Standing::Expected) });
     }
     if excepted > 0 {
-        report.details.push(Section { title: format!("Allowed by signed exceptions ({excepted})"), markdown: table(|s| matches!(s, Standing::Excepted(_))) });
+        report.details.push(Section {
+            title: format!("Allowed by signed exceptions ({excepted})"),
+            markdown: table(|s| matches!(s, Standing::Excepted(_))),
+        });
     }
     let mut hash_md = String::from("| config | hash |\n| --- | --- |\n");
     for (k, v) in &hashes {
@@ -480,7 +488,9 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
             Kind::Changed | Kind::TypeChanged => {
                 paint("33", &format!("  ~ {}: {} → {}{tag}", d.path, short(&d.staging), short(&d.production)))
             }
-            Kind::Moved => paint("36", &format!("  ↕ {}: moved {} → {}{tag}", d.path, d.moved.map_or(0, |m| m.0), d.moved.map_or(0, |m| m.1))),
+            Kind::Moved => {
+                paint("36", &format!("  ↕ {}: moved {} → {}{tag}", d.path, d.moved.map_or(0, |m| m.0), d.moved.map_or(0, |m| m.1)))
+            }
         };
         let _ = writeln!(out, "{line}");
         if let Some(t) = &d.text_diff {
@@ -494,6 +504,9 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
             }
         }
     }
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
@@ -502,7 +515,9 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common)?;
     let now = match &args.now {
-        Some(s) => s.parse::<Timestamp>().map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?,
+        Some(s) => {
+            s.parse::<Timestamp>().map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?
+        }
         None => Timestamp::now(),
     };
     let policy = &run.policy.section;
@@ -542,7 +557,15 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     expected.extend(manifest.iter().flat_map(|m| m.expected.iter().cloned()));
 
     let author = run.ctx.pull_request.as_ref().map(|pr| pr.user.login.clone());
-    let exceptions = exceptions::load(&run.in_root(&policy.exceptions.dir), &policy.exceptions.dir, &policy.exceptions, |p| run.in_root(p), &run.release, author.as_deref(), now)?;
+    let exceptions = exceptions::load(
+        &run.in_root(&policy.exceptions.dir),
+        &policy.exceptions.dir,
+        &policy.exceptions,
+        |p| run.in_root(p),
+        &run.release,
+        author.as_deref(),
+        now,
+    )?;
 
     let mut recorded = Vec::new();
     if let (Some(m), Some(shown)) = (&manifest, &manifest_shown)

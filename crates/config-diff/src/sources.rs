@@ -6,9 +6,9 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
+use crate::Side;
 use crate::glob::Pattern;
 use crate::yaml::{self, Budget};
-use crate::Side;
 
 /// Refuses paths that leave the repository (`..`, absolute paths).
 pub fn inside_root(spec: &str, what: &str) -> anyhow::Result<()> {
@@ -50,7 +50,8 @@ pub fn load(root: &Path, specs: &[String], budget: Budget) -> anyhow::Result<Sid
         let abs = root.join(spec);
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         if spec.contains(['*', '?']) {
-            let literal: PathBuf = Path::new(spec).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?'])).collect();
+            let literal: PathBuf =
+                Path::new(spec).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?'])).collect();
             let base = root.join(&literal);
             let mut all = Vec::new();
             walk(&base, &mut all).with_context(|| format!("cannot list {} for the source {spec:?}", base.display()))?;

@@ -169,19 +169,25 @@ impl Builder<'_> {
         match tag.as_deref() {
             Some("str") | Some("!") => return Ok(Value::Str(text.to_owned())),
             Some("null") => return if resolve(text).is_some_and(|v| v == Value::Null) { Ok(Value::Null) } else { Err(bad("!!null")) },
-            Some("bool") => return match resolve(text) {
-                Some(v @ Value::Bool(_)) => Ok(v),
-                _ => Err(bad("!!bool")),
-            },
-            Some("int") => return match resolve(text) {
-                Some(v @ Value::Int(_)) => Ok(v),
-                _ => Err(bad("!!int")),
-            },
-            Some("float") => return match resolve(text) {
-                Some(Value::Float(f)) => Ok(Value::Float(f)),
-                Some(Value::Int(Int::Small(i))) => Ok(Value::Float(i as f64)),
-                _ => Err(bad("!!float")),
-            },
+            Some("bool") => {
+                return match resolve(text) {
+                    Some(v @ Value::Bool(_)) => Ok(v),
+                    _ => Err(bad("!!bool")),
+                };
+            }
+            Some("int") => {
+                return match resolve(text) {
+                    Some(v @ Value::Int(_)) => Ok(v),
+                    _ => Err(bad("!!int")),
+                };
+            }
+            Some("float") => {
+                return match resolve(text) {
+                    Some(Value::Float(f)) => Ok(Value::Float(f)),
+                    Some(Value::Int(Int::Small(i))) => Ok(Value::Float(i as f64)),
+                    _ => Err(bad("!!float")),
+                };
+            }
             _ => {}
         }
         if style != ScalarStyle::Plain {
@@ -358,7 +364,9 @@ pub fn parse(text: &str, file: &str, budget: Budget) -> Result<Vec<Node>, YamlEr
                 stack.push(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, line, anchor });
             }
             Event::SequenceEnd => {
-                let Some(Frame::Seq { items, line, anchor }) = stack.pop() else { return Err(builder.err(line, "unbalanced sequence end")) };
+                let Some(Frame::Seq { items, line, anchor }) = stack.pop() else {
+                    return Err(builder.err(line, "unbalanced sequence end"));
+                };
                 let node = Node { value: Value::Seq(items), line };
                 builder.remember(anchor, &node);
                 builder.push(&mut stack, &mut docs, node, false)?;

@@ -34,12 +34,7 @@ pub fn render(hashes: &Hashes) -> String {
 pub fn parse(text: &str) -> Option<Hashes> {
     let start = text.find(OPEN)? + OPEN.len();
     let end = start + text[start..].find(CLOSE)?;
-    Some(
-        text[start..end]
-            .lines()
-            .filter_map(|l| l.trim().split_once(' ').map(|(k, v)| (k.to_owned(), v.trim().to_owned())))
-            .collect(),
-    )
+    Some(text[start..end].lines().filter_map(|l| l.trim().split_once(' ').map(|(k, v)| (k.to_owned(), v.trim().to_owned()))).collect())
 }
 
 #[cfg(test)]

@@ -174,7 +174,11 @@ impl AllowedSigners {
     pub fn verify(&self, file: &str, msg: &[u8], sig_pem: &str, namespace: &str, at: i64) -> Result<Vec<String>, SigningError> {
         let sig = SshSig::from_pem(sig_pem).map_err(|e| SigningError::Malformed(file.to_owned(), e.to_string()))?;
         if sig.namespace() != namespace {
-            return Err(SigningError::Namespace { file: file.to_owned(), found: sig.namespace().to_owned(), expected: namespace.to_owned() });
+            return Err(SigningError::Namespace {
+                file: file.to_owned(),
+                found: sig.namespace().to_owned(),
+                expected: namespace.to_owned(),
+            });
         }
         let mut detail = String::new();
         for s in self.signers.iter().filter(|s| s.key.key_data() == sig.public_key()) {
