@@ -47,7 +47,7 @@ def fake_call(port: int, method: str, path: str, body: object | None = None) -> 
 
 def start_fake(tmp: Path) -> tuple[subprocess.Popen, int]:
     port_file = tmp / "fake.port"
-    proc = subprocess.Popen([str(BIN / "github-fake"), "--port-file", str(port_file)], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(BIN / "github-fake"), "--port-file", str(port_file)], stderr=subprocess.DEVNULL)  # noqa: S603
     for _ in range(300):
         if port_file.exists() and port_file.read_text().strip():
             return proc, int(port_file.read_text())
@@ -94,7 +94,8 @@ def make_archives(www: Path) -> str:
     good.mkdir(parents=True)
     bad.mkdir(parents=True)
     with tarfile.open(good / ASSET, "w:gz") as tar:
-        tar.add(BIN / "freeze-check", arcname="freeze-check")
+        for gate in ("freeze-check", "config-diff"):
+            tar.add(BIN / gate, arcname=gate)
     tampered = www / "freeze-check"
     tampered.write_bytes((BIN / "freeze-check").read_bytes() + b"\0evil")
     tampered.chmod(0o755)
@@ -254,6 +255,15 @@ def main() -> int:
                 p.append("the job summary should carry the report")
             return p
 
+        def config_check(log, state):
+            p = []
+            r = runs(state)
+            if len(r) != 1 or r[0]["conclusion"] != "neutral" or r[0]["name"] != "release-gate/config-diff":
+                p.append(f"expected one neutral config-diff check run, got {[(x['name'], x['conclusion']) for x in r]}")
+            if len(state["comments"]) != 1 or "signed exceptions" not in state["comments"][0]["body"]:
+                p.append("expected one sticky comment listing the signed exception")
+            return p
+
         forbidden = [
             {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},
             {"method": "POST", "path_contains": "/comments", "status": 403, "message": "Resource not accessible by integration"},
@@ -264,6 +274,7 @@ def main() -> int:
         shutil.rmtree(tool_cache, ignore_errors=True)
         case("tampered download is refused", "install-tampered.yml", rel_repo, tampered_check, server_path="bad")
         case("fork PR token degrades to the summary", "fork-pr.yml", src_repo, fork_check, faults=forbidden)
+        case("config-diff on the example", "config-diff.yml", src_repo, config_check)
         if timing:
             print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
     finally:

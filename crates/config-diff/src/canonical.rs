@@ -60,64 +60,113 @@ pub fn number(f: f64) -> Result<String, NotCanonical> {
     Ok(format!("{sign}{body}"))
 }
 
-fn string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+/// Feeds text straight into SHA-256, so hashing a 50 MB file needs no 50 MB string.
+pub struct HashWriter(pub Sha256);
+
+impl std::fmt::Write for HashWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl HashWriter {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    /// `jcs-sha256:<hex>` of what was written.
+    pub fn finish(self) -> String {
+        format!("{SCHEME}{}", hex(&self.0.finalize()))
+    }
+}
+
+impl Default for HashWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn string<W: std::fmt::Write>(out: &mut W, s: &str) {
+    let _ = out.write_char('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&str> = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        let _ = out.write_str(&s[start..i]);
+        match esc {
+            Some(e) => {
+                let _ = out.write_str(e);
+            }
+            None => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c => out.push(c),
         }
+        start = i + c.len_utf8();
     }
-    out.push('"');
+    let _ = out.write_str(&s[start..]);
+    let _ = out.write_char('"');
 }
 
 /// Writes the canonical JSON of `node` into `out`.
-pub fn write(out: &mut String, node: &Node) -> Result<(), NotCanonical> {
+pub fn write<W: std::fmt::Write>(out: &mut W, node: &Node) -> Result<(), NotCanonical> {
     match &node.value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => {
+            let _ = out.write_str("null");
+        }
+        Value::Bool(b) => {
+            let _ = out.write_str(if *b { "true" } else { "false" });
+        }
         Value::Int(Int::Small(i)) => {
             let _ = write!(out, "{i}");
         }
-        Value::Int(Int::Big(s)) => out.push_str(s),
+        Value::Int(Int::Big(s)) => {
+            let _ = out.write_str(s);
+        }
         Value::Float(f) => {
             // An integral double within ±2^53 is the same number as the integer.
-            out.push_str(&number(*f).map_err(|e| NotCanonical { line: node.line, what: e.what })?);
+            let _ = out.write_str(&number(*f).map_err(|e| NotCanonical { line: node.line, what: e.what })?);
         }
         Value::Str(s) => string(out, s),
         Value::Seq(items) => {
-            out.push('[');
+            let _ = out.write_char('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    let _ = out.write_char(',');
                 }
                 write(out, item)?;
             }
-            out.push(']');
+            let _ = out.write_char(']');
         }
         Value::Map(entries) => {
-            // Keys sorted by their UTF-16 code units, as RFC 8785 says.
+            // Keys sorted by their UTF-16 code units, as RFC 8785 says; for
+            // keys without surrogate pairs that is plain byte order.
             let mut sorted: Vec<_> = entries.iter().collect();
-            sorted.sort_by(|a, b| a.key.encode_utf16().cmp(b.key.encode_utf16()));
-            out.push('{');
+            if entries.iter().all(|e| e.key.chars().all(|c| (c as u32) < 0x10000 && !('\u{e000}'..='\u{ffff}').contains(&c))) {
+                sorted.sort_by(|a, b| a.key.cmp(&b.key));
+            } else {
+                sorted.sort_by(|a, b| a.key.encode_utf16().cmp(b.key.encode_utf16()));
+            }
+            let _ = out.write_char('{');
             for (i, e) in sorted.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    let _ = out.write_char(',');
                 }
                 string(out, &e.key);
-                out.push(':');
+                let _ = out.write_char(':');
                 write(out, &e.node)?;
             }
-            out.push('}');
+            let _ = out.write_char('}');
         }
     }
     Ok(())
@@ -137,7 +186,9 @@ pub fn hash_text(canonical: &str) -> String {
 
 /// `jcs-sha256:<hex>` of a node.
 pub fn hash(node: &Node) -> Result<String, NotCanonical> {
-    Ok(hash_text(&to_string(node)?))
+    let mut w = HashWriter::new();
+    write(&mut w, node)?;
+    Ok(w.finish())
 }
 
 /// Plain SHA-256 hex of bytes.

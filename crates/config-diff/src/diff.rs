@@ -188,11 +188,11 @@ pub fn to_json(node: &Node) -> Json {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(Int::Small(i)) => Json::from(*i),
-        Value::Int(Int::Big(s)) => Json::String(s.clone()),
+        Value::Int(Int::Big(s)) => Json::String(s.to_string()),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or_else(|| Json::String(f.to_string()), Json::Number),
-        Value::Str(s) => Json::String(s.clone()),
+        Value::Str(s) => Json::String(s.to_string()),
         Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => Json::Object(entries.iter().map(|e| (e.key.clone(), to_json(&e.node))).collect()),
+        Value::Map(entries) => Json::Object(entries.iter().map(|e| (e.key.to_string(), to_json(&e.node))).collect()),
     }
 }
 
@@ -238,13 +238,9 @@ impl<'a> Differ<'a> {
             n.map(|n| if path.secret { Json::String(format!("«secret sha256:{}»", &value_sha256(Some(n))[..12])) } else { to_json(n) })
         };
         let text_diff = match (a.map(|n| &n.value), b.map(|n| &n.value)) {
-            (Some(Value::Str(x)), Some(Value::Str(y))) if !path.secret && (x.contains('\n') || y.contains('\n')) => Some(
-                similar::TextDiff::from_lines(x.as_str(), y.as_str())
-                    .unified_diff()
-                    .context_radius(2)
-                    .header("staging", "production")
-                    .to_string(),
-            ),
+            (Some(Value::Str(x)), Some(Value::Str(y))) if !path.secret && (x.contains('\n') || y.contains('\n')) => {
+                Some(similar::TextDiff::from_lines(&**x, &**y).unified_diff().context_radius(2).header("staging", "production").to_string())
+            }
             _ => None,
         };
         self.out.push(Difference {

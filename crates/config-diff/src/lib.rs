@@ -199,15 +199,16 @@ pub fn hashes(staging: &Side, production: &Side) -> anyhow::Result<Hashes> {
     for (name, side) in [("staging", staging), ("production", production)] {
         let mut agg = String::from("{");
         for (i, (file, (repo_path, docs))) in side.files.iter().enumerate() {
-            let mut text = String::from("[");
+            let mut w = canonical::HashWriter::new();
+            let _ = w.write_char('[');
             for (j, d) in docs.iter().enumerate() {
                 if j > 0 {
-                    text.push(',');
+                    let _ = w.write_char(',');
                 }
-                canonical::write(&mut text, d).map_err(|e| anyhow::anyhow!("{repo_path}:{}", e))?;
+                canonical::write(&mut w, d).map_err(|e| anyhow::anyhow!("{repo_path}:{}", e))?;
             }
-            text.push(']');
-            let h = canonical::hash_text(&text);
+            let _ = w.write_char(']');
+            let h = w.finish();
             if i > 0 {
                 agg.push(',');
             }
@@ -539,8 +540,13 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         None => (args.staging.clone(), args.production.clone()),
     };
     let budget = yaml::Budget { alias_nodes: policy.max_alias_nodes };
-    let staging = sources::load(&root, &staging_specs, budget)?;
-    let production = sources::load(&root, &production_specs, budget)?;
+    // Both sides are parsed at once: parsing is most of the work on large configs.
+    let (staging, production) = std::thread::scope(|scope| {
+        let staging = scope.spawn(|| sources::load(&root, &staging_specs, budget));
+        let production = sources::load(&root, &production_specs, budget);
+        (staging.join().map_err(|_| anyhow::anyhow!("the staging parser panicked")), production)
+    });
+    let (staging, production) = (staging??, production?);
     let (staging, production) = sources::pair_single_files(staging, production);
 
     let mut list_keys: Vec<(Pattern, String)> = Vec::new();

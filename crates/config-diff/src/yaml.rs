@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use thiserror::Error;
@@ -21,7 +22,7 @@ pub enum Int {
     /// Fits in 64 bits.
     Small(i64),
     /// Larger: the canonical decimal digits with an optional leading `-`.
-    Big(String),
+    Big(Box<str>),
 }
 
 /// A value with the line it starts on.
@@ -36,15 +37,16 @@ pub struct Node {
 /// A mapping entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// The key, as text.
-    pub key: String,
+    /// The key, as text (shared: keys repeat across list items).
+    pub key: Arc<str>,
     /// Line of the key.
     pub key_line: u32,
     /// The value.
     pub node: Node,
 }
 
-/// Parsed data.
+/// Parsed data. Compact on purpose (24 bytes): a 50 MB file becomes
+/// millions of these, and config-diff holds both sides at once.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `null`, `~` or empty.
@@ -55,12 +57,12 @@ pub enum Value {
     Int(Int),
     /// A float.
     Float(f64),
-    /// A string.
-    Str(String),
+    /// A string (short ones shared through the file's interner).
+    Str(Arc<str>),
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Box<[Node]>),
     /// A mapping, in document order.
-    Map(Vec<Entry>),
+    Map(Box<[Entry]>),
 }
 
 impl Value {
@@ -79,7 +81,7 @@ impl Value {
     /// Looks a key up in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
-            Value::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.node),
+            Value::Map(entries) => entries.iter().find(|e| &*e.key == key).map(|e| &e.node),
             _ => None,
         }
     }
@@ -90,9 +92,9 @@ impl Value {
             Value::Null => "null".into(),
             Value::Bool(b) => b.to_string(),
             Value::Int(Int::Small(i)) => i.to_string(),
-            Value::Int(Int::Big(s)) => s.clone(),
+            Value::Int(Int::Big(s)) => s.to_string(),
             Value::Float(f) => crate::canonical::number(*f).unwrap_or_else(|_| f.to_string()),
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
             Value::Seq(_) | Value::Map(_) => return None,
         })
     }
@@ -125,7 +127,7 @@ impl Default for Budget {
 
 enum Frame {
     Seq { items: Vec<Node>, line: u32, anchor: usize },
-    Map { entries: Vec<Entry>, merges: Vec<(Node, u32)>, key: Option<(String, u32, bool)>, line: u32, anchor: usize },
+    Map { entries: Vec<Entry>, merges: Vec<(Node, u32)>, key: Option<(Arc<str>, u32, bool)>, line: u32, anchor: usize },
 }
 
 struct Builder<'a> {
@@ -133,7 +135,12 @@ struct Builder<'a> {
     anchors: HashMap<usize, (Node, u64)>,
     expanded: u64,
     budget: Budget,
+    /// Keys and short strings, stored once per file.
+    interned: HashMap<Box<str>, Arc<str>>,
 }
+
+/// Strings up to this length are interned (identifiers, enums, hostnames).
+const INTERN_MAX: usize = 48;
 
 fn count(node: &Node) -> u64 {
     1 + match &node.value {
@@ -144,6 +151,18 @@ fn count(node: &Node) -> u64 {
 }
 
 impl Builder<'_> {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if s.len() > INTERN_MAX {
+            return Arc::from(s);
+        }
+        if let Some(a) = self.interned.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(s.into(), a.clone());
+        a
+    }
+
     fn err(&self, line: u32, message: impl Into<String>) -> YamlError {
         YamlError { file: self.file.to_owned(), line, message: message.into() }
     }
@@ -164,10 +183,10 @@ impl Builder<'_> {
         ))
     }
 
-    fn scalar(&self, text: &str, style: ScalarStyle, tag: Option<String>, line: u32) -> Result<Value, YamlError> {
+    fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<String>, line: u32) -> Result<Value, YamlError> {
         let bad = |what: &str| self.err(line, format!("{text:?} is not a valid {what}"));
         match tag.as_deref() {
-            Some("str") | Some("!") => return Ok(Value::Str(text.to_owned())),
+            Some("str") | Some("!") => return Ok(Value::Str(self.intern(text))),
             Some("null") => return if resolve(text).is_some_and(|v| v == Value::Null) { Ok(Value::Null) } else { Err(bad("!!null")) },
             Some("bool") => {
                 return match resolve(text) {
@@ -191,9 +210,12 @@ impl Builder<'_> {
             _ => {}
         }
         if style != ScalarStyle::Plain {
-            return Ok(Value::Str(text.to_owned()));
+            return Ok(Value::Str(self.intern(text)));
         }
-        Ok(resolve(text).unwrap_or_else(|| Value::Str(text.to_owned())))
+        match resolve(text) {
+            Some(v) => Ok(v),
+            None => Ok(Value::Str(self.intern(text))),
+        }
     }
 
     fn push(&mut self, stack: &mut [Frame], docs: &mut Vec<Node>, node: Node, key_style_plain: bool) -> Result<(), YamlError> {
@@ -202,14 +224,17 @@ impl Builder<'_> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, merges, key, .. }) => match key.take() {
                 None => {
-                    let text = match node.value.scalar_text() {
-                        Some(t) => t,
-                        None => return Err(self.err(node.line, "a mapping or list used as a key; keys must be scalars")),
+                    let text = match &node.value {
+                        Value::Str(s) => s.clone(),
+                        other => match other.scalar_text() {
+                            Some(t) => Arc::from(t),
+                            None => return Err(self.err(node.line, "a mapping or list used as a key; keys must be scalars")),
+                        },
                     };
                     *key = Some((text, node.line, key_style_plain));
                 }
                 Some((k, key_line, plain)) => {
-                    if k == "<<" && plain {
+                    if &*k == "<<" && plain {
                         merges.push((node, key_line));
                     } else {
                         if entries.iter().any(|e| e.key == k) {
@@ -304,7 +329,7 @@ fn int_from_decimal(sign: &str, digits: &str) -> Int {
     let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
     match format!("{sign}{trimmed}").parse::<i64>() {
         Ok(i) => Int::Small(i),
-        Err(_) => Int::Big(if trimmed == "0" { "0".into() } else { format!("{sign}{trimmed}") }),
+        Err(_) => Int::Big(format!("{sign}{trimmed}").into()),
     }
 }
 
@@ -316,14 +341,14 @@ fn merge(builder: &Builder<'_>, entries: &mut Vec<Entry>, merges: Vec<(Node, u32
     for (node, line) in merges {
         let sources: Vec<Node> = match node.value {
             Value::Map(_) => vec![node],
-            Value::Seq(items) => items,
+            Value::Seq(items) => items.into_vec(),
             _ => return Err(builder.err(line, "the value of a merge key `<<` must be a mapping or a list of mappings")),
         };
         for src in sources {
             let Value::Map(src_entries) = src.value else {
                 return Err(builder.err(src.line, "the value of a merge key `<<` must be a mapping or a list of mappings"));
             };
-            for e in src_entries {
+            for e in src_entries.into_vec() {
                 // Explicit keys, and earlier merged mappings, win.
                 if !entries.iter().any(|x| x.key == e.key) {
                     entries.push(e);
@@ -336,7 +361,7 @@ fn merge(builder: &Builder<'_>, entries: &mut Vec<Entry>, merges: Vec<(Node, u32
 
 /// Parses every document of a YAML or JSON file.
 pub fn parse(text: &str, file: &str, budget: Budget) -> Result<Vec<Node>, YamlError> {
-    let mut builder = Builder { file, anchors: HashMap::new(), expanded: 0, budget };
+    let mut builder = Builder { file, anchors: HashMap::new(), expanded: 0, budget, interned: HashMap::new() };
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut docs = Vec::new();
@@ -367,7 +392,7 @@ pub fn parse(text: &str, file: &str, budget: Budget) -> Result<Vec<Node>, YamlEr
                 let Some(Frame::Seq { items, line, anchor }) = stack.pop() else {
                     return Err(builder.err(line, "unbalanced sequence end"));
                 };
-                let node = Node { value: Value::Seq(items), line };
+                let node = Node { value: Value::Seq(items.into_boxed_slice()), line };
                 builder.remember(anchor, &node);
                 builder.push(&mut stack, &mut docs, node, false)?;
             }
@@ -376,7 +401,7 @@ pub fn parse(text: &str, file: &str, budget: Budget) -> Result<Vec<Node>, YamlEr
                     return Err(builder.err(line, "unbalanced mapping end"));
                 };
                 merge(&builder, &mut entries, merges)?;
-                let node = Node { value: Value::Map(entries), line };
+                let node = Node { value: Value::Map(entries.into_boxed_slice()), line };
                 builder.remember(anchor, &node);
                 builder.push(&mut stack, &mut docs, node, false)?;
             }
