@@ -3,6 +3,7 @@
 //! (`1` and `1.0` are the same number), multi-line strings line by line.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -108,77 +109,134 @@ impl Default for Options {
     }
 }
 
-/// Splits a segment into lowercase words (`apiKey`, `DB_PASSWORD`, `tls-key`).
-fn words(segment: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
+/// Calls `f` with each word of a segment (`apiKey` → api, Key; `DB_PASSWORD`
+/// → DB, PASSWORD; `tls-key` → tls, key) until it returns true.
+fn any_word(segment: &str, mut f: impl FnMut(&str) -> bool) -> bool {
+    let mut start: Option<usize> = None;
     let mut prev_lower = false;
-    for c in segment.chars() {
+    for (i, c) in segment.char_indices() {
         if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
+            if let Some(s) = start.take()
+                && f(&segment[s..i])
+            {
+                return true;
             }
             prev_lower = false;
             continue;
         }
-        if c.is_uppercase() && prev_lower && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+        if c.is_uppercase() && prev_lower {
+            if let Some(s) = start
+                && f(&segment[s..i])
+            {
+                return true;
+            }
+            start = Some(i);
+        }
+        if start.is_none() {
+            start = Some(i);
         }
         prev_lower = c.is_lowercase() || c.is_ascii_digit();
-        cur.extend(c.to_lowercase());
     }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    start.is_some_and(|s| f(&segment[s..]))
 }
 
 impl Options {
     /// Whether a path segment names a secret.
     pub fn is_secret(&self, segment: &str) -> bool {
-        let lower = segment.to_lowercase();
-        words(segment).iter().any(|w| self.secret_words.contains(w)) || self.secret_words.iter().any(|w| w.len() > 4 && lower == *w)
+        any_word(segment, |w| self.secret_words.iter().any(|s| s.eq_ignore_ascii_case(w)))
+            || self.secret_words.iter().any(|w| w.len() > 4 && segment.eq_ignore_ascii_case(w))
     }
 }
 
-#[derive(Clone, Default)]
-struct Path {
-    human: String,
-    generic: String,
-    pointer: String,
-    secret: bool,
+/// One step of the path being walked; strings are built only when a
+/// difference is recorded, not for each of the millions of nodes visited.
+#[derive(Clone)]
+enum Seg {
+    Key(Arc<str>),
+    Item(usize),
+    Id { key: String, id: String, index: usize },
 }
 
 fn escape_pointer(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
+#[derive(Clone, Default)]
+struct Path {
+    segs: Vec<Seg>,
+    /// How many segments on the stack are secret.
+    secret: usize,
+}
+
 impl Path {
-    fn key(&self, k: &str, opts: &Options) -> Path {
-        Path {
-            human: format!("{}/{k}", self.human),
-            generic: format!("{}/{k}", self.generic),
-            pointer: format!("{}/{}", self.pointer, escape_pointer(k)),
-            secret: self.secret || opts.is_secret(k),
+    fn push(&mut self, seg: Seg, opts: &Options) {
+        let secret = match &seg {
+            Seg::Key(k) => opts.is_secret(k),
+            Seg::Id { id, .. } => opts.is_secret(id),
+            Seg::Item(_) => false,
+        };
+        self.secret += usize::from(secret);
+        self.segs.push(seg);
+    }
+
+    fn pop(&mut self, opts: &Options) {
+        if let Some(seg) = self.segs.pop() {
+            let secret = match &seg {
+                Seg::Key(k) => opts.is_secret(k),
+                Seg::Id { id, .. } => opts.is_secret(id),
+                Seg::Item(_) => false,
+            };
+            self.secret -= usize::from(secret);
         }
     }
 
-    fn item(&self, index: usize) -> Path {
-        Path {
-            human: format!("{}/{index}", self.human),
-            generic: format!("{}/*", self.generic),
-            pointer: format!("{}/{index}", self.pointer),
-            secret: self.secret,
-        }
+    fn is_secret(&self) -> bool {
+        self.secret > 0
     }
 
-    fn identified(&self, key: &str, id: &str, index: usize, opts: &Options) -> Path {
-        Path {
-            human: format!("{}[{key}={id}]", self.human),
-            generic: format!("{}/*", self.generic),
-            pointer: format!("{}/{index}", self.pointer),
-            secret: self.secret || opts.is_secret(id),
+    /// Readable form: `/spec/containers[name=app]/image`.
+    fn human(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.segs {
+            match seg {
+                Seg::Key(k) => {
+                    s.push('/');
+                    s.push_str(k);
+                }
+                Seg::Item(i) => s.push_str(&format!("/{i}")),
+                Seg::Id { key, id, .. } => s.push_str(&format!("[{key}={id}]")),
+            }
         }
+        s
+    }
+
+    /// Indices and identities as `*`: what list-key patterns match.
+    fn generic(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.segs {
+            match seg {
+                Seg::Key(k) => {
+                    s.push('/');
+                    s.push_str(k);
+                }
+                Seg::Item(_) | Seg::Id { .. } => s.push_str("/*"),
+            }
+        }
+        s
+    }
+
+    fn pointer(&self) -> String {
+        let mut s = String::new();
+        for seg in &self.segs {
+            match seg {
+                Seg::Key(k) => {
+                    s.push('/');
+                    s.push_str(&escape_pointer(k));
+                }
+                Seg::Item(i) | Seg::Id { index: i, .. } => s.push_str(&format!("/{i}")),
+            }
+        }
+        s
     }
 }
 
@@ -228,26 +286,37 @@ pub struct Differ<'a> {
     opts: &'a Options,
     file: String,
     document: String,
+    path: Path,
     /// The differences found.
     pub out: Vec<Difference>,
 }
 
 impl<'a> Differ<'a> {
-    fn record(&mut self, path: &Path, kind: Kind, a: Option<&Node>, b: Option<&Node>) {
+    fn new(opts: &'a Options, file: &str, document: &str) -> Self {
+        Self { opts, file: file.to_owned(), document: document.to_owned(), path: Path::default(), out: Vec::new() }
+    }
+
+    /// Records a difference at the current path plus `last` (if any).
+    fn record_at(&mut self, last: Option<Seg>, kind: Kind, a: Option<&Node>, b: Option<&Node>) -> &mut Difference {
+        if let Some(seg) = last.clone() {
+            self.path.push(seg, self.opts);
+        }
+        let secret = self.path.is_secret();
         let shown = |n: Option<&Node>| {
-            n.map(|n| if path.secret { Json::String(format!("«secret sha256:{}»", &value_sha256(Some(n))[..12])) } else { to_json(n) })
+            n.map(|n| if secret { Json::String(format!("«secret sha256:{}»", &value_sha256(Some(n))[..12])) } else { to_json(n) })
         };
         let text_diff = match (a.map(|n| &n.value), b.map(|n| &n.value)) {
-            (Some(Value::Str(x)), Some(Value::Str(y))) if !path.secret && (x.contains('\n') || y.contains('\n')) => {
+            (Some(Value::Str(x)), Some(Value::Str(y))) if !secret && (x.contains('\n') || y.contains('\n')) => {
                 Some(similar::TextDiff::from_lines(&**x, &**y).unified_diff().context_radius(2).header("staging", "production").to_string())
             }
             _ => None,
         };
+        let human = self.path.human();
         self.out.push(Difference {
             file: self.file.clone(),
             document: self.document.clone(),
-            path: if path.human.is_empty() { "/".into() } else { path.human.clone() },
-            pointer: path.pointer.clone(),
+            path: if human.is_empty() { "/".into() } else { human },
+            pointer: self.path.pointer(),
             kind,
             staging: shown(a),
             production: shown(b),
@@ -255,41 +324,57 @@ impl<'a> Differ<'a> {
             production_line: b.map(|n| n.line),
             staging_sha256: value_sha256(a),
             production_sha256: value_sha256(b),
-            secret: path.secret,
+            secret,
             text_diff,
             moved: None,
         });
+        if last.is_some() {
+            self.path.pop(self.opts);
+        }
+        let n = self.out.len() - 1;
+        &mut self.out[n]
     }
 
-    fn walk(&mut self, path: &Path, a: &Node, b: &Node) {
+    fn walk_in(&mut self, seg: Seg, a: &Node, b: &Node) {
+        self.path.push(seg, self.opts);
+        self.walk(a, b);
+        self.path.pop(self.opts);
+    }
+
+    fn walk(&mut self, a: &Node, b: &Node) {
         match (&a.value, &b.value) {
             (Value::Map(x), Value::Map(y)) => {
-                for e in x {
-                    let p = path.key(&e.key, self.opts);
+                for e in x.iter() {
                     match y.iter().find(|f| f.key == e.key) {
-                        Some(f) => self.walk(&p, &e.node, &f.node),
-                        None => self.record(&p, Kind::Removed, Some(&e.node), None),
+                        Some(f) => self.walk_in(Seg::Key(e.key.clone()), &e.node, &f.node),
+                        None => {
+                            self.record_at(Some(Seg::Key(e.key.clone())), Kind::Removed, Some(&e.node), None);
+                        }
                     }
                 }
                 for f in y.iter().filter(|f| !x.iter().any(|e| e.key == f.key)) {
-                    self.record(&path.key(&f.key, self.opts), Kind::Added, None, Some(&f.node));
+                    self.record_at(Some(Seg::Key(f.key.clone())), Kind::Added, None, Some(&f.node));
                 }
             }
-            (Value::Seq(x), Value::Seq(y)) => self.walk_list(path, x, y),
+            (Value::Seq(x), Value::Seq(y)) => self.walk_list(x, y),
             (va, vb) if va.type_name() != vb.type_name() && !(is_number(va) && is_number(vb)) => {
-                self.record(path, Kind::TypeChanged, Some(a), Some(b));
+                self.record_at(None, Kind::TypeChanged, Some(a), Some(b));
             }
             _ => {
                 if !same(a, b) {
-                    self.record(path, Kind::Changed, Some(a), Some(b));
+                    self.record_at(None, Kind::Changed, Some(a), Some(b));
                 }
             }
         }
     }
 
-    fn list_key(&self, path: &Path, x: &[Node], y: &[Node]) -> Option<String> {
-        let configured =
-            self.opts.list_keys.iter().find(|(p, _)| p.matches(&path.generic) || p.matches(&path.human)).map(|(_, k)| k.clone());
+    fn list_key(&self, x: &[Node], y: &[Node]) -> Option<String> {
+        let configured = if self.opts.list_keys.is_empty() {
+            None
+        } else {
+            let (generic, human) = (self.path.generic(), self.path.human());
+            self.opts.list_keys.iter().find(|(p, _)| p.matches(&generic) || p.matches(&human)).map(|(_, k)| k.clone())
+        };
         let candidates: Vec<String> = match configured {
             Some(k) => vec![k],
             None => self.opts.default_keys.clone(),
@@ -303,23 +388,25 @@ impl<'a> Differ<'a> {
         })
     }
 
-    fn walk_list(&mut self, path: &Path, x: &[Node], y: &[Node]) {
-        if let Some(key) = self.list_key(path, x, y) {
+    fn walk_list(&mut self, x: &[Node], y: &[Node]) {
+        if let Some(key) = self.list_key(x, y) {
             let id = |n: &Node| n.value.get(&key).and_then(|v| v.value.scalar_text()).unwrap_or_default();
             let ids_x: Vec<String> = x.iter().map(id).collect();
             let ids_y: Vec<String> = y.iter().map(id).collect();
             let pos_y: HashMap<&str, usize> = ids_y.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
             let pos_x: HashMap<&str, usize> = ids_x.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+            let seg = |id: &str, index: usize| Seg::Id { key: key.clone(), id: id.to_owned(), index };
             for (i, n) in x.iter().enumerate() {
-                let p = path.identified(&key, &ids_x[i], i, self.opts);
                 match pos_y.get(ids_x[i].as_str()) {
-                    Some(&j) => self.walk(&path.identified(&key, &ids_x[i], j, self.opts), n, &y[j]),
-                    None => self.record(&p, Kind::Removed, Some(n), None),
+                    Some(&j) => self.walk_in(seg(&ids_x[i], j), n, &y[j]),
+                    None => {
+                        self.record_at(Some(seg(&ids_x[i], i)), Kind::Removed, Some(n), None);
+                    }
                 }
             }
             for (j, n) in y.iter().enumerate() {
                 if !pos_x.contains_key(ids_y[j].as_str()) {
-                    self.record(&path.identified(&key, &ids_y[j], j, self.opts), Kind::Added, None, Some(n));
+                    self.record_at(Some(seg(&ids_y[j], j)), Kind::Added, None, Some(n));
                 }
             }
             // Order: common items outside the longest common subsequence moved.
@@ -328,13 +415,10 @@ impl<'a> Differ<'a> {
             let stay = lcs(&common_x, &common_y);
             for s in common_x.iter().filter(|s| !stay.contains(*s)) {
                 let (i, j) = (pos_x[s], pos_y[s]);
-                let p = path.identified(&key, s, j, self.opts);
-                self.record(&p, Kind::Moved, None, None);
-                if let Some(d) = self.out.last_mut() {
-                    d.moved = Some((i, j));
-                    d.staging_line = Some(x[i].line);
-                    d.production_line = Some(y[j].line);
-                }
+                let d = self.record_at(Some(seg(s, j)), Kind::Moved, None, None);
+                d.moved = Some((i, j));
+                d.staging_line = Some(x[i].line);
+                d.production_line = Some(y[j].line);
             }
             return;
         }
@@ -370,27 +454,30 @@ impl<'a> Differ<'a> {
                 match added.iter().position(|&j| j == i) {
                     Some(k) => {
                         added.remove(k);
-                        self.record(&path.item(i), Kind::Changed, Some(&x[i]), Some(&y[i]));
+                        self.record_at(Some(Seg::Item(i)), Kind::Changed, Some(&x[i]), Some(&y[i]));
                     }
-                    None => self.record(&path.item(i), Kind::Removed, Some(&x[i]), None),
+                    None => {
+                        self.record_at(Some(Seg::Item(i)), Kind::Removed, Some(&x[i]), None);
+                    }
                 }
             }
             for j in added {
-                self.record(&path.item(j), Kind::Added, None, Some(&y[j]));
+                self.record_at(Some(Seg::Item(j)), Kind::Added, None, Some(&y[j]));
             }
             for (i, j) in moved {
-                self.record(&path.item(j), Kind::Moved, Some(&x[i]), Some(&y[j]));
-                if let Some(d) = self.out.last_mut() {
-                    d.moved = Some((i, j));
-                }
+                self.record_at(Some(Seg::Item(j)), Kind::Moved, Some(&x[i]), Some(&y[j])).moved = Some((i, j));
             }
             return;
         }
         for i in 0..x.len().max(y.len()) {
             match (x.get(i), y.get(i)) {
-                (Some(a), Some(b)) => self.walk(&path.item(i), a, b),
-                (Some(a), None) => self.record(&path.item(i), Kind::Removed, Some(a), None),
-                (None, Some(b)) => self.record(&path.item(i), Kind::Added, None, Some(b)),
+                (Some(a), Some(b)) => self.walk_in(Seg::Item(i), a, b),
+                (Some(a), None) => {
+                    self.record_at(Some(Seg::Item(i)), Kind::Removed, Some(a), None);
+                }
+                (None, Some(b)) => {
+                    self.record_at(Some(Seg::Item(i)), Kind::Added, None, Some(b));
+                }
                 (None, None) => {}
             }
         }
@@ -450,17 +537,19 @@ pub fn files(file: &str, staging: &[Node], production: &[Node], opts: &Options) 
     let (ia, ib) = (ids(staging), ids(production));
     let mut out = Vec::new();
     for (i, a) in staging.iter().enumerate() {
-        let mut d = Differ { opts, file: file.to_owned(), document: ia[i].clone(), out: Vec::new() };
+        let mut d = Differ::new(opts, file, &ia[i]);
         match ib.iter().position(|x| *x == ia[i]) {
-            Some(j) => d.walk(&Path::default(), a, &production[j]),
-            None => d.record(&Path::default(), Kind::Removed, Some(a), None),
+            Some(j) => d.walk(a, &production[j]),
+            None => {
+                d.record_at(None, Kind::Removed, Some(a), None);
+            }
         }
         out.extend(d.out);
     }
     for (j, b) in production.iter().enumerate() {
         if !ia.contains(&ib[j]) {
-            let mut d = Differ { opts, file: file.to_owned(), document: ib[j].clone(), out: Vec::new() };
-            d.record(&Path::default(), Kind::Added, None, Some(b));
+            let mut d = Differ::new(opts, file, &ib[j]);
+            d.record_at(None, Kind::Added, None, Some(b));
             out.extend(d.out);
         }
     }

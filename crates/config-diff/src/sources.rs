@@ -42,6 +42,84 @@ fn rel(p: &Path, base: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).to_string_lossy().replace('\\', "/")
 }
 
+/// The characters of a UTF-8 stream, read in chunks. A read error or
+/// invalid UTF-8 ends the stream and is kept in `problem`.
+pub struct Utf8Chars<R> {
+    reader: R,
+    chunk: String,
+    pos: usize,
+    carry: Vec<u8>,
+    offset: u64,
+    newlines: u64,
+    done: bool,
+    /// Why the stream ended early, if it did.
+    pub problem: Option<String>,
+}
+
+impl<R: std::io::Read> Utf8Chars<R> {
+    /// Wraps a reader.
+    pub fn new(reader: R) -> Self {
+        Self { reader, chunk: String::new(), pos: 0, carry: Vec::new(), offset: 0, newlines: 0, done: false, problem: None }
+    }
+
+    fn refill(&mut self) {
+        let mut bytes = std::mem::take(&mut self.carry);
+        let kept = bytes.len();
+        bytes.resize(kept + (1 << 16), 0);
+        let n = match self.reader.read(&mut bytes[kept..]) {
+            Ok(n) => n,
+            Err(e) => {
+                self.problem = Some(format!("cannot read: {e}"));
+                self.done = true;
+                return;
+            }
+        };
+        bytes.truncate(kept + n);
+        if n == 0 {
+            if kept > 0 {
+                self.problem = Some(format!("is not UTF-8 text: the last {kept} byte(s) are a truncated character"));
+            }
+            self.done = true;
+            return;
+        }
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                let line = self.newlines + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+                self.problem = Some(format!(
+                    "line {line}: is not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
+                    self.offset + e.valid_up_to() as u64
+                ));
+                self.done = true;
+                return;
+            }
+        };
+        self.carry = bytes.split_off(valid);
+        self.offset += valid as u64;
+        self.newlines += bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        self.chunk = String::from_utf8(bytes).unwrap_or_default();
+        self.pos = 0;
+    }
+}
+
+impl<R: std::io::Read> Iterator for Utf8Chars<R> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        loop {
+            if let Some(c) = self.chunk[self.pos..].chars().next() {
+                self.pos += c.len_utf8();
+                return Some(c);
+            }
+            if self.done {
+                return None;
+            }
+            self.refill();
+        }
+    }
+}
+
 /// Reads every file of a side's specs.
 pub fn load(root: &Path, specs: &[String], budget: Budget) -> anyhow::Result<Side> {
     let mut side = Side::default();
@@ -79,8 +157,13 @@ pub fn load(root: &Path, specs: &[String], budget: Budget) -> anyhow::Result<Sid
         }
         for (name, path) in found {
             let shown = rel(&path, root);
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {shown} (it must be UTF-8 text)"))?;
-            let docs = yaml::parse(&text, &shown, budget)?;
+            let file = std::fs::File::open(&path).with_context(|| format!("cannot read {shown}"))?;
+            let mut chars = Utf8Chars::new(std::io::BufReader::with_capacity(1 << 16, file));
+            let parsed = yaml::parse_chars(&mut chars, &shown, budget);
+            if let Some(problem) = chars.problem.take() {
+                bail!("{shown}: {problem}");
+            }
+            let docs = parsed?;
             if side.files.insert(name.clone(), (shown.clone(), docs)).is_some() {
                 bail!("two sources give the file name {name:?} ({shown}); list each file once");
             }
@@ -101,4 +184,39 @@ pub fn pair_single_files(staging: Side, mut production: Side) -> (Side, Side) {
         production.files.insert(s, v);
     }
     (staging, production)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out one byte per read, to split every multi-byte character.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.split_first() {
+                Some((b, rest)) if !buf.is_empty() => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn characters_split_across_reads_and_invalid_utf8() {
+        let text = "héllo €😀\n";
+        let mut chars = Utf8Chars::new(Trickle(text.as_bytes()));
+        assert_eq!(chars.by_ref().collect::<String>(), text);
+        assert!(chars.problem.is_none());
+        let mut bad = Utf8Chars::new(Trickle(b"ab\xffcd"));
+        assert_eq!(bad.by_ref().collect::<String>(), "ab");
+        assert_eq!(bad.problem.as_deref(), Some("line 1: is not UTF-8 text (invalid byte at offset 2); save the file as UTF-8"));
+        let mut cut = Utf8Chars::new(Trickle(&"é".as_bytes()[..1]));
+        assert_eq!(cut.by_ref().count(), 0);
+        assert!(cut.problem.as_deref().is_some_and(|p| p.contains("truncated")));
+    }
 }

@@ -359,10 +359,16 @@ fn merge(builder: &Builder<'_>, entries: &mut Vec<Entry>, merges: Vec<(Node, u32
     Ok(())
 }
 
-/// Parses every document of a YAML or JSON file.
+/// Parses every document of YAML or JSON text.
 pub fn parse(text: &str, file: &str, budget: Budget) -> Result<Vec<Node>, YamlError> {
+    parse_chars(text.chars(), file, budget)
+}
+
+/// Parses every document from a stream of characters, so that a large file
+/// need not be held in memory beside its tree.
+pub fn parse_chars<I: Iterator<Item = char>>(chars: I, file: &str, budget: Budget) -> Result<Vec<Node>, YamlError> {
     let mut builder = Builder { file, anchors: HashMap::new(), expanded: 0, budget, interned: HashMap::new() };
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new_from_iter(chars);
     let mut stack: Vec<Frame> = Vec::new();
     let mut docs = Vec::new();
     while let Some(event) = parser.next_event() {
