@@ -168,25 +168,36 @@ struct Path {
     secret: usize,
 }
 
-impl Path {
-    fn push(&mut self, seg: Seg, opts: &Options) {
-        let secret = match &seg {
+/// How a path is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `/spec/containers[name=app]/image`.
+    Human,
+    /// Indices and identities as `*`: what list-key patterns match.
+    Generic,
+    /// A JSON pointer into the document.
+    Pointer,
+}
+
+impl Seg {
+    fn is_secret(&self, opts: &Options) -> bool {
+        match self {
             Seg::Key(k) => opts.is_secret(k),
             Seg::Id { id, .. } => opts.is_secret(id),
             Seg::Item(_) => false,
-        };
-        self.secret += usize::from(secret);
+        }
+    }
+}
+
+impl Path {
+    fn push(&mut self, seg: Seg, opts: &Options) {
+        self.secret += usize::from(seg.is_secret(opts));
         self.segs.push(seg);
     }
 
     fn pop(&mut self, opts: &Options) {
         if let Some(seg) = self.segs.pop() {
-            let secret = match &seg {
-                Seg::Key(k) => opts.is_secret(k),
-                Seg::Id { id, .. } => opts.is_secret(id),
-                Seg::Item(_) => false,
-            };
-            self.secret -= usize::from(secret);
+            self.secret -= usize::from(seg.is_secret(opts));
         }
     }
 
@@ -194,46 +205,21 @@ impl Path {
         self.secret > 0
     }
 
-    /// Readable form: `/spec/containers[name=app]/image`.
-    fn human(&self) -> String {
+    fn render(&self, style: Style) -> String {
         let mut s = String::new();
         for seg in &self.segs {
-            match seg {
-                Seg::Key(k) => {
-                    s.push('/');
-                    s.push_str(k);
-                }
-                Seg::Item(i) => s.push_str(&format!("/{i}")),
-                Seg::Id { key, id, .. } => s.push_str(&format!("[{key}={id}]")),
-            }
-        }
-        s
-    }
-
-    /// Indices and identities as `*`: what list-key patterns match.
-    fn generic(&self) -> String {
-        let mut s = String::new();
-        for seg in &self.segs {
-            match seg {
-                Seg::Key(k) => {
-                    s.push('/');
-                    s.push_str(k);
-                }
-                Seg::Item(_) | Seg::Id { .. } => s.push_str("/*"),
-            }
-        }
-        s
-    }
-
-    fn pointer(&self) -> String {
-        let mut s = String::new();
-        for seg in &self.segs {
-            match seg {
-                Seg::Key(k) => {
+            match (seg, style) {
+                (Seg::Key(k), Style::Pointer) => {
                     s.push('/');
                     s.push_str(&escape_pointer(k));
                 }
-                Seg::Item(i) | Seg::Id { index: i, .. } => s.push_str(&format!("/{i}")),
+                (Seg::Key(k), _) => {
+                    s.push('/');
+                    s.push_str(k);
+                }
+                (Seg::Item(_) | Seg::Id { .. }, Style::Generic) => s.push_str("/*"),
+                (Seg::Id { key, id, .. }, Style::Human) => s.push_str(&format!("[{key}={id}]")),
+                (Seg::Item(i) | Seg::Id { index: i, .. }, _) => s.push_str(&format!("/{i}")),
             }
         }
         s
@@ -311,12 +297,12 @@ impl<'a> Differ<'a> {
             }
             _ => None,
         };
-        let human = self.path.human();
+        let human = self.path.render(Style::Human);
         self.out.push(Difference {
             file: self.file.clone(),
             document: self.document.clone(),
             path: if human.is_empty() { "/".into() } else { human },
-            pointer: self.path.pointer(),
+            pointer: self.path.render(Style::Pointer),
             kind,
             staging: shown(a),
             production: shown(b),
@@ -372,7 +358,7 @@ impl<'a> Differ<'a> {
         let configured = if self.opts.list_keys.is_empty() {
             None
         } else {
-            let (generic, human) = (self.path.generic(), self.path.human());
+            let (generic, human) = (self.path.render(Style::Generic), self.path.render(Style::Human));
             self.opts.list_keys.iter().find(|(p, _)| p.matches(&generic) || p.matches(&human)).map(|(_, k)| k.clone())
         };
         let candidates: Vec<String> = match configured {

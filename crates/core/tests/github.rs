@@ -135,22 +135,8 @@ fn comment_modes() {
 #[test]
 fn a_502_after_the_comment_was_stored_does_not_duplicate_it() {
     let fake = Fake::start("").expect("fake");
-    fake.inject(Fault {
-        method: "POST".into(),
-        path_contains: "/issues/5/comments".into(),
-        status: 502,
-        after_apply: true,
-        times: Some(1),
-        ..fault()
-    });
-    fake.inject(Fault {
-        method: "POST".into(),
-        path_contains: "/check-runs".into(),
-        status: 502,
-        after_apply: true,
-        times: Some(1),
-        ..fault()
-    });
+    fake.inject(Fault::new("POST", "/issues/5/comments", 502).after_apply().times(1));
+    fake.inject(Fault::new("POST", "/check-runs", 502).after_apply().times(1));
     let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
     assert_clean(&fake);
     assert_eq!(fake.comments().len(), 1, "the lost response must not yield a second comment");
@@ -164,45 +150,21 @@ fn a_502_after_the_comment_was_stored_does_not_duplicate_it() {
 #[test]
 fn a_502_before_storing_is_retried_after_checking() {
     let fake = Fake::start("").expect("fake");
-    fake.inject(Fault {
-        method: "POST".into(),
-        path_contains: "/issues/5/comments".into(),
-        status: 502,
-        after_apply: false,
-        times: Some(1),
-        ..fault()
-    });
+    fake.inject(Fault::new("POST", "/issues/5/comments", 502).times(1));
     publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("publish");
     assert_eq!(fake.comments().len(), 1, "posted once it was clear nothing was stored");
     assert_clean(&fake);
 }
 
-fn fault() -> Fault {
-    Fault {
-        method: String::new(),
-        path_contains: String::new(),
-        status: 500,
-        headers: Default::default(),
-        message: String::new(),
-        after_apply: false,
-        times: None,
-    }
-}
-
 #[test]
 fn secondary_rate_limit_with_retry_after_is_waited_out() {
     let fake = Fake::start("").expect("fake");
-    let mut headers = std::collections::BTreeMap::new();
-    headers.insert("retry-after".to_owned(), "1".to_owned());
-    fake.inject(Fault {
-        method: "POST".into(),
-        path_contains: "/check-runs".into(),
-        status: 403,
-        headers,
-        message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.".into(),
-        times: Some(1),
-        ..fault()
-    });
+    fake.inject(
+        Fault::new("POST", "/check-runs", 403)
+            .header("retry-after", "1")
+            .message("You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+            .times(1),
+    );
     let started = Instant::now();
     let out = publish(&fake, &ctx(None), &report(0, Status::Pass), CommentMode::Always).expect("publish");
     assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
@@ -214,14 +176,8 @@ fn secondary_rate_limit_with_retry_after_is_waited_out() {
 #[test]
 fn a_read_only_token_degrades_to_the_summary() {
     let fake = Fake::start("").expect("fake");
-    for path in ["/check-runs", "/comments"] {
-        fake.inject(Fault {
-            method: "POST".into(),
-            path_contains: path.into(),
-            status: 403,
-            message: "Resource not accessible by integration".into(),
-            ..fault()
-        });
+    for f in Fault::read_only_token() {
+        fake.inject(f);
     }
     let out = publish(&fake, &ctx(Some(5)), &report(0, Status::Fail), CommentMode::Always).expect("degrades, does not fail");
     let why = out.degraded.expect("degraded");
@@ -241,7 +197,7 @@ fn ghes_base_path_is_kept() {
 #[test]
 fn exhausted_retries_name_the_call_and_map_to_exit_3() {
     let fake = Fake::start("").expect("fake");
-    fake.inject(Fault { method: "GET".into(), path_contains: "/issues/5/comments".into(), status: 503, ..fault() });
+    fake.inject(Fault::new("GET", "/issues/5/comments", 503));
     let err = publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::Always).expect_err("unreachable");
     assert!(err.is_unreachable());
     let msg = err.to_string();

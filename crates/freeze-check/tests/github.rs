@@ -181,15 +181,7 @@ fn emergency_through_a_team_and_an_unreadable_team() {
     assert_eq!(step.report()["data"]["emergency"]["via"], "@tradepulse/risk-officers");
     assert_no_violations(&fake);
 
-    fake.inject(Fault {
-        method: "GET".into(),
-        path_contains: "/teams/".into(),
-        status: 403,
-        headers: Default::default(),
-        message: "Resource not accessible by integration".into(),
-        after_apply: false,
-        times: None,
-    });
+    fake.inject(Fault::new("GET", "/teams/", 403).message("Resource not accessible by integration"));
     let out = step.run(&fake.base_url(), SATURDAY);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("could not be read") && text(&out).contains("read:org"), "{}", text(&out));
@@ -210,16 +202,8 @@ fn emergency_never_overrides_a_blackout() {
 #[test]
 fn fork_token_degrades_to_summary_with_one_warning() {
     let fake = Fake::start("").expect("fake");
-    for path in ["/check-runs", "/comments"] {
-        fake.inject(Fault {
-            method: "POST".into(),
-            path_contains: path.into(),
-            status: 403,
-            headers: Default::default(),
-            message: "Resource not accessible by integration".into(),
-            after_apply: false,
-            times: None,
-        });
+    for f in Fault::read_only_token() {
+        fake.inject(f);
     }
     let step = Step::new(DEFAULTS, &["release-2.4.0"], "OPS-42: update");
     fake.add_pull(step.pr());

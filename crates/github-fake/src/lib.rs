@@ -64,6 +64,50 @@ pub struct Fault {
     pub times: Option<u32>,
 }
 
+impl Fault {
+    /// A fault answering `status` to `method` requests whose path contains `path_contains`, every time.
+    pub fn new(method: &str, path_contains: &str, status: u16) -> Self {
+        Self {
+            method: method.to_owned(),
+            path_contains: path_contains.to_owned(),
+            status,
+            headers: BTreeMap::new(),
+            message: String::new(),
+            after_apply: false,
+            times: None,
+        }
+    }
+
+    /// The message GitHub sends with it.
+    pub fn message(mut self, message: &str) -> Self {
+        self.message = message.to_owned();
+        self
+    }
+
+    /// Only the next `n` matching requests.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Applies the request first, then answers the fault (a lost response).
+    pub fn after_apply(mut self) -> Self {
+        self.after_apply = true;
+        self
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// What a fork PR's read-only token gets for check runs and comments.
+    pub fn read_only_token() -> [Fault; 2] {
+        ["/check-runs", "/comments"].map(|p| Fault::new("POST", p, 403).message("Resource not accessible by integration"))
+    }
+}
+
 /// Everything the fake holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
