@@ -177,7 +177,7 @@ pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Optio
     let mut forbidden = Vec::new();
     match check_run(gh, ctx, report, opts, report_path).await {
         Ok(id) => published.check_run_id = id,
-        Err(ApiError::Forbidden { call, message }) | Err(ApiError::Status { call, message, status: 401 | 404 | 422 }) => {
+        Err(ApiError::Forbidden { call, message }) | Err(ApiError::Status { call, message, status: 401 }) => {
             forbidden.push(format!("check run ({call}: {message})"));
         }
         Err(ApiError::NotFound { call }) => forbidden.push(format!("check run ({call}: not found)")),
