@@ -9,24 +9,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
+use release_gate_core::policy::Instant;
 use release_gate_core::signing::{AllowedSigners, principal_matches};
 use serde::Deserialize;
 
 use crate::ExceptionPolicy;
 use crate::glob::Pattern;
-
-/// An RFC 3339 instant with an offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Instant(pub Timestamp);
-
-impl<'de> Deserialize<'de> for Instant {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse::<Timestamp>().map(Instant).map_err(|_| {
-            serde::de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-31T00:00:00Z"))
-        })
-    }
-}
 
 /// An exception file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

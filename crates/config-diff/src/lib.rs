@@ -19,7 +19,6 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use clap::Parser;
-use jiff::Timestamp;
 use release_gate_core::cli::CommonArgs;
 use release_gate_core::hashes::Hashes;
 use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status, Verdict};
@@ -515,12 +514,7 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
 /// the rules and publishes the report.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common)?;
-    let now = match &args.now {
-        Some(s) => {
-            s.parse::<Timestamp>().map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant; use e.g. 2026-12-01T13:30:00Z"))?
-        }
-        None => Timestamp::now(),
-    };
+    let now = release_gate_core::policy::now(args.now.as_deref())?;
     let policy = &run.policy.section;
     let root = run.args.root.clone();
     let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", &run.release)));

@@ -16,6 +16,29 @@ use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
+/// An RFC 3339 instant with an offset, as policy and data files write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instant(pub jiff::Timestamp);
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<jiff::Timestamp>()
+            .map(Instant)
+            .map_err(|_| de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-16T18:00:00Z")))
+    }
+}
+
+/// The instant a gate evaluates: `--now` when given, else the clock.
+pub fn now(flag: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
+    match flag {
+        Some(s) => s
+            .parse::<jiff::Timestamp>()
+            .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z")),
+        None => Ok(jiff::Timestamp::now()),
+    }
+}
+
 /// Where the policy lives when `--policy` is not given.
 pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
 

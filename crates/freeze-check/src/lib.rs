@@ -266,12 +266,7 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
 /// Reads what the rules need, evaluates them and publishes the report.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<FreezePolicy>::start("freeze-check", args.common)?;
-    let now = match &args.now {
-        Some(s) => s
-            .parse::<Timestamp>()
-            .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z"))?,
-        None => Timestamp::now(),
-    };
+    let now = release_gate_core::policy::now(args.now.as_deref())?;
     let policy = &run.policy.section;
     let mut calendar = Vec::new();
     for path in &policy.calendars {

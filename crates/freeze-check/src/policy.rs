@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use jiff::SignedDuration;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
-use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
@@ -117,18 +117,7 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
-/// An RFC 3339 instant with an offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Instant(pub Timestamp);
-
-impl<'de> Deserialize<'de> for Instant {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse::<Timestamp>()
-            .map(Instant)
-            .map_err(|_| de::Error::custom(format!("invalid instant {s:?}; expected RFC 3339 with an offset, e.g. 2026-12-16T18:00:00Z")))
-    }
-}
+pub use release_gate_core::policy::Instant;
 
 /// A recurring weekly allow window.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
