@@ -91,11 +91,12 @@ def make_archives(www: Path) -> str:
     """A good archive under good/, one with a tampered binary under bad/; returns the good SHA-256."""
     good = www / "good" / f"v{VERSION}"
     bad = www / "bad" / f"v{VERSION}"
-    good.mkdir(parents=True)
     bad.mkdir(parents=True)
-    with tarfile.open(good / ASSET, "w:gz") as tar:
-        for gate in ("freeze-check", "config-diff"):
-            tar.add(BIN / gate, arcname=gate)
+    # The release workflow's own packaging script makes the good archive.
+    made = subprocess.run(
+        [str(ROOT / "scripts/package"), "x86_64-unknown-linux-musl", VERSION, str(BIN), str(good)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert Path(made) == good / ASSET, made
     tampered = www / "freeze-check"
     tampered.write_bytes((BIN / "freeze-check").read_bytes() + b"\0evil")
     tampered.chmod(0o755)
