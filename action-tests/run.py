@@ -106,7 +106,6 @@ def make_archives(www: Path) -> str:
 
 
 def event(tmp: Path) -> tuple[Path, dict]:
-    sys.path.insert(0, str(ROOT))
     examples = json.loads((ROOT / ".tools/node_modules/@octokit/webhooks-examples/api.github.com/index.json").read_text())
     ev = next(x for e in examples if e["name"] == "pull_request" for x in e["examples"] if x.get("action") == "opened")
     pr = ev["pull_request"]
@@ -198,13 +197,18 @@ def main() -> int:
         def runs(state) -> list:
             return state["check_runs"]
 
-        def pass_check(log, state):
+        def one_run_and_comment(state, name: str, conclusion: str, says: str) -> list[str]:
+            """Exactly one check run `name` on the PR head with `conclusion`, and one sticky comment saying `says`."""
             p = []
             r = runs(state)
-            if len(r) != 1 or r[0]["conclusion"] != "success" or r[0]["head_sha"] != head or r[0]["name"] != "release-gate/freeze-check":
-                p.append(f"expected one successful check run on {head}, got {[(x['name'], x['conclusion']) for x in r]}")
-            if len(state["comments"]) != 1 or "Deploys are open" not in state["comments"][0]["body"]:
-                p.append(f"expected one sticky comment, got {len(state['comments'])}")
+            if len(r) != 1 or r[0]["conclusion"] != conclusion or r[0]["head_sha"] != head or r[0]["name"] != name:
+                p.append(f"expected one {conclusion} {name} check run on {head}, got {[(x['name'], x['conclusion']) for x in r]}")
+            if len(state["comments"]) != 1 or says not in state["comments"][0]["body"]:
+                p.append(f"expected one sticky comment saying {says!r}, got {len(state['comments'])} comment(s)")
+            return p
+
+        def pass_check(log, state):
+            p = one_run_and_comment(state, "release-gate/freeze-check", "success", "Deploys are open")
             if "building freeze-check from source" not in log:
                 p.append("a checkout should build from source")
             return p
@@ -257,13 +261,7 @@ def main() -> int:
             return p
 
         def config_check(log, state):
-            p = []
-            r = runs(state)
-            if len(r) != 1 or r[0]["conclusion"] != "neutral" or r[0]["name"] != "release-gate/config-diff":
-                p.append(f"expected one neutral config-diff check run, got {[(x['name'], x['conclusion']) for x in r]}")
-            if len(state["comments"]) != 1 or "signed exceptions" not in state["comments"][0]["body"]:
-                p.append("expected one sticky comment listing the signed exception")
-            return p
+            return one_run_and_comment(state, "release-gate/config-diff", "neutral", "signed exceptions")
 
         forbidden = [
             {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},

@@ -210,12 +210,6 @@ impl Context {
         let id = self.run_id.as_ref()?;
         Some(format!("{}/{owner}/{repo}/actions/runs/{id}", self.server_url))
     }
-
-    /// Whether the event concerns a pull request.
-    pub fn is_pull_request_event(&self) -> bool {
-        matches!(self.event_name.as_deref(), Some("pull_request" | "pull_request_target" | "pull_request_review"))
-            || (self.event_name.is_none() && self.pull_request.is_some())
-    }
 }
 
 fn read_payload(path: &Path) -> Result<Payload, ContextError> {
