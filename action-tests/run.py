@@ -263,6 +263,17 @@ def main() -> int:
         def config_check(log, state):
             return one_run_and_comment(state, "release-gate/config-diff", "neutral", "signed exceptions")
 
+        def artifact_check(log, state):
+            p = []
+            got = sorted((x["name"], x["conclusion"]) for x in runs(state))
+            want = [("release-gate/artifact-verify", "failure"), ("release-gate/artifact-verify 2.4.0", "success")]
+            if got != want:
+                p.append(f"expected check runs {want}, got {got}")
+            bodies = [c["body"] for c in state["comments"]]
+            if len(bodies) != 1 or "order-router" not in bodies[0] or "is not allowed" not in bodies[0]:
+                p.append("expected one sticky comment naming the rebuilt image and the unlisted builder")
+            return p
+
         forbidden = [
             {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},
             {"method": "POST", "path_contains": "/comments", "status": 403, "message": "Resource not accessible by integration"},
@@ -274,6 +285,7 @@ def main() -> int:
         case("tampered download is refused", "install-tampered.yml", rel_repo, tampered_check, server_path="bad")
         case("fork PR token degrades to the summary", "fork-pr.yml", src_repo, fork_check, faults=forbidden)
         case("config-diff on the example", "config-diff.yml", src_repo, config_check)
+        case("artifact-verify on the example", "artifact-verify.yml", src_repo, artifact_check)
         if timing:
             print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
     finally:

@@ -18,6 +18,12 @@ pub const INVALID: u8 = 2;
 /// Exit code when an external service could not be reached after retries.
 pub const UNREACHABLE: u8 = 3;
 
+/// An external service (other than GitHub, whose client has its own error
+/// type) stayed unreachable after retries: exit 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
 /// Maps a verdict to its exit code.
 pub fn for_verdict(verdict: Verdict) -> u8 {
     match verdict {
@@ -33,6 +39,9 @@ pub fn for_error(err: &anyhow::Error) -> u8 {
         if let Some(api) = cause.downcast_ref::<ApiError>()
             && api.is_unreachable()
         {
+            return UNREACHABLE;
+        }
+        if cause.downcast_ref::<Unreachable>().is_some() {
             return UNREACHABLE;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()

@@ -11,6 +11,8 @@
 
 use std::path::Path;
 
+use signature::Verifier as _;
+pub use ssh_key::HashAlg;
 use ssh_key::{PublicKey, SshSig};
 use thiserror::Error;
 
@@ -172,6 +174,32 @@ impl AllowedSigners {
     /// the matching allowed signer (the first pattern of the line that
     /// allowed it). `at` is the time for validity windows (UTC seconds).
     pub fn verify(&self, file: &str, msg: &[u8], sig_pem: &str, namespace: &str, at: i64) -> Result<Vec<String>, SigningError> {
+        self.verify_with(file, sig_pem, namespace, at, |alg| Some(alg.digest(msg)))
+    }
+
+    /// Like [`AllowedSigners::verify`], for a message already hashed:
+    /// `digest(alg)` gives the message's digest for the signature's hash
+    /// algorithm (`None` when it was not computed), so a large file is read
+    /// once. The signature's hash algorithm is in [`signature_hash`].
+    pub fn verify_digest(
+        &self,
+        file: &str,
+        sig_pem: &str,
+        namespace: &str,
+        at: i64,
+        digest: impl FnOnce(HashAlg) -> Option<Vec<u8>>,
+    ) -> Result<Vec<String>, SigningError> {
+        self.verify_with(file, sig_pem, namespace, at, digest)
+    }
+
+    fn verify_with(
+        &self,
+        file: &str,
+        sig_pem: &str,
+        namespace: &str,
+        at: i64,
+        digest: impl FnOnce(HashAlg) -> Option<Vec<u8>>,
+    ) -> Result<Vec<String>, SigningError> {
         let sig = SshSig::from_pem(sig_pem).map_err(|e| SigningError::Malformed(file.to_owned(), e.to_string()))?;
         if sig.namespace() != namespace {
             return Err(SigningError::Namespace {
@@ -190,11 +218,32 @@ impl AllowedSigners {
                 detail = " at this time (outside valid-after/valid-before)".into();
                 continue;
             }
-            s.key.verify(namespace, msg, &sig).map_err(|_| SigningError::Invalid(file.to_owned()))?;
+            let hash = digest(sig.hash_alg())
+                .ok_or_else(|| SigningError::Malformed(file.to_owned(), format!("hash algorithm {} was not computed", sig.hash_alg())))?;
+            let signed = signed_data(sig.namespace(), sig.reserved(), sig.hash_alg(), &hash);
+            sig.public_key().verify(&signed, sig.signature()).map_err(|_| SigningError::Invalid(file.to_owned()))?;
             return Ok(s.principals.clone());
         }
         Err(SigningError::NotAllowed { file: file.to_owned(), detail })
     }
+}
+
+/// The hash algorithm an SSH signature was made with (`None` when the text
+/// is not an SSH signature): lets a caller hash a large file once, with the
+/// algorithm the signature needs.
+pub fn signature_hash(sig_pem: &str) -> Option<HashAlg> {
+    SshSig::from_pem(sig_pem).ok().map(|s| s.hash_alg())
+}
+
+/// PROTOCOL.sshsig's signed blob: magic, then SSH strings for namespace,
+/// reserved, hash algorithm and the message's hash.
+fn signed_data(namespace: &str, reserved: &[u8], alg: HashAlg, hash: &[u8]) -> Vec<u8> {
+    let mut out = b"SSHSIG".to_vec();
+    for field in [namespace.as_bytes(), reserved, alg.as_str().as_bytes(), hash] {
+        out.extend_from_slice(&u32::try_from(field.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(field);
+    }
+    out
 }
 
 /// Whether `login` is one of `principals` (patterns allowed; `login@domain`
