@@ -274,6 +274,22 @@ def main() -> int:
                 p.append("expected one sticky comment naming the rebuilt image and the unlisted builder")
             return p
 
+        def smoke_check(log, state):
+            p = []
+            got = sorted((x["name"], x["conclusion"]) for x in runs(state))
+            want = [("release-gate/smoke-gate/smoke", "failure"), ("release-gate/smoke-gate/smoke 2.4.0", "success")]
+            if got != want:
+                p.append(f"expected check runs {want}, got {got}")
+            failed = [x for x in runs(state) if x["conclusion"] == "failure"]
+            anns = failed[0].get("_annotations") or [] if failed else []
+            where = [(a["path"], a["start_line"]) for a in anns]
+            if where != [("examples/tradepulse/smoke/e2e/test_settlement.py", 14)]:
+                p.append(f"expected the failure annotated on examples/tradepulse/smoke/e2e/test_settlement.py:14, got {where}")
+            bodies = [c["body"] for c in state["comments"]]
+            if len(bodies) != 1 or "unreconciled fills" not in bodies[0]:
+                p.append("expected one sticky comment with the failing test's message")
+            return p
+
         forbidden = [
             {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},
             {"method": "POST", "path_contains": "/comments", "status": 403, "message": "Resource not accessible by integration"},
@@ -286,6 +302,7 @@ def main() -> int:
         case("fork PR token degrades to the summary", "fork-pr.yml", src_repo, fork_check, faults=forbidden)
         case("config-diff on the example", "config-diff.yml", src_repo, config_check)
         case("artifact-verify on the example", "artifact-verify.yml", src_repo, artifact_check)
+        case("smoke-gate on the example", "smoke-gate.yml", src_repo, smoke_check)
         if timing:
             print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
     finally:

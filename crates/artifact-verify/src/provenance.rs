@@ -64,25 +64,22 @@ pub struct Verified {
 /// Checks provenance `bytes` for an artifact whose SHA-256 is `sha256`.
 pub fn check(bytes: &[u8], sha256: &str, req: &Requirements, keys: &[NamedKey], sigstore: Option<&Sigstore>) -> Result<Verified, String> {
     let doc = parse(bytes)?;
-    let (statement, signed_by) = if doc
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
-    {
-        bundle(bytes, &doc, sha256, keys, sigstore)?
-    } else if doc.get("payloadType").is_some() && doc.get("signatures").is_some() {
-        dsse(&doc, keys)?
-    } else if doc.get("_type").is_some() {
-        if !req.allow_unsigned {
-            return Err(
+    let (statement, signed_by) =
+        if doc.get("mediaType").and_then(Value::as_str).is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle")) {
+            bundle(bytes, &doc, sha256, keys, sigstore)?
+        } else if doc.get("payloadType").is_some() && doc.get("signatures").is_some() {
+            dsse(&doc, keys)?
+        } else if doc.get("_type").is_some() {
+            if !req.allow_unsigned {
+                return Err(
                 "is a plain in-toto statement with no signature; sign it (DSSE, e.g. cosign attest-blob) or set provenance.allow-unsigned"
                     .into(),
             );
-        }
-        (doc, "unsigned (allowed by the policy)".to_owned())
-    } else {
-        return Err("is not an in-toto statement, a DSSE envelope or a Sigstore bundle".into());
-    };
+            }
+            (doc, "unsigned (allowed by the policy)".to_owned())
+        } else {
+            return Err("is not an in-toto statement, a DSSE envelope or a Sigstore bundle".into());
+        };
     statement_checks(&statement, sha256, req).map(|(builder, source)| Verified { signed_by, builder, source })
 }
 

@@ -30,6 +30,8 @@ pub enum Format {
     Json,
     /// The Markdown shown on GitHub.
     Markdown,
+    /// Nothing on stdout (the report file and the other surfaces only).
+    Quiet,
 }
 
 /// Flags shared by every gate.

@@ -42,6 +42,9 @@ pub enum ContextError {
 pub struct Label {
     /// The label's name.
     pub name: String,
+    /// The label's description (smoke-gate reads an external-cause link there).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// A GitHub user.

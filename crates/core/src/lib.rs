@@ -171,6 +171,7 @@ fn print_report(report: &Report, markdown: &str, format: Format, path: &Path, hu
         Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Markdown => markdown.to_owned(),
         Format::Human => human_text.unwrap_or_default() + &human(report, path),
+        Format::Quiet => return Ok(()),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(mask::redact(&text).as_bytes())?;

@@ -43,7 +43,7 @@ pub fn now(flag: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
 pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
 
 /// Every top-level key the policy file may have.
-pub const SECTIONS: &[&str] = &["reporting", "freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit"];
+pub const SECTIONS: &[&str] = &["reporting", "freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit", "run"];
 
 /// A gate's own section of the policy.
 pub trait GateSection: DeserializeOwned + Default {

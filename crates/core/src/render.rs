@@ -54,7 +54,8 @@ pub fn details(report: &Report) -> String {
 /// Heading, headline and the table of checks, failures first.
 pub fn summary(report: &Report) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "### {} · `{}` · release `{}`\n", verdict_badge(report.verdict), report.gate, report.release);
+    let stage = report.stage.as_deref().map(|s| format!(" `{s}`")).unwrap_or_default();
+    let _ = writeln!(md, "### {} · `{}`{stage} · release `{}`\n", verdict_badge(report.verdict), report.gate, report.release);
     if !report.title.is_empty() {
         let _ = writeln!(md, "**{}**\n", report.title);
     }

@@ -123,6 +123,9 @@ pub struct Report {
     pub gate: String,
     /// The release id.
     pub release: String,
+    /// For gates run once per stage (smoke-gate): the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     /// Overall answer, derived from `checks`.
     pub verdict: Verdict,
     /// Every rule, in the order evaluated.
@@ -154,6 +157,7 @@ impl Report {
             schema: SCHEMA.to_owned(),
             gate: gate.to_owned(),
             release: release.to_owned(),
+            stage: None,
             verdict: Verdict::Pass,
             checks: Vec::new(),
             outputs: BTreeMap::new(),
@@ -177,9 +181,13 @@ impl Report {
         self.outputs.insert(key.to_owned(), value.into());
     }
 
-    /// Where this report lives in `dir`: `<dir>/<gate>.json`.
+    /// Where this report lives in `dir`: `<dir>/<gate>.json`, or
+    /// `<dir>/<gate>-<stage>.json` for a staged gate.
     pub fn path_in(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("{}.json", self.gate))
+        match &self.stage {
+            Some(stage) => dir.join(format!("{}-{stage}.json", self.gate)),
+            None => dir.join(format!("{}.json", self.gate)),
+        }
     }
 
     /// Reads a report written by any gate, refusing other schemas.

@@ -108,6 +108,23 @@ impl Fault {
     }
 }
 
+/// A file in the fake repository.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// Content.
+    pub content: String,
+    /// Blob sha (git's: SHA-1 of `blob <len>\0<content>`, here SHA-256 cut to 40 hex digits).
+    pub sha: String,
+}
+
+fn blob_sha(content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(format!("blob {}\0", content.len()).as_bytes());
+    h.update(content);
+    hex::encode(h.finalize())[..40].to_owned()
+}
+
 /// Everything the fake holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -122,6 +139,16 @@ pub struct State {
     pub reviews: BTreeMap<u64, Vec<Value>>,
     /// `org/team` to member logins.
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Repository files by branch, then path: content and blob sha.
+    pub files: BTreeMap<String, BTreeMap<String, StoredFile>>,
+    /// Branch heads: commit sha.
+    pub branches: BTreeMap<String, String>,
+    /// Commits made through the contents API: (branch, path, message).
+    pub commits: Vec<(String, String, String)>,
+    /// Branches that refuse direct writes (a rule requires a pull request).
+    pub protected: Vec<String>,
+    /// Added latency: (method, path fragment, milliseconds), applied before a request is served.
+    pub latency: Vec<(String, String, u64)>,
     /// Every request.
     pub requests: Vec<Recorded>,
     /// Pending faults.
@@ -228,6 +255,38 @@ impl Fake {
         self.with(|s| s.pulls.insert(n, pr));
     }
 
+    /// Puts a file on a branch (creating the branch).
+    pub fn put_file(&self, branch: &str, path: &str, content: &str) {
+        self.with(|s| {
+            s.branches.entry(branch.to_owned()).or_insert_with(|| blob_sha(branch.as_bytes()));
+            s.files
+                .entry(branch.to_owned())
+                .or_default()
+                .insert(path.to_owned(), StoredFile { content: content.to_owned(), sha: blob_sha(content.as_bytes()) });
+        });
+    }
+
+    /// A file's content on a branch.
+    pub fn file(&self, branch: &str, path: &str) -> Option<String> {
+        self.with(|s| s.files.get(branch).and_then(|f| f.get(path)).map(|f| f.content.clone()))
+    }
+
+    /// Marks a branch as refusing direct writes (a rule requires a pull request).
+    pub fn protect(&self, branch: &str) {
+        self.with(|s| s.protected.push(branch.to_owned()));
+    }
+
+    /// Commits made through the contents API: (branch, path, message).
+    pub fn commits(&self) -> Vec<(String, String, String)> {
+        self.with(|s| s.commits.clone())
+    }
+
+    /// Delays every `method` request whose path contains `path_contains` by
+    /// `ms` before serving it (widens race windows for concurrency tests).
+    pub fn latency(&self, method: &str, path_contains: &str, ms: u64) {
+        self.with(|s| s.latency.push((method.to_owned(), path_contains.to_owned(), ms)));
+    }
+
     /// Adds a review to a pull request.
     pub fn add_review(&self, number: u64, login: &str, state: &str, commit_id: &str, submitted_at: &str) {
         self.with(|s| {
@@ -314,6 +373,31 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
             None
         }
     };
+    let delay = {
+        let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.latency.iter().filter(|(m, p, _)| m.eq_ignore_ascii_case(method.as_str()) && path.contains(p.as_str())).map(|l| l.2).max()
+    };
+    let response = serve(&shared, &method, path, query, query_string, json_body, violations, authorized, op);
+    // The answer is computed first and delivered late: what the client reads
+    // is already stale when it arrives, as on a busy API.
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    response
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    shared: &Shared,
+    method: &Method,
+    path: String,
+    query: Vec<(String, String)>,
+    query_string: String,
+    json_body: Option<Value>,
+    violations: Vec<String>,
+    authorized: bool,
+    op: Option<openapi::Operation>,
+) -> Response {
     let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     let (status, response) = if !violations.is_empty() {
         (422, gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed (fake): {}", violations.join("; "))))
@@ -323,12 +407,12 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
         let fault = take_fault(&mut state, method.as_str(), &path);
         match (fault, op) {
             (Some(f), Some(op)) if f.after_apply => {
-                let _ = apply(&mut state, &method, &op, &query, json_body.as_ref());
+                let _ = apply(&mut state, method, &op, &query, json_body.as_ref());
                 (f.status, fault_response(&f))
             }
             (Some(f), _) => (f.status, fault_response(&f)),
             (None, Some(op)) => {
-                let r = apply(&mut state, &method, &op, &query, json_body.as_ref());
+                let r = apply(&mut state, method, &op, &query, json_body.as_ref());
                 (r.status().as_u16(), r)
             }
             (None, None) => (500, gh_error(StatusCode::INTERNAL_SERVER_ERROR, "unmatched")),
@@ -548,8 +632,134 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
                 gh_error(StatusCode::NOT_FOUND, "Not Found")
             }
         }
+        ("GET", "/repos/{owner}/{repo}/contents/{path}") => {
+            let branch = query.iter().find(|(k, _)| k == "ref").map(|(_, v)| v.clone()).unwrap_or_else(|| "main".into());
+            let path = p("path");
+            match state.files.get(&branch).and_then(|f| f.get(&path)) {
+                Some(f) => axum::Json(file_json(&api, &owner, &repo, &branch, &path, f)).into_response(),
+                None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        ("PUT", "/repos/{owner}/{repo}/contents/{path}") => {
+            use base64::Engine as _;
+            let branch = body["branch"].as_str().unwrap_or("main").to_owned();
+            let path = p("path");
+            if state.protected.contains(&branch) {
+                return gh_error(
+                    StatusCode::CONFLICT,
+                    "Repository rule violations found\n\nChanges must be made through a pull request.\n\n",
+                );
+            }
+            let Some(head) = state.branches.get(&branch).cloned() else {
+                return gh_error(StatusCode::NOT_FOUND, &format!("Branch {branch} not found"));
+            };
+            let existing = state.files.get(&branch).and_then(|f| f.get(&path)).cloned();
+            match (&existing, body["sha"].as_str()) {
+                (Some(_), None) => return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request.\n\n\"sha\" wasn't supplied."),
+                (Some(f), Some(sha)) if f.sha != sha => return gh_error(StatusCode::CONFLICT, &format!("{path} does not match {sha}")),
+                (None, Some(sha)) => return gh_error(StatusCode::CONFLICT, &format!("{path} does not match {sha}")),
+                _ => {}
+            }
+            let text = body["content"].as_str().unwrap_or_default().replace(['\n', '\r'], "");
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "content is not valid Base64");
+            };
+            let content = String::from_utf8_lossy(&bytes).into_owned();
+            let stored = StoredFile { sha: blob_sha(content.as_bytes()), content };
+            state.files.entry(branch.clone()).or_default().insert(path.clone(), stored.clone());
+            let commit = blob_sha(format!("{head}{}{}", stored.sha, state.commits.len()).as_bytes());
+            state.branches.insert(branch.clone(), commit.clone());
+            state.commits.push((branch.clone(), path.clone(), body["message"].as_str().unwrap_or_default().to_owned()));
+            let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
+            (
+                status,
+                axum::Json(json!({
+                    "content": file_json(&api, &owner, &repo, &branch, &path, &stored),
+                    "commit": {"sha": commit, "node_id": "C", "url": format!("{api}/git/commits/{commit}"), "html_url": format!("https://github.com/{owner}/{repo}/commit/{commit}"),
+                        "author": {"date": now(), "name": "github-actions[bot]", "email": "41898282+github-actions[bot]@users.noreply.github.com"},
+                        "committer": {"date": now(), "name": "GitHub", "email": "noreply@github.com"},
+                        "message": body["message"], "tree": {"url": "", "sha": commit}, "parents": [{"url": "", "html_url": "", "sha": head}],
+                        "verification": {"verified": true, "reason": "valid", "signature": null, "payload": null}},
+                })),
+            )
+                .into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/git/ref/{ref}") => {
+            let r = p("ref");
+            let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+            match state.branches.get(&branch) {
+                Some(sha) => axum::Json(
+                    json!({"ref": format!("refs/heads/{branch}"), "node_id": "R", "url": format!("{api}/git/refs/heads/{branch}"),
+                    "object": {"type": "commit", "sha": sha, "url": format!("{api}/git/commits/{sha}")}}),
+                )
+                .into_response(),
+                None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+        ("POST", "/repos/{owner}/{repo}/git/refs") => {
+            let r = body["ref"].as_str().unwrap_or_default();
+            let Some(branch) = r.strip_prefix("refs/heads/") else {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Reference name must start with refs/");
+            };
+            if state.branches.contains_key(branch) {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+            }
+            let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+            // The new branch starts with the files of the branch whose head it points at.
+            let from = state.branches.iter().find(|(_, h)| **h == sha).map(|(b, _)| b.clone());
+            let files = from.and_then(|b| state.files.get(&b).cloned()).unwrap_or_default();
+            state.branches.insert(branch.to_owned(), sha.clone());
+            state.files.insert(branch.to_owned(), files);
+            (
+                StatusCode::CREATED,
+                axum::Json(
+                    json!({"ref": r, "node_id": "R", "url": format!("{api}/git/{r}"), "object": {"type": "commit", "sha": sha, "url": ""}}),
+                ),
+            )
+                .into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/pulls") => {
+            let head = query.iter().find(|(k, _)| k == "head").map(|(_, v)| v.clone());
+            let list: Vec<Value> = state
+                .pulls
+                .values()
+                .filter(|pr| head.as_ref().is_none_or(|h| h.split(':').next_back() == pr["head"]["ref"].as_str()) && pr["state"] == "open")
+                .cloned()
+                .collect();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/pulls") => {
+            let head = body["head"].as_str().unwrap_or_default().to_owned();
+            if state.pulls.values().any(|pr| pr["head"]["ref"] == head.as_str() && pr["state"] == "open") {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("A pull request already exists for {owner}:{head}."));
+            }
+            let n = state.pulls.keys().max().copied().unwrap_or(0) + 1;
+            let sha = state.branches.get(&head).cloned().unwrap_or_default();
+            let pr = json!({
+                "number": n, "state": "open", "title": body["title"], "body": body.get("body").cloned().unwrap_or(Value::Null),
+                "user": user("github-actions[bot]"), "labels": [], "html_url": format!("https://github.com/{owner}/{repo}/pull/{n}"),
+                "url": format!("{api}/pulls/{n}"), "id": n, "node_id": format!("PR_{n}"),
+                "head": {"ref": head, "sha": sha, "label": format!("{owner}:{head}")},
+                "base": {"ref": body["base"], "sha": state.branches.get(body["base"].as_str().unwrap_or_default()).cloned().unwrap_or_default(), "label": ""},
+            });
+            state.pulls.insert(n, pr.clone());
+            (StatusCode::CREATED, axum::Json(pr)).into_response()
+        }
         (m, t) => gh_error(StatusCode::NOT_IMPLEMENTED, &format!("the fake does not implement {m} {t}")),
     }
+}
+
+fn file_json(api: &str, owner: &str, repo: &str, branch: &str, path: &str, f: &StoredFile) -> Value {
+    use base64::Engine as _;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    json!({
+        "type": "file", "encoding": "base64", "size": f.content.len(), "name": name, "path": path,
+        "content": base64::engine::general_purpose::STANDARD.encode(f.content.as_bytes()), "sha": f.sha,
+        "url": format!("{api}/contents/{path}?ref={branch}"), "git_url": format!("{api}/git/blobs/{}", f.sha),
+        "html_url": format!("https://github.com/{owner}/{repo}/blob/{branch}/{path}"),
+        "download_url": format!("https://raw.githubusercontent.com/{owner}/{repo}/{branch}/{path}"),
+        "_links": {"self": format!("{api}/contents/{path}?ref={branch}"), "git": format!("{api}/git/blobs/{}", f.sha), "html": format!("https://github.com/{owner}/{repo}/blob/{branch}/{path}")},
+    })
 }
 
 fn merge_output(run: &mut Value, output: Option<&Value>) {

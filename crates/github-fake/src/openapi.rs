@@ -70,7 +70,9 @@ impl Spec {
             for cap in param_re.captures_iter(template) {
                 let m = cap.get(0).context("match")?;
                 pattern.push_str(&regex::escape(&template[last..m.start()]));
-                pattern.push_str("([^/]+)");
+                // A trailing `{path}` (contents API) or `{ref}` (git refs) spans segments.
+                let spans = m.end() == template.len() && (&cap[1] == "path" || &cap[1] == "ref");
+                pattern.push_str(if spans { "(.+)" } else { "([^/]+)" });
                 params.push(cap[1].to_owned());
                 last = m.end();
             }

@@ -41,3 +41,37 @@ pub fn clean_command(bin: &Path) -> Command {
     }
     cmd
 }
+
+/// A moto S3 server (PyPI `moto[server]`, installed by scripts/test) on
+/// 127.0.0.1, stopped when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("moto_server not found: install it with `pip install 'moto[server]'` (scripts/test does)")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            anyhow::ensure!(std::time::Instant::now() < deadline, "moto_server did not start on port {port}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(Self { child, endpoint: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,88 @@
+//! `release-gate run` on a copy of the bundled example: release 2.4.0 is a
+//! GO, release 2.5.0 a NO-GO naming its reasons; the answer is the same on
+//! every run (the example pins its evaluation time).
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn copy(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() == "release-gate" {
+                continue; // earlier local reports
+            }
+            std::fs::create_dir_all(&dest).unwrap();
+            copy(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse");
+    copy(&src, dir.path());
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .arg("run")
+        .arg("--root")
+        .arg(dir)
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn the_example_release_is_a_go_every_time_and_its_log_is_the_committed_one() {
+    let dir = example();
+    let committed = std::fs::read_to_string(dir.path().join("reports/release-decisions/2.4.0.md")).unwrap();
+    let (code, out) = run(dir.path(), &[]);
+    assert_eq!(code, 0, "{out}");
+    for gate in [
+        "freeze-check",
+        "config-diff",
+        "artifact-verify",
+        "smoke-gate smoke",
+        "smoke-gate fast-suite",
+        "smoke-gate canary",
+        "decision-log-commit",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(gate)), "{gate} missing:\n{out}");
+    }
+    assert!(out.contains("\nGO\n"), "{out}");
+    let log = std::fs::read_to_string(dir.path().join("reports/release-decisions/2.4.0.md")).unwrap();
+    assert_eq!(log, committed, "the bundled log is what the run writes: same answer any day");
+    let (code, again) = run(dir.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(again, out, "a second run gives the same answer");
+}
+
+#[test]
+fn the_second_release_is_a_no_go_with_its_reasons() {
+    let dir = example();
+    let (code, out) = run(dir.path(), &["--release", "2.5.0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\nNO-GO\n"), "{out}");
+    for reason in [
+        "artifact-verify failed: 2 of 3 artifact(s) failed verification",
+        "smoke-gate-smoke decided hold",
+        "smoke-gate-canary decided rollback",
+        "readiness “Risk controls” unchecked",
+    ] {
+        assert!(out.contains(reason), "{reason:?} missing:\n{out}");
+    }
+}

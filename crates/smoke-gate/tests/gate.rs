@@ -1,0 +1,343 @@
+//! smoke-gate as a step runs it: reports found by glob, metrics files,
+//! attempt history from earlier reports (offline) and from check runs (the
+//! GitHub fake), external causes, and every bad input.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use github_fake::Fake;
+use github_fake::support::{clean_command, webhook_example};
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-12-01T14:00:00Z";
+const NOW_S: i64 = 1_796_133_600;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit").join(name)
+}
+
+const POLICY: &str = r#"smoke-gate:
+  stages:
+    smoke:
+      reports: ["reports/release-smoke/{release}/**/*.xml*"]
+    canary:
+      metrics:
+        source: file
+        file: reports/canary/{release}/metrics.json
+        window: 30m
+        metrics:
+          - {name: order latency p99, query: latency_canary, baseline: latency_stable, direction: lower-is-better, critical: true}
+          - {name: order throughput, query: throughput_canary, baseline: throughput_stable, direction: higher-is-better}
+          - {name: reconciliation breaks, query: recon_canary, baseline-value: 100, direction: both}
+        error-budget: {query: error_ratio, slo: 0.999, period: 30d, max-consumption: 5}
+  external-cause:
+    hosts: [status.tradepulse.example, aws.amazon.com]
+"#;
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        let r = Self { dir };
+        r.write(".github/release-gate.yml", POLICY);
+        r.write("tests/test_orders.py", "# test file\n".repeat(40));
+        r.write("tests/conftest.py", "import pytest\n");
+        r
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn smoke(&self, fixture_name: &str) {
+        self.write("reports/release-smoke/2.4.0/junit.xml", std::fs::read(fixture(fixture_name)).unwrap());
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, Value, String) {
+        let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
+            .current_dir(self.dir.path())
+            .args(["--release", "2.4.0", "--format", "json", "--now", NOW])
+            .args(args)
+            .output()
+            .unwrap();
+        parse(&out)
+    }
+
+    fn metrics(&self, series: &Value) {
+        self.write("reports/canary/2.4.0/metrics.json", serde_json::to_vec(series).unwrap());
+    }
+}
+
+fn parse(out: &Output) -> (i32, Value, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check<'a>(r: &'a Value, id: &str) -> &'a Value {
+    r["checks"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id)).unwrap_or_else(|| panic!("no check {id}: {r:#}"))
+}
+
+fn msg(r: &Value, id: &str) -> String {
+    check(r, id)["message"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn passing_reports_promote() {
+    let repo = Repo::new();
+    repo.smoke("pytest-7-no-tz.xml");
+    let (code, r, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(r["outputs"]["decision"], "promote");
+    assert_eq!(r["verdict"], "pass");
+    assert_eq!(r["stage"], "smoke");
+    assert!(repo.path("reports/release-gate/2.4.0/smoke-gate-smoke.json").exists());
+    assert!(r["title"].as_str().unwrap().starts_with("smoke: passed → promote"));
+}
+
+#[test]
+fn a_failure_holds_the_second_rolls_back_unless_an_external_cause_is_verified() {
+    let repo = Repo::new();
+    repo.smoke("pytest-8.3.xml");
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert!(msg(&r, "decision").contains("failure 1 of this stage"));
+    // Annotations on the failing lines: pytest's 0-based line 19 is line 20;
+    // the setup error is located from its traceback (tests/conftest.py:8).
+    let ann: Vec<(String, u64)> = r["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["path"].as_str().unwrap().to_owned(), a["start_line"].as_u64().unwrap()))
+        .collect();
+    assert!(ann.contains(&("tests/test_orders.py".into(), 20)), "{ann:?}");
+    assert!(ann.contains(&("tests/test_orders.py".into(), 26)), "{ann:?}");
+    // Second failure of the same stage: rollback.
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    assert_eq!(r["outputs"]["attempt"], "2");
+    assert!(msg(&r, "decision").contains("failure 2 of this stage without a verified external cause"));
+    // Not a link on an allowed host: not counted.
+    let (_, r, _) = repo.run(&["--stage", "smoke", "--external-cause", "https://evil.example/x"]);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    assert!(msg(&r, "external-cause").contains("not one of the policy's hosts"));
+    // A verified cause: hold and record it.
+    let (_, r, _) = repo.run(&["--stage", "smoke", "--external-cause", "https://status.tradepulse.example/incidents/311"]);
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert_eq!(r["data"]["external_cause"]["url"], "https://status.tradepulse.example/incidents/311");
+    assert_eq!(r["data"]["attempts"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn no_report_or_an_empty_one_is_a_failure_not_a_pass() {
+    let repo = Repo::new();
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "reports").contains("no report matches reports/release-smoke/2.4.0/**/*.xml*"));
+    repo.smoke("empty-suite.xml");
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "tests").contains("an empty run is not a pass"));
+}
+
+#[test]
+fn flaky_tests_are_listed_not_failed() {
+    let repo = Repo::new();
+    repo.write("reports/release-smoke/2.4.0/a/surefire.xml.gz", std::fs::read(fixture("surefire.xml.gz")).unwrap());
+    repo.write("reports/release-smoke/2.4.0/b/retry.xml", std::fs::read(fixture("retried-then-passed.xml")).unwrap());
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1, "Surefire's rejectsUnknownSymbol failed every rerun");
+    assert!(msg(&r, "flaky").contains("2 test(s) passed only on a retry"), "{}", msg(&r, "flaky"));
+    assert_eq!(r["outputs"]["flaky"], "2");
+    assert_eq!(r["outputs"]["failed"], "1");
+}
+
+#[test]
+fn paths_are_made_relative_to_the_repository_in_a_subdirectory_checkout() {
+    let repo = Repo::new();
+    repo.write("platform/web/src/blotter.test.ts", "//\n".repeat(40));
+    repo.write("platform/reports/release-smoke/2.4.0/jest.xml", std::fs::read(fixture("jest-junit.xml")).unwrap());
+    let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
+        .current_dir(repo.dir.path())
+        .args(["--release", "2.4.0", "--format", "json", "--now", NOW, "--stage", "smoke", "--root", "platform", "--policy"])
+        .arg(repo.path(".github/release-gate.yml"))
+        .output()
+        .unwrap();
+    let (code, r, err) = parse(&out);
+    assert_eq!(code, 1, "{err}");
+    // The stack trace's absolute path from the CI machine, matched by suffix.
+    assert_eq!(r["annotations"][0]["path"], "platform/web/src/blotter.test.ts");
+    assert_eq!(r["annotations"][0]["start_line"], 27);
+}
+
+fn series(from_min: i64, value: impl Fn(i64) -> f64) -> Value {
+    // A point a minute for the 40 minutes before NOW.
+    Value::Array((0..=40).filter(|m| *m >= from_min).map(|m| json!([NOW_S - (40 - m) * 60, value(m)])).collect())
+}
+
+fn canary(latency: f64, throughput: f64, recon: f64, errors: f64) -> Value {
+    json!({
+        "latency_canary": series(0, |m| latency + (m % 3) as f64),
+        "latency_stable": series(0, |m| 40.0 + (m % 3) as f64),
+        "throughput_canary": series(0, |_| throughput),
+        "throughput_stable": series(0, |_| 1000.0),
+        "recon_canary": series(0, |_| recon),
+        "error_ratio": series(0, |_| errors),
+    })
+}
+
+#[test]
+fn canary_metrics_within_slo_outside_critical_and_error_budget() {
+    let repo = Repo::new();
+    repo.metrics(&canary(41.0, 990.0, 101.0, 0.0005));
+    let (code, r, err) = repo.run(&["--stage", "canary"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    assert_eq!(r["outputs"]["decision"], "promote");
+    assert!(msg(&r, "metric:order latency p99").contains("±5 % allowed"));
+    assert!(msg(&r, "error-budget").contains("% of the 30d budget used"));
+    // Throughput 7 % down: outside ±5 %, the stage fails and holds.
+    repo.metrics(&canary(41.0, 930.0, 100.0, 0.0005));
+    let (code, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("hold")));
+    assert!(msg(&r, "metric:order throughput").contains("outside ±5 %"));
+    // Critical KPI 12 % off: rollback at once.
+    repo.metrics(&canary(45.8, 1000.0, 100.0, 0.0005));
+    let (_, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    assert!(msg(&r, "decision").contains("critical KPI order latency p99"));
+    // 8 % errors over 30 minutes burn > 5 % of a 99.9 % monthly budget: rollback.
+    repo.metrics(&canary(41.0, 1000.0, 100.0, 0.08));
+    let (_, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    assert!(msg(&r, "error-budget").contains("rollback"));
+}
+
+#[test]
+fn no_data_nan_and_short_coverage_hold_never_pass() {
+    let repo = Repo::new();
+    let mut m = canary(41.0, 1000.0, 100.0, 0.0);
+    m["latency_canary"] = series(30, |_| 41.0); // only the last 10 minutes
+    m["throughput_canary"] = json!([]);
+    m["recon_canary"] = series(0, |i| if i == 35 { f64::NAN } else { 100.0 });
+    m["recon_canary"][35][1] = json!("NaN");
+    repo.metrics(&m);
+    let (code, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert!(msg(&r, "metric:order latency p99").contains("data covers 10 of the 30 minutes"));
+    assert!(msg(&r, "metric:order throughput").contains("no data in the window"));
+    assert!(msg(&r, "metric:reconciliation breaks").contains("NaN"));
+}
+
+#[test]
+fn bad_input_is_exit_2_naming_file_and_line() {
+    let repo = Repo::new();
+    for (fx, want) in [
+        ("malformed.xml", "reports/release-smoke/2.4.0/junit.xml:4: malformed XML"),
+        ("doctype-entities.xml", "declares entities"),
+        ("truncated.xml", "truncated"),
+    ] {
+        repo.smoke(fx);
+        let (code, _, err) = repo.run(&["--stage", "smoke"]);
+        assert_eq!(code, 2, "{fx}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert!(!repo.path("reports/release-gate").exists(), "nothing written for bad input");
+    // A CSV metrics file with a row missing a column.
+    repo.write("m.csv", "timestamp,latency_canary,latency_stable\n2026-12-01T13:40:00Z,41,40\n2026-12-01T13:41:00Z,41\n");
+    let (code, _, err) = repo.run(&["--stage", "canary", "--metrics-file", "m.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("m.csv:3: 2 column(s), the header has 3"), "{err}");
+    // A series the policy names but the file lacks.
+    repo.write("m.json", r#"{"latency_canary": [[1, 2]]}"#);
+    let (code, _, err) = repo.run(&["--stage", "canary", "--metrics-file", "m.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("m.json: no series `latency_stable`"), "{err}");
+    let (code, _, err) = repo.run(&["--stage", "nightly"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("stage `nightly` is not in the policy"), "{err}");
+}
+
+#[test]
+fn csv_metrics_work_like_json() {
+    let repo = Repo::new();
+    let mut csv = String::from("timestamp,latency_canary,latency_stable,throughput_canary,throughput_stable,recon_canary,error_ratio\n");
+    for m in 0..=40 {
+        csv.push_str(&format!("{},41,40,1000,1000,100,0.0001\n", NOW_S - (40 - m) * 60));
+    }
+    repo.write("m.csv", csv);
+    let (code, r, err) = repo.run(&["--stage", "canary", "--metrics-file", "m.csv"]);
+    assert_eq!(code, 0, "{err}{r:#}");
+}
+
+#[test]
+fn history_comes_from_earlier_check_runs_on_the_commit() {
+    let fake = Fake::start("").unwrap();
+    let repo = Repo::new();
+    repo.smoke("pytest-8.3.xml");
+    let mut event = webhook_example("pull_request", Some("opened")).unwrap();
+    event["pull_request"]["labels"] = json!([{"id": 1, "node_id": "L", "url": "", "name": "external-cause", "color": "f29513", "default": false,
+        "description": "AWS us-east-1 outage https://health.aws.amazon.com/health/status"}]);
+    fake.add_pull(event["pull_request"].clone());
+    repo.write("event.json", serde_json::to_vec(&event).unwrap());
+    let step = |run_id: &str, labels: bool| {
+        let mut ev = event.clone();
+        if !labels {
+            ev["pull_request"]["labels"] = json!([]);
+        }
+        repo.write("event.json", serde_json::to_vec(&ev).unwrap());
+        // Each workflow run starts from a clean checkout: no earlier reports.
+        let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+        let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
+            .current_dir(repo.dir.path())
+            .args(["--release", "2.4.0", "--format", "json", "--now", NOW, "--stage", "smoke"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", repo.path("event.json"))
+            .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
+            .env("GITHUB_RUN_ID", run_id)
+            .env("GITHUB_API_URL", fake.base_url())
+            .env("GITHUB_TOKEN", "ghs_smokegatetoken0123456789")
+            .output()
+            .unwrap();
+        // In a runner, stdout also carries workflow commands: read the report file.
+        let report = std::fs::read(repo.path("reports/release-gate/2.4.0/smoke-gate-smoke.json")).unwrap_or_default();
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice(&report).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (_, r1, err) = step("100", false);
+    assert_eq!(r1["outputs"]["decision"], "hold", "{err}\n{r1}");
+    let (_, r2, _) = step("101", false);
+    assert_eq!(r2["outputs"]["decision"], "rollback");
+    assert!(msg(&r2, "history").contains("from check runs on this commit"));
+    // The label's description carries a link on an allowed host.
+    let (_, r3, _) = step("102", true);
+    assert_eq!(r3["outputs"]["decision"], "hold");
+    assert!(msg(&r3, "external-cause").contains("via label external-cause"));
+    let runs = fake.check_runs();
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|r| r["name"] == "release-gate/smoke-gate/smoke" && r["conclusion"] == "failure"));
+    assert!(runs[1]["output"]["title"].as_str().unwrap().starts_with("smoke: failed → rollback"));
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    assert_eq!(fake.comments().len(), 1, "one sticky comment per stage");
+}
