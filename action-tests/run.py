@@ -290,6 +290,12 @@ def main() -> int:
                 p.append("expected one sticky comment with the failing test's message")
             return p
 
+        def log_check(log, state):
+            p = one_run_and_comment(state, "release-gate/decision-log-commit", "failure", "no evidence from freeze-check")
+            if "NO-GO" not in (state["comments"][0]["body"] if state["comments"] else ""):
+                p.append("the comment should say NO-GO")
+            return p
+
         forbidden = [
             {"method": "POST", "path_contains": "/check-runs", "status": 403, "message": "Resource not accessible by integration"},
             {"method": "POST", "path_contains": "/comments", "status": 403, "message": "Resource not accessible by integration"},
@@ -303,6 +309,7 @@ def main() -> int:
         case("config-diff on the example", "config-diff.yml", src_repo, config_check)
         case("artifact-verify on the example", "artifact-verify.yml", src_repo, artifact_check)
         case("smoke-gate on the example", "smoke-gate.yml", src_repo, smoke_check)
+        case("decision-log-commit on the example", "decision-log-commit.yml", src_repo, log_check)
         if timing:
             print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
     finally:

@@ -45,6 +45,24 @@ pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
 /// Every top-level key the policy file may have.
 pub const SECTIONS: &[&str] = &["reporting", "freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit", "run"];
 
+/// A policy duration: a number and a unit, `90s`, `30m`, `6h`, `7d`, `2w`
+/// (days and weeks are 24 h and 7 × 24 h).
+pub fn duration(text: &str) -> Option<jiff::SignedDuration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (n, unit) = t.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        "w" => 604_800.0,
+        _ => return None,
+    };
+    jiff::SignedDuration::try_from_secs_f64(n * secs).ok()
+}
+
 /// A gate's own section of the policy.
 pub trait GateSection: DeserializeOwned + Default {
     /// The section's key, e.g. `freeze-check`.

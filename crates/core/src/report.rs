@@ -105,6 +105,20 @@ pub struct Annotation {
     pub message: String,
 }
 
+impl Annotation {
+    /// An annotation on one line.
+    pub fn line(path: impl Into<String>, line: u32, level: Level, title: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            start_line: u64::from(line),
+            end_line: u64::from(line),
+            level,
+            title: title.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A titled block of Markdown a gate adds below its table of checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Section {

@@ -174,7 +174,7 @@ impl AllowedSigners {
     /// the matching allowed signer (the first pattern of the line that
     /// allowed it). `at` is the time for validity windows (UTC seconds).
     pub fn verify(&self, file: &str, msg: &[u8], sig_pem: &str, namespace: &str, at: i64) -> Result<Vec<String>, SigningError> {
-        self.verify_with(file, sig_pem, namespace, at, |alg| Some(alg.digest(msg)))
+        self.verify_digest(file, sig_pem, namespace, at, |alg| Some(alg.digest(msg)))
     }
 
     /// Like [`AllowedSigners::verify`], for a message already hashed:
@@ -182,17 +182,6 @@ impl AllowedSigners {
     /// algorithm (`None` when it was not computed), so a large file is read
     /// once. The signature's hash algorithm is in [`signature_hash`].
     pub fn verify_digest(
-        &self,
-        file: &str,
-        sig_pem: &str,
-        namespace: &str,
-        at: i64,
-        digest: impl FnOnce(HashAlg) -> Option<Vec<u8>>,
-    ) -> Result<Vec<String>, SigningError> {
-        self.verify_with(file, sig_pem, namespace, at, digest)
-    }
-
-    fn verify_with(
         &self,
         file: &str,
         sig_pem: &str,

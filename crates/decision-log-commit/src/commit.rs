@@ -80,14 +80,20 @@ enum Put {
     Protected(String),
 }
 
-async fn write_loop(
-    gh: &GitHub,
-    path: &str,
-    branch: &str,
-    message: &str,
-    max_attempts: u32,
-    render: &dyn Fn(Option<&str>) -> String,
-) -> anyhow::Result<Put> {
+/// What to commit where.
+pub struct Target<'a> {
+    /// File path in the repository.
+    pub path: &'a str,
+    /// Branch.
+    pub branch: &'a str,
+    /// Commit message.
+    pub message: &'a str,
+    /// Attempts when concurrent commits keep winning.
+    pub max_attempts: u32,
+}
+
+async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> String) -> anyhow::Result<Put> {
+    let Target { path, branch, message, max_attempts } = *t;
     let mut retries = 0u32;
     for attempt in 1..=max_attempts.max(1) {
         let current = read(gh, path, branch).await?;
@@ -143,15 +149,9 @@ async fn write_loop(
 }
 
 /// Commits through the contents API, falling back to a pull request on a protected branch.
-pub async fn via_api(
-    gh: &GitHub,
-    path: &str,
-    branch: &str,
-    message: &str,
-    max_attempts: u32,
-    render: &dyn Fn(Option<&str>) -> String,
-) -> anyhow::Result<Saved> {
-    let why = match write_loop(gh, path, branch, message, max_attempts, render).await? {
+pub async fn via_api(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> String) -> anyhow::Result<Saved> {
+    let Target { path, branch, message, max_attempts } = *t;
+    let why = match write_loop(gh, t, render).await? {
         Put::Done(s) => return Ok(s),
         Put::Protected(why) => why,
     };
@@ -165,7 +165,7 @@ pub async fn via_api(
         Err(ApiError::Status { status: 422, .. }) => {} // exists from an earlier run: reuse it
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot create branch {side}"))),
     }
-    let saved = match write_loop(gh, path, &side, message, max_attempts, render).await? {
+    let saved = match write_loop(gh, &Target { path, branch: &side, message, max_attempts }, render).await? {
         Put::Done(s) => s,
         Put::Protected(m) => anyhow::bail!("{side} is protected too: {m}"),
     };

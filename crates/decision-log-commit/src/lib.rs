@@ -263,7 +263,7 @@ pub fn checklist(
                     lines.push(format!("❌ {why}"));
                 }
                 Observed::Present { shown, at } => {
-                    let limit = ev.max_age.as_deref().and_then(|a| a.parse::<jiff::SignedDuration>().ok().or_else(|| parse_age(a)));
+                    let limit = ev.max_age.as_deref().and_then(release_gate_core::policy::duration);
                     match (limit, at) {
                         (Some(limit), Some(at)) if now.duration_since(at) > limit => {
                             ok = false;
@@ -284,20 +284,6 @@ pub fn checklist(
         out.push(ItemState { item: key, label, ok, lines });
     }
     out
-}
-
-fn parse_age(a: &str) -> Option<jiff::SignedDuration> {
-    let a = a.trim();
-    let (n, unit) = a.split_at(a.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = n.parse().ok()?;
-    let secs = match unit {
-        "d" => 86_400,
-        "h" => 3600,
-        "m" => 60,
-        "w" => 604_800,
-        _ => return None,
-    };
-    Some(jiff::SignedDuration::from_secs(n * secs))
 }
 
 /// The go/no-go: what is missing or failed (empty: go).
@@ -702,7 +688,8 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
                 .or_else(|| std::env::var("GITHUB_REF_NAME").ok().filter(|b| !b.is_empty()))
                 .context("no branch to commit the log to: pass --branch or set decision-log-commit.branch")?;
             let message = format!("Decision log for release {release}");
-            run.block_on(commit::via_api(gh, &log_rel, &branch, &message, policy.max_attempts, &|existing| render_on(existing).0))?
+            let target = commit::Target { path: &log_rel, branch: &branch, message: &message, max_attempts: policy.max_attempts };
+            run.block_on(commit::via_api(gh, &target, &|existing| render_on(existing).0))?
         }
         Via::Git | Via::None => {
             let path = root.join(&log_rel);

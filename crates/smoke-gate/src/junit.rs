@@ -87,7 +87,25 @@ pub struct Results {
     /// Report files read.
     pub files: Vec<String>,
     /// Hashes of failed tests' `classname`/`name`: a later pass of one is a retry.
-    failed_ids: HashSet<u64>,
+    failed_ids: HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>,
+}
+
+/// The identity hashes are already hashes: used as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// A report that cannot be read as JUnit XML.
@@ -133,11 +151,89 @@ fn newlines(b: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', b).count() as u64
 }
 
-/// Opens a report, gunzipping when it starts with gzip's magic bytes.
+/// Opens a report, gunzipping when it starts with gzip's magic bytes. The
+/// file is read (and decompressed) on a second thread into a ring of four
+/// 256 KiB chunks, so reading overlaps parsing and memory stays bounded.
 pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     let mut f = BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
     let gz = f.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gz { Box::new(BufReader::with_capacity(256 * 1024, flate2::bufread::MultiGzDecoder::new(f))) } else { Box::new(f) })
+    let source: Box<dyn Read + Send> = if gz { Box::new(flate2::bufread::MultiGzDecoder::new(f)) } else { Box::new(f) };
+    Ok(Box::new(Pipe::spawn(source)))
+}
+
+/// A `BufRead` fed by a reader thread; chunks go back to it for reuse.
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl Pipe {
+    fn spawn(mut source: Box<dyn Read + Send>) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
+        std::thread::spawn(move || {
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_default();
+                buf.resize(256 * 1024, 0);
+                let mut filled = 0;
+                // Fill the chunk (gzip streams give short reads).
+                while filled < buf.len() {
+                    match source.read(&mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                buf.truncate(filled);
+                let last = filled == 0;
+                if tx.send(Ok(buf)).is_err() || last {
+                    return;
+                }
+            }
+        });
+        Self { rx, back, chunk: Vec::new(), pos: 0, done: false }
+    }
+}
+
+impl Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Pipe {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.chunk.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.done = c.is_empty();
+                    let used = std::mem::replace(&mut self.chunk, c);
+                    let _ = self.back.try_send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(&self.chunk[self.pos.min(self.chunk.len())..])
+    }
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.chunk.len());
+    }
 }
 
 #[derive(Default)]
@@ -166,14 +262,26 @@ struct Parser<'a> {
     results: &'a mut Results,
 }
 
-/// Identity hash of a test (FNV-1a over the attribute values as written; no
+/// Identity hash of a test (over the attribute values as written; no
 /// allocation: most tests only need counting). Collisions are resolved by
 /// comparing names in the failure list.
 fn id_hash(classname: &str, name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in classname.bytes().chain([0u8]).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    id_hash_bytes(classname.as_bytes(), name.as_bytes())
+}
+
+fn id_hash_bytes(classname: &[u8], name: &[u8]) -> u64 {
+    // FxHash-style, eight bytes at a time: most tests are hashed, none kept.
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h: u64 = classname.len() as u64;
+    for part in [classname, name] {
+        let mut chunks = part.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ 0xff).wrapping_mul(K);
     }
     h
 }
@@ -366,6 +474,109 @@ impl Parser<'_> {
     }
 }
 
+/// Counts consecutive self-closing `<testcase …/>` elements at the front of
+/// the reader's buffer, consuming them, as long as each is plainly a passing
+/// test: whole in the buffer, attributes `name="…"` without entity
+/// references, and not the retry of a failed test. Anything else is left
+/// for quick-xml, which sees the stream exactly where this stopped (between
+/// elements), so well-formedness checks are unchanged.
+fn fast_cases<R: BufRead>(reader: &mut Lines<R>, results: &mut Results) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        let ws = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let rest = &buf[ws..];
+        if rest.len() < 10 || !rest.starts_with(b"<testcase") || !rest[9].is_ascii_whitespace() {
+            if ws > 0 && ws == buf.len() {
+                // Only whitespace buffered: consume it and look at the next fill.
+                reader.consume(ws);
+                continue;
+            }
+            return Ok(());
+        }
+        let Some((len, classname, name, time)) = plain_case(&rest[9..]) else { return Ok(()) };
+        if !results.failed_ids.is_empty() && results.failed_ids.contains(&id_hash_bytes(classname, name)) {
+            return Ok(());
+        }
+        results.tests += 1;
+        results.passed += 1;
+        results.time += time;
+        reader.consume(ws + 9 + len);
+    }
+}
+
+/// Parses ` a="x" b='y' />` (after `<testcase`); returns its length and the
+/// raw classname, name and time, or `None` when it is anything less plain:
+/// entities, `<`, tabs or line breaks (attribute normalisation), non-ASCII
+/// (UTF-8 validation), children, or an element cut at the buffer's end all
+/// go to quick-xml.
+fn plain_case(b: &[u8]) -> Option<(usize, &[u8], &[u8], f64)> {
+    // The element ends at the first `/>`-closing `>`; a `>` inside a value
+    // is caught below (a value's closing quote would lie beyond it).
+    let end = memchr::memchr(b'>', b)?;
+    if end == 0 || b[end - 1] != b'/' {
+        return None;
+    }
+    let element = &b[..end - 1];
+    if memchr::memchr3(b'&', b'<', b'\n', element).is_some() || memchr::memchr2(b'\t', b'\r', element).is_some() || !element.is_ascii() {
+        return None;
+    }
+    let (mut classname, mut name, mut time): (&[u8], &[u8], f64) = (b"", b"", 0.0);
+    let mut i = 0;
+    loop {
+        while i < element.len() && element[i] == b' ' {
+            i += 1;
+        }
+        if i == element.len() {
+            return Some((end + 1, classname, name, time));
+        }
+        let mut eq = i;
+        while eq < element.len() && (element[eq].is_ascii_alphanumeric() || matches!(element[eq], b'_' | b'-' | b':' | b'.')) {
+            eq += 1;
+        }
+        let key = &element[i..eq];
+        if key.is_empty() || element.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let quote = *element.get(eq + 1)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let start = eq + 2;
+        let len = memchr::memchr(quote, element.get(start..)?)?;
+        let value = &element[start..start + len];
+        match key {
+            b"classname" => classname = value,
+            b"name" => name = value,
+            b"time" => time = seconds(value),
+            _ => {}
+        }
+        i = start + len + 1;
+        if i < element.len() && element[i] != b' ' {
+            return None;
+        }
+    }
+}
+
+/// A `time` attribute: plain decimals (`0.123`) by integer arithmetic,
+/// anything else (exponents, commas) through `f64::from_str`.
+fn seconds(v: &[u8]) -> f64 {
+    let (mut m, mut scale, mut dot, mut digits) = (0u64, 1u64, false, 0);
+    for &c in v {
+        match c {
+            b'0'..=b'9' if digits < 18 => {
+                m = m * 10 + u64::from(c - b'0');
+                digits += 1;
+                if dot {
+                    scale *= 10;
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return std::str::from_utf8(v).ok().and_then(|t| t.trim().replace(',', "").parse().ok()).unwrap_or(0.0),
+        }
+    }
+    m as f64 / scale as f64
+}
+
 /// Parses one report into `results` (several reports accumulate: a test
 /// that fails in one and passes in a later one is flaky).
 pub fn parse(reader: impl BufRead, shown: &str, results: &mut Results) -> Result<(), ParseError> {
@@ -375,6 +586,11 @@ pub fn parse(reader: impl BufRead, shown: &str, results: &mut Results) -> Result
     let mut p = Parser { shown, pytest: false, suites: Vec::new(), case: None, saw_root: false, depth: 0, results };
     let mut buf = Vec::with_capacity(8192);
     loop {
+        if p.saw_root && p.depth > 0 && p.case.is_none() {
+            // Between elements: count runs of plain passing `<testcase …/>`
+            // straight from the read buffer (quick-xml resumes after them).
+            fast_cases(r.get_mut(), p.results).map_err(|e| err(r.get_ref().line, format!("cannot read the report: {e}")))?;
+        }
         let line = r.get_ref().line;
         let ev = match r.read_event_into(&mut buf) {
             Ok(ev) => ev,
@@ -467,4 +683,42 @@ pub fn parse(reader: impl BufRead, shown: &str, results: &mut Results) -> Result
     }
     p.results.files.push(shown.to_owned());
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_takes_only_plain_passing_cases() {
+        assert_eq!(
+            plain_case(br#" classname="a.b" name="t[x-y]" time="0.5"/>rest"#).map(|c| (c.0, c.1, c.2, c.3)),
+            Some((43, &b"a.b"[..], &b"t[x-y]"[..], 0.5))
+        );
+        assert!(plain_case(br#" name="t[x>y]"/>"#).is_none(), "a `>` in a value: quick-xml's job");
+        assert_eq!(
+            [seconds(b"0.123"), seconds(b"12"), seconds(b"1e-3"), seconds(b"1,234.5"), seconds(b"x")],
+            [0.123, 12.0, 0.001, 1234.5, 0.0]
+        );
+        assert_eq!(plain_case(b" name='single' />").map(|c| c.2), Some(&b"single"[..]));
+        assert!(plain_case(" name=\"caf\u{e9}\"/>".as_bytes()).is_none(), "non-ASCII: quick-xml validates UTF-8");
+        assert!(plain_case(br#" name="a &amp; b"/>"#).is_none(), "entities: quick-xml decodes them");
+        assert!(plain_case(br#" name="a"><failure/></testcase>"#).is_none(), "children");
+        assert!(plain_case(br#" name="a" time="1""#).is_none(), "cut at the buffer's end");
+        assert!(plain_case(br#" name=a/>"#).is_none(), "unquoted: malformed, quick-xml reports it");
+    }
+
+    #[test]
+    fn both_paths_agree_on_a_retry_whatever_the_name() {
+        // The failure goes through quick-xml, the later pass through the fast path (or back to quick-xml).
+        for name in ["settles T+1", "a &amp; b", "tab\there"] {
+            let xml = format!(
+                "<testsuites><testsuite name=\"s\"><testcase classname=\"c\" name=\"{name}\"><failure message=\"x\"/></testcase>\n<testcase classname=\"c\" name=\"other\"/>\n<testcase classname=\"c\" name=\"{name}\"/>\n</testsuite></testsuites>"
+            );
+            let mut r = Results::default();
+            parse(xml.as_bytes(), "t.xml", &mut r).unwrap();
+            assert_eq!((r.tests, r.passed, r.failed, r.flaky), (2, 2, 0, 1), "{name}");
+        }
+    }
 }

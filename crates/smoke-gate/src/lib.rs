@@ -442,14 +442,8 @@ fn judge_tests(
             at.as_ref().map_or_else(|| render::cell(&c.report), |(p, l)| link(p, *l))
         );
         if let Some((path, line)) = at {
-            report.annotations.push(Annotation {
-                path,
-                start_line: u64::from(line),
-                end_line: u64::from(line),
-                level: Level::Failure,
-                title: format!("{outcome}: {}", c.id()),
-                message: if c.detail.is_empty() { c.message.clone() } else { c.detail.clone() },
-            });
+            let message = if c.detail.is_empty() { c.message.clone() } else { c.detail.clone() };
+            report.annotations.push(Annotation::line(path, line, Level::Failure, format!("{outcome}: {}", c.id()), message));
         }
     }
     if !results.failures.is_empty() {
@@ -464,14 +458,8 @@ fn judge_tests(
         for c in &results.flaky_cases {
             let _ = writeln!(md, "| `{}` | {} | {} |", render::cell(&c.id()), c.reruns.max(1), render::cell(&first_line(&c.message, 160)));
             if let Some((path, line)) = locate(c, repo, prefix) {
-                report.annotations.push(Annotation {
-                    path,
-                    start_line: u64::from(line),
-                    end_line: u64::from(line),
-                    level: Level::Warning,
-                    title: format!("flaky: {}", c.id()),
-                    message: format!("passed only after {} failed attempt(s): {}", c.reruns.max(1), first_line(&c.message, 300)),
-                });
+                let message = format!("passed only after {} failed attempt(s): {}", c.reruns.max(1), first_line(&c.message, 300));
+                report.annotations.push(Annotation::line(path, line, Level::Warning, format!("flaky: {}", c.id()), message));
             }
         }
         report.details.push(Section { title: format!("Flaky tests ({})", results.flaky), markdown: md });

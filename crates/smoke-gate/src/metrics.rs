@@ -203,20 +203,9 @@ pub fn budget_consumed(error_ratio: &[f64], window_s: f64, slo: f64, period_s: f
     mean(error_ratio) * window_s / budget * 100.0
 }
 
-/// Parses `30m`, `1h`, `30d`, `90s`.
+/// Seconds in a policy duration (`30m`, `1h`, `30d`, `90s`).
 pub fn duration_s(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        "w" => 604_800.0,
-        _ => return None,
-    };
-    Some(n * mult)
+    release_gate_core::policy::duration(text).map(|d| d.as_secs_f64())
 }
 
 /// A metrics file: JSON `{"series": [[time, value], …], …}` or wide CSV
