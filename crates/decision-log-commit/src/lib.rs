@@ -66,7 +66,7 @@ pub struct Args {
     pub archive_bucket: Option<String>,
 
     /// Skip the S3 archive even when the policy names a bucket (`release-gate run` does).
-    #[arg(long)]
+    #[arg(long, env = "RELEASE_GATE_NO_ARCHIVE")]
     pub no_archive: bool,
 
     /// S3 endpoint for S3-compatible stores.
@@ -287,11 +287,18 @@ pub fn checklist(
 }
 
 /// The go/no-go: what is missing or failed (empty: go).
-pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items: &[ItemState]) -> Vec<String> {
+/// `commit`: the commit being released, when known (online); evidence
+/// recorded for another commit, or offline without one, does not count then.
+pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items: &[ItemState], commit: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     for r in &policy.required {
         match entries.get(r) {
             None => out.push(format!("no evidence from {r}: it has not reported for this release")),
+            Some(e) if commit.is_some() && e.commit.as_deref() != commit => out.push(format!(
+                "stale evidence from {r}: it evaluated {}, not {}; re-run it on this commit",
+                e.commit.as_deref().map_or_else(|| "no commit (a local run)".to_owned(), |c| format!("commit {}", &c[..c.len().min(12)])),
+                commit.map(|c| &c[..c.len().min(12)]).unwrap_or_default()
+            )),
             Some(e) if !e.passing() => out.push(format!(
                 "{r} {}: {}{}",
                 e.decision.as_deref().map_or_else(|| "failed".to_owned(), |d| format!("decided {d}")),
@@ -334,6 +341,8 @@ pub struct Hand {
 pub struct RenderCtx<'a> {
     /// Release.
     pub release: &'a str,
+    /// The commit being released, when known: evidence must be for it.
+    pub commit: Option<String>,
     /// When (UTC).
     pub now: jiff::Timestamp,
     /// Workflow run URL.
@@ -360,7 +369,7 @@ pub fn render(
         all.insert(k.clone(), e.clone());
     }
     let items = checklist(ctx.policy, &all, observe, ctx.now);
-    let blockers = blockers(ctx.policy, &all, &items);
+    let blockers = blockers(ctx.policy, &all, &items, ctx.commit.as_deref());
 
     let smoke: Vec<&GateEntry> = all.values().filter(|e| e.key.starts_with("smoke-gate")).collect();
     let link = |e: &GateEntry| match &e.url {
@@ -667,7 +676,13 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         notes: args.notes.clone(),
         rollback: args.rollback.clone(),
     };
-    let ctx = RenderCtx { release: &release, now, run_url: run.ctx.run_url(), policy: &policy };
+    let ctx = RenderCtx {
+        release: &release,
+        commit: run.ctx.sha.clone().filter(|_| run.github().is_some()),
+        now,
+        run_url: run.ctx.run_url(),
+        policy: &policy,
+    };
     let observe = observer(&root, &release, &links, &check_runs, run.github().is_some());
     let via = match args.via {
         Via::Auto if run.github().is_some() => Via::Api,

@@ -358,3 +358,29 @@ fn the_archive_uploads_reports_and_log_with_checksums() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn online_only_evidence_for_this_commit_counts() {
+    let fake = Fake::start("").unwrap();
+    fake.put_file("release/2.4.0", "README.md", "release branch\n");
+    let repo = Repo::new();
+    // The commit being released is the PR's head.
+    let head = webhook_example("pull_request", Some("opened")).unwrap()["pull_request"]["head"]["sha"].as_str().unwrap().to_owned();
+    for (g, st) in [("freeze-check", None), ("artifact-verify", None), ("smoke-gate", Some("canary"))] {
+        let mut r = report(g, st, Status::Pass, None);
+        r.commit = Some(head.clone());
+        repo.add(GOOD_DIR, &r);
+    }
+    let mut old = report("config-diff", None, Status::Pass, None);
+    old.commit = Some("1".repeat(40));
+    repo.add(GOOD_DIR, &old);
+    let _ = online(&repo, &fake, GOOD_DIR, &["--via", "api"]).output().unwrap();
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(repo.path("reports/release-gate/2.4.0/decision-log-commit.json")).unwrap()).unwrap();
+    let blockers = r["data"]["blockers"].to_string();
+    assert!(
+        blockers.contains(&format!("stale evidence from config-diff: it evaluated commit 111111111111, not {}", &head[..12])),
+        "{blockers}"
+    );
+    assert!(!blockers.contains("freeze-check"), "{blockers}");
+}
