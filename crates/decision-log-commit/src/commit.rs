@@ -68,10 +68,9 @@ async fn read(gh: &GitHub, path: &str, branch: &str) -> anyhow::Result<Option<(S
     }
 }
 
+/// Percent-encodes a branch or path, keeping its `/` separators.
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    release_gate_core::publish::url_encode(s).replace("%2F", "/")
 }
 
 /// Outcome of one write loop on one branch.

@@ -689,7 +689,13 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Via::Auto => Via::None,
         v => v,
     };
-    let render_on = |existing: Option<&str>| render(existing, &entries, &ctx, &hand, &observe);
+    // The blockers of the document last rendered are those of the one saved.
+    let last_blockers = std::cell::RefCell::new(Vec::new());
+    let render_on = |existing: Option<&str>| {
+        let (doc, blockers) = render(existing, &entries, &ctx, &hand, &observe);
+        *last_blockers.borrow_mut() = blockers;
+        (doc, ())
+    };
 
     let mut report = run.new_report(now);
     let saved = match via {
@@ -724,13 +730,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     };
     // The verdict follows the go/no-go of what was saved.
     let final_doc = saved.document.clone();
-    let blockers = render(Some(&final_doc), &BTreeMap::new(), &ctx, &hand, &observe).1;
-    if via != Via::Api {
-        let local = root.join(&log_rel);
-        if !local.exists() {
-            release_gate_core::publish::write_atomic(&local, final_doc.as_bytes())?;
-        }
-    }
+    let blockers = last_blockers.take();
     report.push(Check::new("log", Status::Pass, saved.how.clone()));
     report.push(if blockers.is_empty() {
         Check::new("go-no-go", Status::Pass, "GO: every required gate passed and the readiness checklist is complete")

@@ -128,33 +128,17 @@ fn run(root: Option<PathBuf>, release: Option<String>, now: Option<String>) -> a
         }
     };
     let f = |name: &str| report_dir.join(format!("{name}.json"));
-    record(
-        "freeze-check".into(),
-        f("freeze-check"),
-        parse_run(common("freeze-check"), |a| freeze_check::run(freeze_check::Args::try_parse_from(a)?)),
-    );
-    record(
-        "config-diff".into(),
-        f("config-diff"),
-        parse_run(common("config-diff"), |a| config_diff::run(config_diff::Args::try_parse_from(a)?)),
-    );
-    record(
-        "artifact-verify".into(),
-        f("artifact-verify"),
-        parse_run(common("artifact-verify"), |a| artifact_verify::run(artifact_verify::Args::try_parse_from(a)?)),
-    );
+    record("freeze-check".into(), f("freeze-check"), gate(common("freeze-check"), freeze_check::run));
+    record("config-diff".into(), f("config-diff"), gate(common("config-diff"), config_diff::run));
+    record("artifact-verify".into(), f("artifact-verify"), gate(common("artifact-verify"), artifact_verify::run));
     for stage in &stages {
         let mut a = common("smoke-gate");
         a.extend(["--stage".to_owned(), stage.clone()]);
-        record(
-            format!("smoke-gate {stage}"),
-            f(&format!("smoke-gate-{stage}")),
-            parse_run(a, |a| smoke_gate::run(smoke_gate::Args::try_parse_from(a)?)),
-        );
+        record(format!("smoke-gate {stage}"), f(&format!("smoke-gate-{stage}")), gate(a, smoke_gate::run));
     }
     let mut a = common("decision-log-commit");
     a.extend(["--via".to_owned(), "none".to_owned(), "--no-archive".to_owned()]);
-    let log_outcome = parse_run(a, |a| decision_log_commit::run(decision_log_commit::Args::try_parse_from(a)?));
+    let log_outcome = gate(a, decision_log_commit::run);
     let log_report = Report::read(&f("decision-log-commit")).ok();
     record("decision-log-commit".into(), f("decision-log-commit"), log_outcome);
 
@@ -185,6 +169,7 @@ fn run(root: Option<PathBuf>, release: Option<String>, now: Option<String>) -> a
     })
 }
 
-fn parse_run(args: Vec<String>, f: impl FnOnce(Vec<String>) -> anyhow::Result<Verdict>) -> anyhow::Result<Verdict> {
-    f(args)
+/// Parses a gate's flags as its binary would and runs it.
+fn gate<A: clap::Parser>(args: Vec<String>, run: fn(A) -> anyhow::Result<Verdict>) -> anyhow::Result<Verdict> {
+    run(A::try_parse_from(args)?)
 }

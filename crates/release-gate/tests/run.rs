@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 fn copy(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -30,17 +29,11 @@ fn example() -> tempfile::TempDir {
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+    let out = github_fake::support::clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
         .arg("run")
         .arg("--root")
         .arg(dir)
         .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GITHUB_REPOSITORY")
-        .env_remove("GITHUB_EVENT_PATH")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
     (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))

@@ -588,7 +588,7 @@ pub fn judge_metrics(
 /// Earlier attempts of `stage` from GitHub: this gate's check runs on the commit.
 fn history_online(run: &Run<SmokePolicy>, check_name: &str, stage: &str) -> anyhow::Result<Option<Vec<Attempt>>> {
     let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) else { return Ok(None) };
-    let path = gh.repo_path(&format!("/commits/{sha}/check-runs?check_name={}", url_encode(check_name)));
+    let path = gh.repo_path(&format!("/commits/{sha}/check-runs?check_name={}", release_gate_core::publish::url_encode(check_name)));
     let runs = match run.block_on(gh.get_all(&path, Some("check_runs"), 10)) {
         Ok(r) => r,
         Err(e) if e.is_unreachable() => return Err(e.into()),
@@ -611,12 +611,6 @@ fn history_online(run: &Run<SmokePolicy>, check_name: &str, stage: &str) -> anyh
         .collect();
     out.sort_by(|a, b| a.at.cmp(&b.at));
     Ok(Some(out))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 /// Earlier attempts from the last report of this stage (offline).

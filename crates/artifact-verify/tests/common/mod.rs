@@ -198,15 +198,10 @@ pub fn spdx(name: &str, sha: &str) -> Value {
 
 /// Runs the gate; returns (exit code, report JSON if written, stderr).
 pub fn run(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_artifact-verify"))
+    let out = github_fake::support::clean_command(Path::new(env!("CARGO_BIN_EXE_artifact-verify")))
         .current_dir(root)
         .args(["--release", "2.4.0", "--format", "json", "--now", "2026-12-01T12:00:00Z"])
         .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GITHUB_EVENT_PATH")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
         .envs(envs.iter().copied())
         .output()
         .unwrap();
