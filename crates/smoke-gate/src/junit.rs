@@ -88,6 +88,8 @@ pub struct Results {
     pub files: Vec<String>,
     /// Hashes of failed tests' `classname`/`name`: a later pass of one is a retry.
     failed_ids: HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>,
+    /// Cases the fast path counted (tests check that it is used).
+    fast: u64,
 }
 
 /// The identity hashes are already hashes: used as they are.
@@ -153,35 +155,67 @@ fn newlines(b: &[u8]) -> u64 {
 
 /// Opens a report, gunzipping when it starts with gzip's magic bytes. The
 /// file is read (and decompressed) on a second thread into a ring of four
-/// 256 KiB chunks, so reading overlaps parsing and memory stays bounded.
-pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+/// 256 KiB chunks, which that thread also classifies for the fast path
+/// ([`classify`]), so reading and classifying overlap parsing and memory
+/// stays bounded.
+pub fn open(path: &Path) -> std::io::Result<Pipe> {
     let mut f = BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
     let gz = f.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let source: Box<dyn Read + Send> = if gz { Box::new(flate2::bufread::MultiGzDecoder::new(f)) } else { Box::new(f) };
-    Ok(Box::new(Pipe::spawn(source)))
+    Ok(Pipe::spawn(source, 256 * 1024))
+}
+
+/// A report being read: any `BufRead`; one that already knows the byte
+/// classes of its buffer ([`Pipe`]) saves the parser classifying it.
+pub trait Source: BufRead {
+    /// The current chunk, its classes (a [`Classes`] per 64 bytes) and
+    /// where the buffer ([`BufRead::fill_buf`]) starts in it.
+    fn classified(&mut self) -> Option<(&[u8], &[Classes], usize)> {
+        None
+    }
+}
+
+impl Source for &[u8] {}
+impl<R: Read> Source for BufReader<R> {}
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn classified(&mut self) -> Option<(&[u8], &[Classes], usize)> {
+        (**self).classified()
+    }
+}
+
+/// A chunk read ahead, with its byte classes.
+struct Chunk {
+    bytes: Vec<u8>,
+    classes: Vec<Classes>,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Self { bytes: Vec::new(), classes: Vec::new() }
+    }
 }
 
 /// A `BufRead` fed by a reader thread; chunks go back to it for reuse.
-struct Pipe {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    back: std::sync::mpsc::SyncSender<Vec<u8>>,
-    chunk: Vec<u8>,
+pub struct Pipe {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Chunk>>,
+    back: std::sync::mpsc::SyncSender<Chunk>,
+    chunk: Chunk,
     pos: usize,
     done: bool,
 }
 
 impl Pipe {
-    fn spawn(mut source: Box<dyn Read + Send>) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(4);
-        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
+    fn spawn(mut source: Box<dyn Read + Send>, size: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Chunk>(6);
         std::thread::spawn(move || {
             loop {
-                let mut buf = spare.try_recv().unwrap_or_default();
-                buf.resize(256 * 1024, 0);
+                let mut chunk = spare.try_recv().unwrap_or_else(|_| Chunk::new());
+                chunk.bytes.resize(size, 0);
                 let mut filled = 0;
                 // Fill the chunk (gzip streams give short reads).
-                while filled < buf.len() {
-                    match source.read(&mut buf[filled..]) {
+                while filled < chunk.bytes.len() {
+                    match source.read(&mut chunk.bytes[filled..]) {
                         Ok(0) => break,
                         Ok(n) => filled += n,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -191,14 +225,16 @@ impl Pipe {
                         }
                     }
                 }
-                buf.truncate(filled);
+                chunk.bytes.truncate(filled);
+                chunk.classes.clear();
+                classify_to(&chunk.bytes, &mut chunk.classes, filled);
                 let last = filled == 0;
-                if tx.send(Ok(buf)).is_err() || last {
+                if tx.send(Ok(chunk)).is_err() || last {
                     return;
                 }
             }
         });
-        Self { rx, back, chunk: Vec::new(), pos: 0, done: false }
+        Self { rx, back, chunk: Chunk::new(), pos: 0, done: false }
     }
 }
 
@@ -217,10 +253,10 @@ impl Read for Pipe {
 
 impl BufRead for Pipe {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.pos >= self.chunk.len() && !self.done {
+        if self.pos >= self.chunk.bytes.len() && !self.done {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
-                    self.done = c.is_empty();
+                    self.done = c.bytes.is_empty();
                     let used = std::mem::replace(&mut self.chunk, c);
                     let _ = self.back.try_send(used);
                     self.pos = 0;
@@ -229,10 +265,16 @@ impl BufRead for Pipe {
                 Err(_) => self.done = true,
             }
         }
-        Ok(&self.chunk[self.pos.min(self.chunk.len())..])
+        Ok(&self.chunk.bytes[self.pos.min(self.chunk.bytes.len())..])
     }
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.chunk.len());
+        self.pos = (self.pos + amt).min(self.chunk.bytes.len());
+    }
+}
+
+impl Source for Pipe {
+    fn classified(&mut self) -> Option<(&[u8], &[Classes], usize)> {
+        Some((&self.chunk.bytes, &self.chunk.classes, self.pos))
     }
 }
 
@@ -270,20 +312,38 @@ fn id_hash(classname: &str, name: &str) -> u64 {
 }
 
 fn id_hash_bytes(classname: &[u8], name: &[u8]) -> u64 {
-    // FxHash-style, eight bytes at a time: most tests are hashed, none kept.
+    // FxHash-style, sixteen bytes a step in two independent lanes (the
+    // multiplications overlap); most tests are hashed, none kept.
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut h: u64 = classname.len() as u64;
+    let step = |h: u64, w: &[u8; 8]| (h.rotate_left(5) ^ u64::from_le_bytes(*w)).wrapping_mul(K);
+    let (mut a, mut b) = (classname.len() as u64, (name.len() as u64).wrapping_mul(K));
     for part in [classname, name] {
-        let mut chunks = part.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        let (pairs, rest) = part.as_chunks::<16>();
+        for pair in pairs {
+            let (x, y) = (pair.first_chunk::<8>(), pair.last_chunk::<8>());
+            if let (Some(x), Some(y)) = (x, y) {
+                a = step(a, x);
+                b = step(b, y);
+            }
         }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ 0xff).wrapping_mul(K);
+        if rest.is_empty() {
+            a = step(a, &[0xff; 8]);
+        } else if let Some(last) = part.last_chunk::<16>() {
+            // The last sixteen bytes (overlapping what is hashed already).
+            if let (Some(x), Some(y)) = (last.first_chunk::<8>(), last.last_chunk::<8>()) {
+                a = step(a, x);
+                b = step(b, y);
+            }
+        } else {
+            let mut tail = [0u8; 16];
+            tail[..rest.len()].copy_from_slice(rest);
+            if let (Some(x), Some(y)) = (tail.first_chunk::<8>(), tail.last_chunk::<8>()) {
+                a = step(a, x);
+                b = step(b, y);
+            }
+        }
     }
-    h
+    a ^ b.rotate_left(29)
 }
 
 fn local(e: &BytesStart) -> String {
@@ -291,10 +351,27 @@ fn local(e: &BytesStart) -> String {
 }
 
 fn attr(e: &BytesStart, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+    let [v] = attrs(e, [name]);
+    v
+}
+
+/// The values of `names` in one pass over the attributes (the last of a
+/// repeated one, as everywhere in this parser).
+fn attrs<const N: usize>(e: &BytesStart, names: [&str; N]) -> [Option<String>; N] {
+    let mut out = [const { None }; N];
+    for a in e.attributes().with_checks(false).flatten() {
+        let key = a.key.local_name();
+        if let Some(i) = names.iter().position(|n| *n == key.as_ref()) {
+            out[i] = a.normalized_value(XmlVersion::Implicit1_0).ok().map(std::borrow::Cow::into_owned);
+        }
+    }
+    out
+}
+
+/// A failure's `message`, else its `type`.
+fn message(e: &BytesStart) -> String {
+    let [message, kind] = attrs(e, ["message", "type"]);
+    message.or(kind).unwrap_or_default()
 }
 
 /// Appends without going past [`DETAIL_BYTES`], cutting on a char boundary.
@@ -334,14 +411,15 @@ impl Parser<'_> {
                 }
             }
             "testcase" => {
-                let line = attr(e, "line").and_then(|l| l.trim().parse::<u32>().ok()).map(|l| if self.pytest { l + 1 } else { l });
+                let [classname, name, file, line, time] = attrs(e, ["classname", "name", "file", "line", "time"]);
+                let line = line.and_then(|l| l.trim().parse::<u32>().ok()).map(|l| if self.pytest { l + 1 } else { l });
                 self.case = Some(Current {
                     suite: self.suites.last().cloned().unwrap_or_default(),
-                    classname: attr(e, "classname").unwrap_or_default(),
-                    name: attr(e, "name").unwrap_or_default(),
-                    file: attr(e, "file").filter(|f| !f.is_empty()),
+                    classname: classname.unwrap_or_default(),
+                    name: name.unwrap_or_default(),
+                    file: file.filter(|f| !f.is_empty()),
                     line: line.filter(|l| *l > 0),
-                    time: attr(e, "time").and_then(|t| t.trim().replace(',', "").parse().ok()).unwrap_or(0.0),
+                    time: time.map_or(0.0, |t| seconds(t.trim().as_bytes())),
                     ..Current::default()
                 });
             }
@@ -350,7 +428,7 @@ impl Parser<'_> {
                     && c.outcome.is_none_or(|o| o == Outcome::Skipped)
                 {
                     c.outcome = Some(if name == "failure" { Outcome::Failed } else { Outcome::Errored });
-                    c.message = attr(e, "message").or_else(|| attr(e, "type")).unwrap_or_default();
+                    c.message = message(e);
                     c.detail.clear();
                     c.capturing = true;
                 }
@@ -368,7 +446,7 @@ impl Parser<'_> {
                     let o = if name.ends_with("Failure") { Outcome::Failed } else { Outcome::Errored };
                     c.rerun_outcome.get_or_insert(o);
                     if c.message.is_empty() {
-                        c.message = attr(e, "message").or_else(|| attr(e, "type")).unwrap_or_default();
+                        c.message = message(e);
                     }
                     c.capturing = c.detail.is_empty() || c.outcome.is_none();
                 }
@@ -474,33 +552,219 @@ impl Parser<'_> {
     }
 }
 
+/// One bit per byte of a 64-byte block, for the byte classes the fast path
+/// looks for.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Classes {
+    /// `"`.
+    quote: u64,
+    /// `>`.
+    gt: u64,
+    /// What sends an element to the slower paths: `<`, `&`, `'`, control
+    /// characters (tabs and line breaks are normalised in values) and
+    /// non-ASCII (quick-xml validates UTF-8).
+    odd: u64,
+}
+
+/// Classes of a 64-byte block, sixteen bytes per SIMD step (`wide`: SSE2 on
+/// x86-64, NEON on aarch64, scalar elsewhere).
+fn classify(block: &[u8; 64]) -> Classes {
+    use wide::u8x16;
+    let (quote, gt, lt, amp, apos) = (u8x16::splat(b'"'), u8x16::splat(b'>'), u8x16::splat(b'<'), u8x16::splat(b'&'), u8x16::splat(b'\''));
+    let (space, printable) = (u8x16::splat(0x20), u8x16::splat(0x5f));
+    let mut c = Classes::default();
+    for (k, lane) in block.as_chunks::<16>().0.iter().enumerate() {
+        let v = u8x16::new(*lane);
+        let shift = 16 * k;
+        c.quote |= u64::from(v.simd_eq(quote).to_bitmask() as u16) << shift;
+        c.gt |= u64::from(v.simd_eq(gt).to_bitmask() as u16) << shift;
+        // Below 0x20 or above 0x7e: `v - 0x20` (wrapping) is 0x5f or more.
+        let shifted = v - space;
+        let odd = v.simd_eq(lt) | v.simd_eq(amp) | v.simd_eq(apos) | shifted.max(printable).simd_eq(shifted);
+        c.odd |= u64::from(odd.to_bitmask() as u16) << shift;
+    }
+    c
+}
+
+/// Classifies `buf` on from where `classes` ends (block by block) to at
+/// least `upto`; returns how many bytes are classified. The last block of
+/// `buf` is padded with NULs, which are odd, so nothing past its end reads
+/// as complete.
+fn classify_to(buf: &[u8], classes: &mut Vec<Classes>, upto: usize) -> usize {
+    let upto = upto.min(buf.len());
+    let from = classes.len() * 64;
+    if from < upto {
+        let (blocks, rest) = buf[from..].as_chunks::<64>();
+        let want = (upto - from).div_ceil(64);
+        classes.extend(blocks.iter().take(want).map(classify));
+        if classes.len() * 64 < upto {
+            let mut block = [0u8; 64];
+            block[..rest.len()].copy_from_slice(rest);
+            classes.push(classify(&block));
+        }
+    }
+    (classes.len() * 64).min(buf.len())
+}
+
+/// First position at or after `from` whose bit `pick` sets.
+fn next_bit(classes: &[Classes], from: usize, pick: impl Fn(&Classes) -> u64) -> Option<usize> {
+    let mut block = from / 64;
+    let mut bits = pick(classes.get(block)?) & (!0u64 << (from % 64));
+    while bits == 0 {
+        block += 1;
+        bits = pick(classes.get(block)?);
+    }
+    Some(block * 64 + bits.trailing_zeros() as usize)
+}
+
+/// Whether any byte in `from..to` is odd.
+fn any_odd(classes: &[Classes], from: usize, to: usize) -> bool {
+    let (first, last) = (from / 64, to / 64);
+    let low = !0u64 << (from % 64);
+    let high = (1u64 << (to % 64)).wrapping_sub(1);
+    if first == last {
+        return classes[first].odd & low & high != 0;
+    }
+    classes[first].odd & low != 0 || classes[first + 1..last].iter().any(|c| c.odd != 0) || (high != 0 && classes[last].odd & high != 0)
+}
+
+/// A plain passing test case found by the fast path.
+struct Plain {
+    /// Bytes from `<testcase` to just past `/>`.
+    len: usize,
+    /// [`id_hash_bytes`] of its classname and name.
+    id: u64,
+    /// `time`, seconds.
+    time: f64,
+}
+
+/// Reads `<testcase a="x" …/>` at `p` in `buf` from its byte classes: the
+/// element must be whole in `buf`, attributes separated by spaces and
+/// double-quoted, nothing odd inside; `None` sends it to [`plain_case`].
+fn classified_case(buf: &[u8], classes: &[Classes], p: usize) -> Option<Plain> {
+    let end = next_bit(classes, p + 10, |c| c.gt)?;
+    if buf[end - 1] != b'/' || any_odd(classes, p + 1, end) {
+        return None;
+    }
+    let (mut classname, mut name, mut time): (&[u8], &[u8], f64) = (b"", b"", 0.0);
+    // Quotes in the element, in order, from the block bits.
+    let mut block = p / 64;
+    let mut bits = classes[block].quote & (!0u64 << (p % 64));
+    let mut next_quote = || -> Option<usize> {
+        while bits == 0 {
+            block += 1;
+            if block * 64 >= end {
+                return None;
+            }
+            bits = classes[block].quote;
+        }
+        let at = block * 64 + bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        (at < end).then_some(at)
+    };
+    let mut at = p + 9;
+    while let Some(open) = next_quote() {
+        // A value's closing quote past the first `>`: a `>` in a value.
+        let close = next_quote()?;
+        // ` key=` before the value (usually one space).
+        let gap = &buf[at..open];
+        let spaces = if gap.len() > 2 && gap[1] != b' ' { 1 } else { gap.iter().take_while(|&&b| b == b' ').count() };
+        if gap.first() != Some(&b' ') || gap.len() < spaces + 2 || gap[gap.len() - 1] != b'=' {
+            return None;
+        }
+        let key = &gap[spaces..gap.len() - 1];
+        let value = &buf[open + 1..close];
+        match key.len() {
+            4 if key == b"name" => name = value,
+            4 if key == b"time" => time = seconds(value),
+            9 if key == b"classname" => classname = value,
+            4 if key == b"file" || key == b"line" => {}
+            _ if key.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.')) => {}
+            _ => return None,
+        }
+        at = close + 1;
+    }
+    buf[at..end - 1].iter().all(|&b| b == b' ').then(|| Plain { len: end + 1 - p, id: id_hash_bytes(classname, name), time })
+}
+
 /// Counts consecutive self-closing `<testcase …/>` elements at the front of
 /// the reader's buffer, consuming them, as long as each is plainly a passing
 /// test: whole in the buffer, attributes `name="…"` without entity
 /// references, and not the retry of a failed test. Anything else is left
 /// for quick-xml, which sees the stream exactly where this stopped (between
 /// elements), so well-formedness checks are unchanged.
-fn fast_cases<R: BufRead>(reader: &mut Lines<R>, results: &mut Results) -> std::io::Result<()> {
+///
+/// Two tiers: the buffer is classified 64 bytes at a time with SIMD
+/// ([`classify`]) and most elements are read from those bits
+/// ([`classified_case`]); the rest (single quotes, an element across the
+/// classified window) go through [`plain_case`]. Line breaks can only be in
+/// the whitespace between elements, where they are counted.
+fn fast_cases<R: Source>(reader: &mut Lines<R>, results: &mut Results, lazy: &mut Vec<Classes>) -> std::io::Result<()> {
     loop {
-        let buf = reader.fill_buf()?;
-        let ws = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        let rest = &buf[ws..];
-        if rest.len() < 10 || !rest.starts_with(b"<testcase") || !rest[9].is_ascii_whitespace() {
-            if ws > 0 && ws == buf.len() {
-                // Only whitespace buffered: consume it and look at the next fill.
-                reader.consume(ws);
-                continue;
+        let len = reader.inner.fill_buf()?.len();
+        let (taken, lines, stop) = match reader.inner.classified() {
+            Some((chunk, classes, start)) => scan_cases(chunk, start, Classified::Ready(classes), results),
+            None => {
+                // Classified here, as the scan goes.
+                lazy.clear();
+                scan_cases(reader.inner.fill_buf()?, 0, Classified::Lazy(lazy, 0), results)
             }
+        };
+        reader.inner.consume(taken);
+        reader.line += lines;
+        if stop || taken < len || taken == 0 {
+            // Quick-xml's turn, or the end of the input.
             return Ok(());
         }
-        let Some((len, classname, name, time)) = plain_case(&rest[9..]) else { return Ok(()) };
-        if !results.failed_ids.is_empty() && results.failed_ids.contains(&id_hash_bytes(classname, name)) {
-            return Ok(());
+    }
+}
+
+/// Byte classes of the buffer being scanned: all known, or computed a
+/// little ahead of the scan (after a failure quick-xml takes over and what
+/// was classified ahead is dropped; the second field says how far).
+enum Classified<'a> {
+    Ready(&'a [Classes]),
+    Lazy(&'a mut Vec<Classes>, usize),
+}
+
+/// Counts plain passing cases in `buf` from `start`; returns the bytes
+/// taken, the line breaks in them, and whether something else is next.
+fn scan_cases(buf: &[u8], start: usize, mut classified: Classified, results: &mut Results) -> (usize, u64, bool) {
+    let (mut p, mut lines) = (start, 0);
+    loop {
+        while p < buf.len() && buf[p].is_ascii_whitespace() {
+            lines += u64::from(buf[p] == b'\n');
+            p += 1;
+        }
+        if buf.len() - p < 10 {
+            // The buffer's end.
+            return (p - start, lines, false);
+        }
+        if !buf[p..].starts_with(b"<testcase") || !buf[p + 9].is_ascii_whitespace() {
+            return (p - start, lines, true);
+        }
+        let case = match &mut classified {
+            Classified::Ready(classes) => classified_case(buf, classes, p),
+            Classified::Lazy(classes, seen) => {
+                if p + 512 > *seen {
+                    *seen = classify_to(buf, classes, p + 1024);
+                }
+                classified_case(&buf[..*seen], classes, p)
+            }
+        };
+        let Some(case) = case.or_else(|| {
+            plain_case(&buf[p + 9..]).map(|(len, classname, name, time)| Plain { len: len + 9, id: id_hash_bytes(classname, name), time })
+        }) else {
+            return (p - start, lines, true);
+        };
+        if !results.failed_ids.is_empty() && results.failed_ids.contains(&case.id) {
+            return (p - start, lines, true);
         }
         results.tests += 1;
         results.passed += 1;
-        results.time += time;
-        reader.consume(ws + 9 + len);
+        results.time += case.time;
+        results.fast += 1;
+        p += case.len;
     }
 }
 
@@ -558,38 +822,50 @@ fn plain_case(b: &[u8]) -> Option<(usize, &[u8], &[u8], f64)> {
 }
 
 /// A `time` attribute: plain decimals (`0.123`) by integer arithmetic,
-/// anything else (exponents, commas) through `f64::from_str`.
+/// anything else (exponents, commas, long values) through `f64::from_str`.
 fn seconds(v: &[u8]) -> f64 {
-    let (mut m, mut scale, mut dot, mut digits) = (0u64, 1u64, false, 0);
-    for &c in v {
-        match c {
-            b'0'..=b'9' if digits < 18 => {
-                m = m * 10 + u64::from(c - b'0');
-                digits += 1;
-                if dot {
-                    scale *= 10;
-                }
+    const SCALE: [f64; 19] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
+    let (mut m, mut dot) = (0u64, None);
+    if v.len() <= 18 {
+        for (i, &c) in v.iter().enumerate() {
+            let d = c.wrapping_sub(b'0');
+            if d < 10 {
+                m = m * 10 + u64::from(d);
+            } else if c == b'.' && dot.is_none() {
+                dot = Some(i);
+            } else {
+                return seconds_slow(v);
             }
-            b'.' if !dot => dot = true,
-            _ => return std::str::from_utf8(v).ok().and_then(|t| t.trim().replace(',', "").parse().ok()).unwrap_or(0.0),
         }
+        return m as f64 / dot.map_or(1.0, |d| SCALE[v.len() - d - 1]);
     }
-    m as f64 / scale as f64
+    seconds_slow(v)
+}
+
+fn seconds_slow(v: &[u8]) -> f64 {
+    std::str::from_utf8(v).ok().and_then(|t| t.trim().replace(',', "").parse().ok()).unwrap_or(0.0)
 }
 
 /// Parses one report into `results` (several reports accumulate: a test
 /// that fails in one and passes in a later one is flaky).
-pub fn parse(reader: impl BufRead, shown: &str, results: &mut Results) -> Result<(), ParseError> {
+pub fn parse(reader: impl Source, shown: &str, results: &mut Results) -> Result<(), ParseError> {
+    parse_with(reader, shown, results, true)
+}
+
+/// [`parse`], with the fast path for plain passing cases or without it
+/// (tests compare the two).
+fn parse_with(reader: impl Source, shown: &str, results: &mut Results, fast: bool) -> Result<(), ParseError> {
     let mut r = quick_xml::Reader::from_reader(Lines { inner: reader, line: 1 });
     r.config_mut().check_end_names = true;
     let err = |line: u64, message: String| ParseError { file: shown.to_owned(), line, message };
     let mut p = Parser { shown, pytest: false, suites: Vec::new(), case: None, saw_root: false, depth: 0, results };
     let mut buf = Vec::with_capacity(8192);
+    let mut classes = Vec::new();
     loop {
-        if p.saw_root && p.depth > 0 && p.case.is_none() {
+        if fast && p.saw_root && p.depth > 0 && p.case.is_none() {
             // Between elements: count runs of plain passing `<testcase …/>`
             // straight from the read buffer (quick-xml resumes after them).
-            fast_cases(r.get_mut(), p.results).map_err(|e| err(r.get_ref().line, format!("cannot read the report: {e}")))?;
+            fast_cases(r.get_mut(), p.results, &mut classes).map_err(|e| err(r.get_ref().line, format!("cannot read the report: {e}")))?;
         }
         let line = r.get_ref().line;
         let ev = match r.read_event_into(&mut buf) {
@@ -621,7 +897,7 @@ pub fn parse(reader: impl BufRead, shown: &str, results: &mut Results) -> Result
                     match a.key.local_name().as_ref() {
                         "classname" => classname = a.normalized_value(XmlVersion::Implicit1_0).unwrap_or_default(),
                         "name" => name = a.normalized_value(XmlVersion::Implicit1_0).unwrap_or_default(),
-                        "time" => time = a.value.as_ref().trim().parse().unwrap_or(0.0),
+                        "time" => time = seconds(a.value.as_bytes()),
                         _ => {}
                     }
                 }
@@ -720,5 +996,155 @@ mod tests {
             parse(xml.as_bytes(), "t.xml", &mut r).unwrap();
             assert_eq!((r.tests, r.passed, r.failed, r.flaky), (2, 2, 0, 1), "{name}");
         }
+    }
+    #[test]
+    fn byte_classes_match_a_byte_by_byte_reading() {
+        // Every byte value at every lane position.
+        for shift in 0..64 {
+            let block: [u8; 64] = std::array::from_fn(|i| ((i * 4 + shift) % 256) as u8);
+            let mut want = Classes::default();
+            for (i, &b) in block.iter().enumerate() {
+                let bit = 1u64 << i;
+                want.quote |= if b == b'"' { bit } else { 0 };
+                want.gt |= if b == b'>' { bit } else { 0 };
+                want.odd |= if matches!(b, b'<' | b'&' | b'\'') || !(0x20..=0x7e).contains(&b) { bit } else { 0 };
+            }
+            assert_eq!(classify(&block), want, "shift {shift}");
+        }
+        // The last block of a buffer is padded with odd NULs.
+        let mut classes = Vec::new();
+        assert_eq!(classify_to(b"<a b=\"c\"/>", &mut classes, 100), 10);
+        assert_eq!((classes.len(), classes[0].quote, classes[0].odd >> 10 & 1), (1, 1 << 5 | 1 << 7, 1));
+    }
+
+    #[test]
+    fn the_classified_path_takes_only_plain_passing_cases() {
+        let case = |xml: &str| {
+            let mut classes = Vec::new();
+            classify_to(xml.as_bytes(), &mut classes, xml.len());
+            classified_case(xml.as_bytes(), &classes, 0).map(|c| (c.len, c.id, c.time))
+        };
+        let plain = r#"<testcase classname="a.b" name="t[x-y]" file="t.py" line="3" time="0.5"/>"#;
+        assert_eq!(case(&format!("{plain}\n")), Some((plain.len(), id_hash_bytes(b"a.b", b"t[x-y]"), 0.5)));
+        assert!(case(r#"<testcase  name="a"   time="1" />"#).is_some(), "spaces between attributes");
+        for odd in [
+            r#"<testcase name="t[x>y]"/>"#,
+            r#"<testcase name="a &amp; b"/>"#,
+            r#"<testcase name="it's"/>"#,
+            "<testcase name=\"caf\u{e9}\"/>",
+            "<testcase name=\"a\"\ttime=\"1\"/>",
+            "<testcase name=\"a\"\ntime=\"1\"/>",
+            r#"<testcase name = "a"/>"#,
+            r#"<testcase name="a"time="1"/>"#,
+            r#"<testcase name='a'/>"#,
+            r#"<testcase name="a"><failure/></testcase>"#,
+            r#"<testcase name="a" time="1""#,
+            r#"<testcase na!me="a"/>"#,
+            r#"<testcase ="a"/>"#,
+            r#"<testcase name="a" x/>"#,
+        ] {
+            assert_eq!(case(odd), None, "{odd}");
+        }
+    }
+
+    /// A JUnit report with the shapes that send a case off the fast path
+    /// (quotes, entities, `>` in values, line breaks and tabs between and in
+    /// attributes, non-ASCII, children, retries, CDATA), from a seed.
+    fn random_report(seed: u64, cases: usize) -> String {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let names = ["a", "b c", "it's", "x &amp; y", "t[1&gt;0]", "t[1>0]", "caf\u{e9}", "tab\there", "nl\nx", "q\"q", "", "settles T+1"];
+        let times = ["0.5", "12", " 3.25 ", "1,234.5", "1e-3", "", "0.000001"];
+        let seps = [" ", " ", " ", "  ", "\n    ", "\t"];
+        let between = ["\n", "", "\r\n  ", "  ", "\n"];
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites name=\"pytest tests\"><testsuite name=\"pytest\">\n");
+        for i in 0..cases {
+            // Half the cases plain, as most are in real reports.
+            let plain = next(2) == 0;
+            let mut attrs = Vec::new();
+            attrs.push(("classname", ["m", "pkg.mod", "it's.mod"][if plain { next(2) } else { next(3) }].to_owned()));
+            attrs.push(("name", if plain { ["a", "b c", "settles T+1"][next(3)] } else { names[next(names.len())] }.to_owned()));
+            if next(2) == 0 {
+                attrs.push(("file", "tests/test_x.py".to_owned()));
+                attrs.push(("line", (i % 50).to_string()));
+            }
+            attrs.push(("time", times[next(times.len())].to_owned()));
+            if next(8) == 0 {
+                attrs.push(("weird-key.x:y", "v".to_owned()));
+            }
+            if next(4) == 0 {
+                let j = next(attrs.len());
+                let last = attrs.len() - 1;
+                attrs.swap(j, last);
+            }
+            xml.push_str("<testcase");
+            for (k, v) in &attrs {
+                let q = if v.contains('"') || (!plain && next(6) == 0) { '\'' } else { '"' };
+                let v = if q == '\'' { v.replace('\'', "&apos;") } else { v.clone() };
+                let eq = if !plain && next(20) == 0 { " = " } else { "=" };
+                xml.push_str(&format!("{}{k}{eq}{q}{v}{q}", if plain { " " } else { seps[next(seps.len())] }));
+            }
+            match if plain { 6 + next(2) } else { next(12) } {
+                0 => xml.push_str("><failure message=\"boom &lt;1&gt;\">trace &amp; more\nline 2</failure></testcase>"),
+                1 => xml.push_str("><skipped/></testcase>"),
+                2 => xml.push_str("><error type=\"E\"/></testcase>"),
+                3 => xml.push_str("><rerunFailure message=\"r\"/></testcase>"),
+                4 => xml.push_str("><system-out><![CDATA[<testcase name=\"fake\"/>]]></system-out></testcase>"),
+                5 => xml.push_str("></testcase>"),
+                6 => xml.push_str(" />"),
+                _ => xml.push_str("/>"),
+            }
+            xml.push_str(between[next(between.len())]);
+        }
+        xml.push_str("</testsuite></testsuites>\n");
+        xml
+    }
+
+    #[test]
+    fn the_fast_path_counts_what_quick_xml_alone_counts() {
+        // Each report read: without the fast path (the reference); with it
+        // over one buffer, over small buffers (cases cut at their ends),
+        // and through the reader thread's chunks of a random size. Totals,
+        // failures, flaky tests, errors and their lines must be the same.
+        let mut fast = 0;
+        for seed in 0..120u64 {
+            let mut xml = random_report(seed, 150);
+            if seed % 5 == 4 {
+                // Truncated somewhere (on a character boundary): the same error, on the same line.
+                let mut cut = (seed as usize * 7919) % xml.len();
+                while !xml.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                xml.truncate(cut);
+            }
+            let read = |source: Box<dyn Source>, fast: bool| {
+                let mut r = Results::default();
+                let outcome = parse_with(source, "r.xml", &mut r, fast).map_err(|e| e.to_string());
+                (outcome, r)
+            };
+            let (want, reference) = read(Box::new(xml.as_bytes()), false);
+            assert_eq!(reference.fast, 0);
+            let chunk = 64 + (seed as usize * 37) % 700;
+            for (how, source) in [
+                ("one buffer", Box::new(xml.as_bytes()) as Box<dyn Source>),
+                ("small buffers", Box::new(BufReader::with_capacity(chunk, xml.as_bytes()))),
+                ("reader thread", Box::new(Pipe::spawn(Box::new(std::io::Cursor::new(xml.clone().into_bytes())), chunk))),
+            ] {
+                let (got, mut results) = read(source, true);
+                fast += results.fast;
+                results.fast = 0;
+                assert_eq!(got, want, "seed {seed}, {how}: outcome");
+                if want.is_ok() {
+                    assert_eq!(results, reference, "seed {seed}, {how}");
+                }
+            }
+        }
+        // About half the cases are plain; retries of failed ones are not.
+        assert!(fast > 15_000, "the fast path took only {fast} cases");
     }
 }

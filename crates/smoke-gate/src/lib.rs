@@ -304,43 +304,65 @@ pub fn find_reports(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<(Str
     Ok(out)
 }
 
-/// Where a failure is, relative to the repository: the report's `file` and
-/// `line`, or the first `path:line` in the failure text that names a file in
-/// the repository. Absolute paths from another machine are matched by suffix.
-pub fn locate(case: &Case, repo: &Path, prefix: &Path) -> Option<(String, u32)> {
-    let resolve = |p: &str| -> Option<String> {
-        let path = Path::new(p.trim());
-        let rel: PathBuf = if path.is_absolute() {
-            let comps: Vec<Component> = path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
-            (0..comps.len()).map(|i| comps[i..].iter().collect::<PathBuf>()).find(|s| repo.join(s).is_file())?
-        } else if repo.join(prefix).join(path).is_file() {
-            prefix.join(path)
-        } else if repo.join(path).is_file() {
-            path.to_owned()
-        } else {
-            return None;
-        };
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
-    };
-    if let Some(f) = &case.file
-        && let Some(p) = resolve(f)
-    {
-        let line = case.line.or_else(|| line_in(&case.detail, f)).unwrap_or(1);
-        return Some((p, line));
+/// Where failures are, relative to the repository. Each path is looked up
+/// once (a report names the same files many times).
+pub struct Locator<'a> {
+    repo: &'a Path,
+    prefix: &'a Path,
+    seen: std::collections::HashMap<String, Option<String>>,
+}
+
+impl<'a> Locator<'a> {
+    /// Paths under `repo`; relative report paths are tried under `prefix` (the gate's root in the repository) first.
+    pub fn new(repo: &'a Path, prefix: &'a Path) -> Self {
+        Self { repo, prefix, seen: std::collections::HashMap::new() }
     }
-    // A `path:line` in the failure text (Python tracebacks, Go, jest, JVM stack traces).
-    for token in case.detail.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '"' || c == '\'' || c == ',') {
-        let mut parts = token.split(':');
-        let (Some(file), Some(line)) = (parts.next(), parts.next()) else { continue };
-        let Ok(line) = line.parse::<u32>() else { continue };
-        if line == 0 || !file.contains('.') {
-            continue;
-        }
-        if let Some(p) = resolve(file) {
+
+    /// Where a failure is: the report's `file` and `line`, or the first
+    /// `path:line` in the failure text that names a file in the
+    /// repository. Absolute paths from another machine are matched by suffix.
+    pub fn locate(&mut self, case: &Case) -> Option<(String, u32)> {
+        if let Some(f) = &case.file
+            && let Some(p) = self.resolve(f)
+        {
+            let line = case.line.or_else(|| line_in(&case.detail, f)).unwrap_or(1);
             return Some((p, line));
         }
+        // A `path:line` in the failure text (Python tracebacks, Go, jest, JVM stack traces).
+        for token in case.detail.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '"' || c == '\'' || c == ',') {
+            let mut parts = token.split(':');
+            let (Some(file), Some(line)) = (parts.next(), parts.next()) else { continue };
+            let Ok(line) = line.parse::<u32>() else { continue };
+            if line == 0 || !file.contains('.') {
+                continue;
+            }
+            if let Some(p) = self.resolve(file) {
+                return Some((p, line));
+            }
+        }
+        None
     }
-    None
+
+    fn resolve(&mut self, p: &str) -> Option<String> {
+        if let Some(known) = self.seen.get(p) {
+            return known.clone();
+        }
+        let (repo, prefix) = (self.repo, self.prefix);
+        let path = Path::new(p.trim());
+        let rel: Option<PathBuf> = if path.is_absolute() {
+            let comps: Vec<Component> = path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+            (0..comps.len()).map(|i| comps[i..].iter().collect::<PathBuf>()).find(|s| repo.join(s).is_file())
+        } else if repo.join(prefix).join(path).is_file() {
+            Some(prefix.join(path))
+        } else if repo.join(path).is_file() {
+            Some(path.to_owned())
+        } else {
+            None
+        };
+        let found = rel.map(|rel| rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"));
+        self.seen.insert(p.to_owned(), found.clone());
+        found
+    }
 }
 
 fn line_in(detail: &str, file: &str) -> Option<u32> {
@@ -429,9 +451,10 @@ fn judge_tests(
         Some(b) => format!("[{p}:{l}]({b}{p}#L{l})"),
         None => format!("`{p}:{l}`"),
     };
+    let mut locator = Locator::new(repo, prefix);
     let mut table = String::from("| test | outcome | message | where |\n| --- | --- | --- | --- |\n");
     for c in &results.failures {
-        let at = locate(c, repo, prefix);
+        let at = locator.locate(c);
         let outcome = if c.outcome == Outcome::Errored { "error" } else { "failed" };
         let _ = writeln!(
             table,
@@ -457,7 +480,7 @@ fn judge_tests(
         let mut md = String::from("| test | failed attempts | first failure |\n| --- | --- | --- |\n");
         for c in &results.flaky_cases {
             let _ = writeln!(md, "| `{}` | {} | {} |", render::cell(&c.id()), c.reruns.max(1), render::cell(&first_line(&c.message, 160)));
-            if let Some((path, line)) = locate(c, repo, prefix) {
+            if let Some((path, line)) = locator.locate(c) {
                 let message = format!("passed only after {} failed attempt(s): {}", c.reruns.max(1), first_line(&c.message, 300));
                 report.annotations.push(Annotation::line(path, line, Level::Warning, format!("flaky: {}", c.id()), message));
             }
