@@ -315,35 +315,27 @@ fn id_hash_bytes(classname: &[u8], name: &[u8]) -> u64 {
     // FxHash-style, sixteen bytes a step in two independent lanes (the
     // multiplications overlap); most tests are hashed, none kept.
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let step = |h: u64, w: &[u8; 8]| (h.rotate_left(5) ^ u64::from_le_bytes(*w)).wrapping_mul(K);
-    let (mut a, mut b) = (classname.len() as u64, (name.len() as u64).wrapping_mul(K));
+    let mut lanes = [classname.len() as u64, (name.len() as u64).wrapping_mul(K)];
+    let mut mix = |pair: &[u8; 16]| {
+        for (h, w) in lanes.iter_mut().zip(pair.as_chunks::<8>().0) {
+            *h = (h.rotate_left(5) ^ u64::from_le_bytes(*w)).wrapping_mul(K);
+        }
+    };
     for part in [classname, name] {
         let (pairs, rest) = part.as_chunks::<16>();
-        for pair in pairs {
-            let (x, y) = (pair.first_chunk::<8>(), pair.last_chunk::<8>());
-            if let (Some(x), Some(y)) = (x, y) {
-                a = step(a, x);
-                b = step(b, y);
-            }
-        }
-        if rest.is_empty() {
-            a = step(a, &[0xff; 8]);
-        } else if let Some(last) = part.last_chunk::<16>() {
-            // The last sixteen bytes (overlapping what is hashed already).
-            if let (Some(x), Some(y)) = (last.first_chunk::<8>(), last.last_chunk::<8>()) {
-                a = step(a, x);
-                b = step(b, y);
-            }
-        } else {
-            let mut tail = [0u8; 16];
-            tail[..rest.len()].copy_from_slice(rest);
-            if let (Some(x), Some(y)) = (tail.first_chunk::<8>(), tail.last_chunk::<8>()) {
-                a = step(a, x);
-                b = step(b, y);
+        pairs.iter().for_each(&mut mix);
+        match part.last_chunk::<16>() {
+            _ if rest.is_empty() => mix(&[0xff; 16]),
+            // The last sixteen bytes, overlapping what is mixed in already.
+            Some(last) => mix(last),
+            None => {
+                let mut tail = [0u8; 16];
+                tail[..rest.len()].copy_from_slice(rest);
+                mix(&tail);
             }
         }
     }
-    a ^ b.rotate_left(29)
+    lanes[0] ^ lanes[1].rotate_left(29)
 }
 
 fn local(e: &BytesStart) -> String {
