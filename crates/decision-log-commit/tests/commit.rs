@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use github_fake::Fake;
-use github_fake::support::{clean_command, webhook_example};
+use github_fake::support::{TempRepo, clean_command, webhook_example};
 use release_gate_core::report::{Check, Report, Status};
 use serde_json::{Value, json};
 
@@ -45,24 +45,20 @@ fn report(gate: &str, stage: Option<&str>, status: Status, warn: Option<&str>) -
     r
 }
 
-struct Repo {
-    dir: tempfile::TempDir,
+struct Repo(TempRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = TempRepo;
+    fn deref(&self) -> &TempRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let r = Self { dir };
+        let r = Self(TempRepo::new());
         r.write(".github/release-gate.yml", POLICY);
         r
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
     }
     fn add(&self, dir: &str, r: &Report) {
         release_gate_core::publish::write_report(r, &self.path(dir)).unwrap();
@@ -73,7 +69,7 @@ impl Repo {
     }
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = clean_command(Path::new(env!("CARGO_BIN_EXE_decision-log-commit")));
-        c.current_dir(self.dir.path()).args(["--release", "2.4.0", "--format", "json", "--now", NOW]).args(args);
+        c.current_dir(self.root()).args(["--release", "2.4.0", "--format", "json", "--now", NOW]).args(args);
         c
     }
 }
@@ -275,19 +271,18 @@ fn a_protected_branch_gets_a_pull_request_instead() {
 #[test]
 fn via_git_commits_in_the_checkout() {
     let repo = Repo::new();
-    let git = |args: &[&str]| {
-        assert!(Command::new("git").current_dir(repo.dir.path()).args(args).output().unwrap().status.success(), "git {args:?}")
-    };
+    let git =
+        |args: &[&str]| assert!(Command::new("git").current_dir(repo.root()).args(args).output().unwrap().status.success(), "git {args:?}");
     git(&["init", "-q", "-b", "release/2.4.0"]);
     git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "init"]);
     all_good(&repo);
     let (code, r, err) = parse(&repo.cmd(&["--via", "git"]).output().unwrap());
     assert!(matches!(code, 0 | 1), "{err}");
     assert!(r["checks"][0]["message"].as_str().unwrap().contains("committed reports/release-decisions/2.4.0.md in the local checkout"));
-    let log = Command::new("git").current_dir(repo.dir.path()).args(["log", "--oneline", "--", LOG]).output().unwrap();
+    let log = Command::new("git").current_dir(repo.root()).args(["log", "--oneline", "--", LOG]).output().unwrap();
     assert!(String::from_utf8_lossy(&log.stdout).contains("Decision log for release 2.4.0"));
     let (_, r, _) = parse(&repo.cmd(&["--via", "git"]).output().unwrap());
-    let st = Command::new("git").current_dir(repo.dir.path()).args(["diff", "HEAD~1", "--", LOG]).output().unwrap();
+    let st = Command::new("git").current_dir(repo.root()).args(["diff", "HEAD~1", "--", LOG]).output().unwrap();
     assert!(
         r["checks"][0]["message"].as_str().unwrap().contains("unchanged; nothing to commit"),
         "{r:#}\n{}",

@@ -1,6 +1,7 @@
 //! Helpers the gates' integration tests share: real webhook payloads from
-//! npm `@octokit/webhooks-examples`, and a command builder that strips the
-//! runner's environment so tests behave the same locally and in CI.
+//! npm `@octokit/webhooks-examples`, a command builder that strips the
+//! runner's environment so tests behave the same locally and in CI, and a
+//! throwaway repository directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,5 +74,44 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A repository directory for one test, removed when dropped; files are
+/// written by repository-relative path. Test support: it panics, naming the
+/// path, when the file system refuses.
+pub struct TempRepo {
+    dir: tempfile::TempDir,
+}
+
+impl TempRepo {
+    /// An empty directory.
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("creating a temporary repository: {e}")) }
+    }
+
+    /// The repository's root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rel` under the root.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// Writes `rel` (and the directories above it).
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
+        }
+        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
+    }
+}
+
+impl Default for TempRepo {
+    fn default() -> Self {
+        Self::new()
     }
 }

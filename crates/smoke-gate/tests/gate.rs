@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use github_fake::Fake;
-use github_fake::support::{clean_command, webhook_example};
+use github_fake::support::{TempRepo, clean_command, webhook_example};
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-12-01T14:00:00Z";
@@ -36,29 +36,23 @@ const POLICY: &str = r#"smoke-gate:
     hosts: [status.tradepulse.example, aws.amazon.com]
 "#;
 
-struct Repo {
-    dir: tempfile::TempDir,
+struct Repo(TempRepo);
+
+impl std::ops::Deref for Repo {
+    type Target = TempRepo;
+    fn deref(&self) -> &TempRepo {
+        &self.0
+    }
 }
 
 impl Repo {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-        let r = Self { dir };
+        let r = Self(TempRepo::new());
+        std::fs::create_dir_all(r.path(".git")).unwrap();
         r.write(".github/release-gate.yml", POLICY);
         r.write("tests/test_orders.py", "# test file\n".repeat(40));
         r.write("tests/conftest.py", "import pytest\n");
         r
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
     }
 
     fn smoke(&self, fixture_name: &str) {
@@ -67,7 +61,7 @@ impl Repo {
 
     fn run(&self, args: &[&str]) -> (i32, Value, String) {
         let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
-            .current_dir(self.dir.path())
+            .current_dir(self.root())
             .args(["--release", "2.4.0", "--format", "json", "--now", NOW])
             .args(args)
             .output()
@@ -174,7 +168,7 @@ fn paths_are_made_relative_to_the_repository_in_a_subdirectory_checkout() {
     repo.write("platform/web/src/blotter.test.ts", "//\n".repeat(40));
     repo.write("platform/reports/release-smoke/2.4.0/jest.xml", std::fs::read(fixture("jest-junit.xml")).unwrap());
     let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
-        .current_dir(repo.dir.path())
+        .current_dir(repo.root())
         .args(["--release", "2.4.0", "--format", "json", "--now", NOW, "--stage", "smoke", "--root", "platform", "--policy"])
         .arg(repo.path(".github/release-gate.yml"))
         .output()
@@ -305,7 +299,7 @@ fn history_comes_from_earlier_check_runs_on_the_commit() {
         // Each workflow run starts from a clean checkout: no earlier reports.
         let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
         let out = clean_command(Path::new(env!("CARGO_BIN_EXE_smoke-gate")))
-            .current_dir(repo.dir.path())
+            .current_dir(repo.root())
             .args(["--release", "2.4.0", "--format", "json", "--now", NOW, "--stage", "smoke"])
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_REPOSITORY", "Codertocat/Hello-World")

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine as _;
+use github_fake::support::TempRepo;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -29,7 +30,7 @@ fn ok(out: Output, what: &str) -> Output {
 }
 
 pub struct Repo {
-    pub dir: tempfile::TempDir,
+    pub dir: TempRepo,
     pub captain: PathBuf,
     pub stranger: PathBuf,
     pub p256: PathBuf,
@@ -37,25 +38,18 @@ pub struct Repo {
     pub other_p256: PathBuf,
 }
 
+impl std::ops::Deref for Repo {
+    type Target = TempRepo;
+    fn deref(&self) -> &TempRepo {
+        &self.dir
+    }
+}
+
 impl Repo {
-    pub fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.root().join(rel)
-    }
-
-    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-
     /// A repository with keys, an allowed-signers file and a policy.
     pub fn new(policy_extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join(".keys");
+        let dir = TempRepo::new();
+        let keys = dir.path(".keys");
         std::fs::create_dir_all(&keys).unwrap();
         let ssh = |name: &str| {
             let p = keys.join(name);
