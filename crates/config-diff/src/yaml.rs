@@ -167,26 +167,21 @@ impl Builder<'_> {
         YamlError { file: self.file.to_owned(), line, message: message.into() }
     }
 
-    fn check_tag(&self, tag: &Option<Cow<'_, Tag>>, line: u32, allowed: &[&str]) -> Result<Option<String>, YamlError> {
+    /// The node's core-schema tag (the rule is core's, shared with the policy files).
+    fn check_tag(&self, tag: &Option<Cow<'_, Tag>>, line: u32, kind: &str) -> Result<Option<String>, YamlError> {
         let Some(tag) = tag else { return Ok(None) };
-        if tag.handle == "!" && tag.suffix.is_empty() {
-            return Ok(Some("!".into()));
-        }
-        if tag.is_yaml_core_schema() && allowed.contains(&tag.suffix.as_str()) {
-            return Ok(Some(tag.suffix.clone()));
-        }
-        Err(self.err(
-            line,
-            format!(
-                "tag {tag} is not in YAML's core schema (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map); config-diff compares plain data, so render the file first (e.g. resolve CloudFormation or Helm tags)"
-            ),
-        ))
+        release_gate_core::policy::core_tag(tag, kind).map(|t| Some(t.to_owned())).map_err(|m| {
+            self.err(
+                line,
+                format!("{m}; config-diff compares plain data, so render the file first (e.g. resolve CloudFormation or Helm tags)"),
+            )
+        })
     }
 
     fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<String>, line: u32) -> Result<Value, YamlError> {
         let bad = |what: &str| self.err(line, format!("{text:?} is not a valid {what}"));
         match tag.as_deref() {
-            Some("str") | Some("!") => return Ok(Value::Str(self.intern(text))),
+            Some("str") => return Ok(Value::Str(self.intern(text))),
             Some("null") => return if resolve(text).is_some_and(|v| v == Value::Null) { Ok(Value::Null) } else { Err(bad("!!null")) },
             Some("bool") => {
                 return match resolve(text) {
@@ -380,18 +375,18 @@ pub fn parse_chars<I: Iterator<Item = char>>(chars: I, file: &str, budget: Budge
         let line = line_of(&span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let tag = builder.check_tag(&tag, line, &["str", "int", "float", "bool", "null"])?;
+                let tag = builder.check_tag(&tag, line, "scalar")?;
                 let value = builder.scalar(&text, style, tag, line)?;
                 let node = Node { value, line };
                 builder.remember(anchor, &node);
                 builder.push(&mut stack, &mut docs, node, style == ScalarStyle::Plain)?;
             }
             Event::SequenceStart(anchor, tag) => {
-                builder.check_tag(&tag, line, &["seq"])?;
+                builder.check_tag(&tag, line, "sequence")?;
                 stack.push(Frame::Seq { items: Vec::new(), line, anchor });
             }
             Event::MappingStart(anchor, tag) => {
-                builder.check_tag(&tag, line, &["map"])?;
+                builder.check_tag(&tag, line, "mapping")?;
                 stack.push(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, line, anchor });
             }
             Event::SequenceEnd => {

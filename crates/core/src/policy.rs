@@ -136,9 +136,78 @@ pub fn load<S: GateSection>(path: &Path, explicit: bool) -> Result<PolicyFile<S>
     Ok(file)
 }
 
+/// Largest YAML file read as a policy, manifest or exception.
+pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
+/// Longest line in such a file: no value needs more, and a bound keeps
+/// patterns and other values from taking unbounded time and memory.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+
+/// YAML's core-schema tags, and the kind of node each may tag.
+const CORE_TAGS: &[(&str, &str)] = &[
+    ("str", "scalar"),
+    ("int", "scalar"),
+    ("float", "scalar"),
+    ("bool", "scalar"),
+    ("null", "scalar"),
+    ("seq", "sequence"),
+    ("map", "mapping"),
+];
+
+/// Checks a node's tag (`kind` is `scalar`, `sequence` or `mapping`): the
+/// core-schema name for `!!str` and its kin on the right kind of node (the
+/// non-specific `!` is `str`, `seq` or `map`, as YAML resolves it), an error
+/// for anything else (`!!binary`, `!!python/object:…`, `!Ref`), whose
+/// meaning these files cannot have.
+pub fn core_tag(tag: &saphyr_parser::Tag, kind: &str) -> Result<&'static str, String> {
+    let wanted = if tag.handle == "!" && tag.suffix.is_empty() {
+        CORE_TAGS.iter().find(|(n, k)| *k == kind && matches!(*n, "str" | "seq" | "map"))
+    } else if tag.is_yaml_core_schema() {
+        CORE_TAGS.iter().find(|(n, k)| *n == tag.suffix && *k == kind)
+    } else {
+        None
+    };
+    if let Some((name, _)) = wanted {
+        return Ok(name);
+    }
+    Err(format!("tag {tag} is not in YAML's core schema (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map) for a {kind}"))
+}
+
+/// Refuses what the typed reading would let through silently: files and
+/// lines beyond the bounds, and tags outside the core schema.
+fn precheck(text: &str, path: &Path) -> Result<(), PolicyError> {
+    let invalid = |line: u64, column: u64, message: String| PolicyError::Invalid { path: path.to_owned(), line, column, message };
+    if text.len() > MAX_YAML_BYTES {
+        return Err(invalid(1, 1, format!("the file is {} bytes, more than the {MAX_YAML_BYTES} read; split it", text.len())));
+    }
+    if let Some((i, l)) = text.lines().enumerate().find(|(_, l)| l.len() > MAX_LINE_BYTES) {
+        return Err(invalid(
+            i as u64 + 1,
+            1,
+            format!("the line is {} bytes, more than the {MAX_LINE_BYTES} allowed; shorten the value", l.len()),
+        ));
+    }
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    while let Some(event) = parser.next_event() {
+        // Syntax errors are left to the typed reading, which words them for people.
+        let Ok((event, span)) = event else { return Ok(()) };
+        let (tag, kind) = match &event {
+            saphyr_parser::Event::Scalar(_, _, _, tag) => (tag, "scalar"),
+            saphyr_parser::Event::SequenceStart(_, tag) => (tag, "sequence"),
+            saphyr_parser::Event::MappingStart(_, tag) => (tag, "mapping"),
+            _ => continue,
+        };
+        if let Some(tag) = tag {
+            core_tag(tag, kind).map_err(|m| invalid(span.start.line() as u64, span.start.col() as u64 + 1, format!("{m}; remove it")))?;
+        }
+    }
+    Ok(())
+}
+
 /// Parses any YAML document strictly (duplicate keys refused, aliases
-/// bounded), mapping errors to `file:line:column: message`.
+/// bounded, sizes bounded, only core-schema tags), mapping errors to
+/// `file:line:column: message`.
 pub fn parse_yaml<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, PolicyError> {
+    precheck(text, path)?;
     let options = serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
@@ -255,5 +324,23 @@ mod tests {
         let err = parse("freze-check: {}\n").expect_err("unknown section").to_string();
         assert!(err.starts_with("policy.yml:1:1:"), "{err}");
         assert!(err.contains("freeze-check"), "expected form listed: {err}");
+    }
+
+    #[test]
+    fn tags_outside_the_core_schema_and_oversized_values_are_refused() {
+        for (text, line) in [
+            ("freeze-check:\n  buffer: !!binary aGVsbG8=\n", 2),
+            ("freeze-check:\n  buffer: !!python/object:os.system x\n", 2),
+            ("freeze-check:\n  days: !Ref x\n", 2),
+            ("freeze-check: !!set {a, b}\n", 1),
+            ("freeze-check:\n  days: !!map [a]\n", 2),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.starts_with(&format!("policy.yml:{line}:")) && err.contains("core schema"), "{text}: {err}");
+        }
+        assert!(parse("freeze-check:\n  buffer: !!str 90m\n").is_ok());
+        let long = format!("freeze-check:\n  buffer: \"{}\"\n", "a*".repeat(5_000));
+        let err = parse(&long).expect_err("long").to_string();
+        assert!(err.starts_with("policy.yml:2:1:") && err.contains("more than the 8192 allowed"), "{err}");
     }
 }

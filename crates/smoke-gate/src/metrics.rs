@@ -6,8 +6,17 @@
 //!   default) and compared with its baseline (a second query, a series in the
 //!   file, or a fixed value): the relative deviation in the bad direction
 //!   must stay within the tolerance (default 5 %), else the stage fails;
+//! - a baseline of 0 has no relative deviation: `tolerance-absolute` bounds
+//!   the move in the bad direction, and without it any move in the bad
+//!   direction is outside tolerance (never "inconclusive": a count of
+//!   rejected orders that goes from 0 to 3 is a regression);
+//! - `max:` and `min:` bound the canary's value absolutely, with or without
+//!   a baseline (Flagger's `thresholdRange`, Argo Rollouts'
+//!   `successCondition`);
 //! - a `critical` metric more than `critical-deviation` (10 %) off its
-//!   baseline means rollback;
+//!   baseline, or outside its absolute bounds, or moving in the bad
+//!   direction from a baseline of 0 beyond `tolerance-absolute`, means
+//!   rollback;
 //! - error-budget consumption in the window above `max-consumption` (5 %)
 //!   means rollback;
 //! - no data, too little data to cover the window, NaN, or a source error is
@@ -65,6 +74,16 @@ pub struct MetricSpec {
     /// Allowed deviation, percent (default 5).
     #[serde(default)]
     pub tolerance: Option<f64>,
+    /// Allowed move in the bad direction, in the metric's unit, when the
+    /// baseline is 0 (default: none at all).
+    #[serde(default)]
+    pub tolerance_absolute: Option<f64>,
+    /// The canary's value must not exceed this.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// The canary's value must not fall below this.
+    #[serde(default)]
+    pub min: Option<f64>,
     /// A critical KPI: beyond `critical-deviation` means rollback.
     #[serde(default)]
     pub critical: bool,
@@ -97,36 +116,40 @@ fn default_consumption() -> f64 {
     5.0
 }
 
+/// How far the canary is from what is allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deviation {
+    /// Relative to a non-zero baseline, percent in the bad direction (positive is worse).
+    Percent(f64),
+    /// From a baseline of 0, in the metric's unit, in the bad direction.
+    Absolute(f64),
+}
+
+/// What was measured for one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// Canary aggregate.
+    pub canary: f64,
+    /// Baseline, when the metric has one.
+    pub baseline: Option<f64>,
+    /// Deviation from the baseline, when there is one.
+    pub deviation: Option<Deviation>,
+    /// What is allowed, for people: `±5 %`, `≤ 0 (baseline 0)`, `≤ 250`.
+    pub allowed: String,
+    /// Why it is outside, when it is.
+    pub breach: Option<String>,
+}
+
 /// The outcome for one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
-    /// Within tolerance.
-    Within {
-        /// Canary aggregate.
-        canary: f64,
-        /// Baseline.
-        baseline: f64,
-        /// Deviation in the bad direction, percent.
-        deviation: f64,
-    },
-    /// Outside tolerance: the stage fails.
-    Outside {
-        /// Canary aggregate.
-        canary: f64,
-        /// Baseline.
-        baseline: f64,
-        /// Deviation in the bad direction, percent.
-        deviation: f64,
-    },
-    /// A critical KPI beyond the critical deviation: rollback.
-    Critical {
-        /// Canary aggregate.
-        canary: f64,
-        /// Baseline.
-        baseline: f64,
-        /// Deviation in the bad direction, percent.
-        deviation: f64,
-    },
+    /// Within tolerance and bounds.
+    Within(Measure),
+    /// Outside tolerance or bounds: the stage fails.
+    Outside(Measure),
+    /// A critical KPI beyond the critical deviation, outside its bounds, or
+    /// moving in the bad direction from a baseline of 0: rollback.
+    Critical(Measure),
     /// Cannot say: hold.
     Inconclusive(String),
 }
@@ -159,38 +182,87 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// Deviation in the bad direction, percent (positive is worse).
-pub fn bad_deviation(value: f64, baseline: f64, dir: Direction) -> Option<f64> {
+/// How far `value` moved from `baseline` in the bad direction (positive is
+/// worse): percent for a non-zero baseline, the metric's unit for 0.
+pub fn bad_deviation(value: f64, baseline: f64, dir: Direction) -> Deviation {
+    let signed = |d: f64| match dir {
+        Direction::LowerIsBetter => d,
+        Direction::HigherIsBetter => -d,
+        Direction::Both => d.abs(),
+    };
     if baseline == 0.0 {
-        return if value == 0.0 { Some(0.0) } else { None };
+        Deviation::Absolute(signed(value))
+    } else {
+        Deviation::Percent(signed((value - baseline) / baseline.abs() * 100.0))
     }
-    let rel = (value - baseline) / baseline.abs() * 100.0;
-    Some(match dir {
-        Direction::LowerIsBetter => rel,
-        Direction::HigherIsBetter => -rel,
-        Direction::Both => rel.abs(),
-    })
 }
 
-/// Judges one metric.
-pub fn judge(spec: &MetricSpec, canary: &[f64], baseline: f64, tolerance: f64, critical: f64) -> Judgement {
-    let value = match spec.aggregate {
-        Aggregate::Mean => mean(canary),
-        Aggregate::Worst => {
-            // The point furthest in the bad direction.
-            let key = |v: &f64| bad_deviation(*v, baseline, spec.direction).unwrap_or(f64::INFINITY);
-            canary.iter().copied().max_by(|a, b| key(a).total_cmp(&key(b))).unwrap_or(f64::NAN)
+/// Judges one metric: the canary's points against the baseline (when there
+/// is one) and the absolute bounds (when set). `tolerance` and `critical`
+/// are percent.
+pub fn judge(spec: &MetricSpec, canary: &[f64], baseline: Option<f64>, tolerance: f64, critical: f64) -> Judgement {
+    if canary.is_empty() {
+        return Judgement::Inconclusive("no canary points".into());
+    }
+    // How bad a point is, for `aggregate: worst`: its deviation, else its distance past a bound.
+    let badness = |v: f64| -> f64 {
+        match baseline {
+            Some(b) => match bad_deviation(v, b, spec.direction) {
+                Deviation::Percent(p) => p,
+                Deviation::Absolute(a) => a * 1e9,
+            },
+            None => spec.max.map_or(0.0, |m| v - m).max(spec.min.map_or(0.0, |m| m - v)),
         }
     };
-    let Some(dev) = bad_deviation(value, baseline, spec.direction) else {
-        return Judgement::Inconclusive(format!("baseline is 0 and the canary is {value}: no relative deviation"));
+    let value = match spec.aggregate {
+        Aggregate::Mean => mean(canary),
+        Aggregate::Worst => canary.iter().copied().max_by(|a, b| badness(*a).total_cmp(&badness(*b))).unwrap_or(f64::NAN),
     };
-    if spec.critical && dev > critical {
-        Judgement::Critical { canary: value, baseline, deviation: dev }
-    } else if dev > tolerance {
-        Judgement::Outside { canary: value, baseline, deviation: dev }
+    let mut breaches: Vec<(String, bool)> = Vec::new(); // (why, critical)
+    let mut allowed = Vec::new();
+    let deviation = baseline.map(|b| bad_deviation(value, b, spec.direction));
+    match (&deviation, spec.tolerance_absolute) {
+        (Some(Deviation::Percent(p)), _) => {
+            allowed.push(format!("±{tolerance} %"));
+            if *p > tolerance {
+                breaches.push((format!("{p:+.1} % off its baseline, outside ±{tolerance} %"), spec.critical && *p > critical));
+            }
+        }
+        (Some(Deviation::Absolute(a)), tol) => {
+            let tol = tol.unwrap_or(0.0);
+            allowed.push(format!("≤ {tol} from baseline 0"));
+            if *a > tol {
+                breaches.push((format!("moved {a} in the bad direction from a baseline of 0 (allowed {tol})"), spec.critical));
+            }
+        }
+        (None, _) => {}
+    }
+    if let Some(max) = spec.max {
+        allowed.push(format!("≤ {max}"));
+        if value > max {
+            breaches.push((format!("{value} is above the maximum {max}"), spec.critical));
+        }
+    }
+    if let Some(min) = spec.min {
+        allowed.push(format!("≥ {min}"));
+        if value < min {
+            breaches.push((format!("{value} is below the minimum {min}"), spec.critical));
+        }
+    }
+    let critical_breach = breaches.iter().any(|(_, c)| *c);
+    let measure = Measure {
+        canary: value,
+        baseline,
+        deviation,
+        allowed: allowed.join(", "),
+        breach: (!breaches.is_empty()).then(|| breaches.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>().join("; ")),
+    };
+    if critical_breach {
+        Judgement::Critical(measure)
+    } else if measure.breach.is_some() {
+        Judgement::Outside(measure)
     } else {
-        Judgement::Within { canary: value, baseline, deviation: dev }
+        Judgement::Within(measure)
     }
 }
 
@@ -299,6 +371,9 @@ mod tests {
             baseline_value: Some(100.0),
             direction,
             tolerance: None,
+            tolerance_absolute: None,
+            max: None,
+            min: None,
             critical,
             aggregate,
         }
@@ -307,15 +382,59 @@ mod tests {
     #[test]
     fn directions_tolerance_and_critical() {
         let lower = spec(Direction::LowerIsBetter, true, Aggregate::Mean);
-        assert!(matches!(judge(&lower, &[104.0, 105.0], 100.0, 5.0, 10.0), Judgement::Within { .. }));
-        assert!(matches!(judge(&lower, &[90.0], 100.0, 5.0, 10.0), Judgement::Within { .. }), "better is fine");
-        assert!(matches!(judge(&lower, &[107.0], 100.0, 5.0, 10.0), Judgement::Outside { .. }));
-        assert!(matches!(judge(&lower, &[111.0], 100.0, 5.0, 10.0), Judgement::Critical { .. }));
+        let j = |s: &MetricSpec, v: &[f64], b: f64| judge(s, v, Some(b), 5.0, 10.0);
+        assert!(matches!(j(&lower, &[104.0, 105.0], 100.0), Judgement::Within(_)));
+        assert!(matches!(j(&lower, &[90.0], 100.0), Judgement::Within(_)), "better is fine");
+        assert!(matches!(j(&lower, &[107.0], 100.0), Judgement::Outside(_)));
+        assert!(matches!(j(&lower, &[111.0], 100.0), Judgement::Critical(_)));
         let higher = spec(Direction::HigherIsBetter, false, Aggregate::Mean);
-        assert!(matches!(judge(&higher, &[80.0], 100.0, 5.0, 10.0), Judgement::Outside { .. }), "not critical: fails, no rollback");
+        assert!(matches!(j(&higher, &[80.0], 100.0), Judgement::Outside(_)), "not critical: fails, no rollback");
         let both = spec(Direction::Both, false, Aggregate::Worst);
-        assert!(matches!(judge(&both, &[100.0, 100.0, 94.0], 100.0, 5.0, 10.0), Judgement::Outside { .. }), "worst point counts");
-        assert!(matches!(judge(&both, &[1.0], 0.0, 5.0, 10.0), Judgement::Inconclusive(_)));
+        assert!(matches!(j(&both, &[100.0, 100.0, 94.0], 100.0), Judgement::Outside(_)), "worst point counts");
+    }
+
+    #[test]
+    fn a_zero_baseline_is_judged_never_inconclusive() {
+        // Reconciliation breaks: 0 on the stable version, 2 on the canary.
+        let mut breaks = spec(Direction::LowerIsBetter, false, Aggregate::Mean);
+        breaks.baseline_value = Some(0.0);
+        let j = |s: &MetricSpec, v: &[f64]| judge(s, v, Some(0.0), 5.0, 10.0);
+        assert!(matches!(j(&breaks, &[0.0, 0.0]), Judgement::Within(_)));
+        assert!(matches!(j(&breaks, &[0.0, 4.0]), Judgement::Outside(_)), "any increase from 0 is outside");
+        breaks.critical = true;
+        let Judgement::Critical(m) = j(&breaks, &[0.0, 4.0]) else { panic!("critical: rollback") };
+        assert_eq!(m.deviation, Some(Deviation::Absolute(2.0)));
+        assert!(m.breach.as_deref().unwrap_or_default().contains("baseline of 0"));
+        breaks.critical = false;
+        breaks.tolerance_absolute = Some(3.0);
+        assert!(matches!(j(&breaks, &[0.0, 4.0]), Judgement::Within(_)), "2 ≤ 3");
+        assert!(matches!(j(&breaks, &[8.0, 4.0]), Judgement::Outside(_)), "6 > 3");
+        // Throughput from 0 going up is no regression; Both is.
+        assert!(matches!(
+            judge(&spec(Direction::HigherIsBetter, false, Aggregate::Mean), &[5.0], Some(0.0), 5.0, 10.0),
+            Judgement::Within(_)
+        ));
+        assert!(matches!(judge(&spec(Direction::Both, false, Aggregate::Mean), &[-5.0], Some(0.0), 5.0, 10.0), Judgement::Outside(_)));
+        // A zero point among zero points with `worst`: the worst point counts.
+        let mut worst = spec(Direction::LowerIsBetter, false, Aggregate::Worst);
+        worst.baseline_value = Some(0.0);
+        assert!(matches!(judge(&worst, &[0.0, 0.0, 1.0], Some(0.0), 5.0, 10.0), Judgement::Outside(_)));
+    }
+
+    #[test]
+    fn absolute_bounds_with_or_without_a_baseline() {
+        let mut s = spec(Direction::LowerIsBetter, false, Aggregate::Mean);
+        s.max = Some(250.0);
+        assert!(matches!(judge(&s, &[240.0], None, 5.0, 10.0), Judgement::Within(_)));
+        assert!(matches!(judge(&s, &[260.0], None, 5.0, 10.0), Judgement::Outside(_)));
+        // Within the relative tolerance but above the bound: outside.
+        assert!(matches!(judge(&s, &[251.0], Some(250.0), 5.0, 10.0), Judgement::Outside(_)));
+        s.min = Some(10.0);
+        assert!(matches!(judge(&s, &[5.0], None, 5.0, 10.0), Judgement::Outside(_)));
+        s.critical = true;
+        assert!(matches!(judge(&s, &[5.0], None, 5.0, 10.0), Judgement::Critical(_)), "a critical KPI out of bounds rolls back");
+        let Judgement::Within(m) = judge(&s, &[100.0], None, 5.0, 10.0) else { panic!() };
+        assert_eq!(m.allowed, "≤ 250, ≥ 10");
     }
 
     #[test]

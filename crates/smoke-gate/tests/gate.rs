@@ -180,6 +180,119 @@ fn paths_are_made_relative_to_the_repository_in_a_subdirectory_checkout() {
     assert_eq!(r["annotations"][0]["start_line"], 27);
 }
 
+#[test]
+fn nothing_run_or_a_failure_outside_any_case_is_not_a_pass() {
+    let repo = Repo::new();
+    repo.write(
+        "reports/release-smoke/2.4.0/junit.xml",
+        r#"<testsuite name="smoke"><testcase name="a" status="disabled"/><testcase name="b"><skipped/></testcase></testsuite>"#,
+    );
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert!(msg(&r, "tests").contains("every one of the 2 test(s) was skipped or disabled: nothing was verified"), "{}", msg(&r, "tests"));
+    // jest: the test file did not load; its one case passed.
+    repo.write(
+        "reports/release-smoke/2.4.0/junit.xml",
+        r#"<testsuites><testsuite name="orders.test.ts" errors="1"><testcase classname="" name="ok"/><error message="Test suite failed to run"/></testsuite></testsuites>"#,
+    );
+    let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "suites").contains("`orders.test.ts`"), "{}", msg(&r, "suites"));
+    // The same test name in two suites: a failure in one and a pass in the other is a failure.
+    repo.write(
+        "reports/release-smoke/2.4.0/junit.xml",
+        r#"<testsuites><testsuite name="a"><testcase classname="" name="t"><failure/></testcase></testsuite><testsuite name="b"><testcase classname="" name="t"/></testsuite></testsuites>"#,
+    );
+    let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!((code, r["outputs"]["failed"].as_str(), r["outputs"]["flaky"].as_str()), (1, Some("1"), Some("0")));
+}
+
+#[test]
+fn a_malformed_report_is_exit_2_with_file_and_line() {
+    let repo = Repo::new();
+    repo.write(
+        "reports/release-smoke/2.4.0/junit.xml",
+        "<testsuite name=\"s\">\n<testcase name=\"a\"/>\n<testcase name=\"a<b\"/>\n</testsuite>\n",
+    );
+    let (code, _, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reports/release-smoke/2.4.0/junit.xml:3: `<` in an attribute value"), "{err}");
+    repo.write("reports/release-smoke/2.4.0/junit.xml", "<testsuite name=\"s\">\n<testcase name=\"a\" time=\"NaN\"/>\n</testsuite>\n");
+    let (code, _, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junit.xml:2: time=\"NaN\" is not a duration"), "{err}");
+}
+
+#[test]
+fn failures_are_located_from_every_shape_of_location() {
+    let repo = Repo::new();
+    repo.write("app/src/test/kotlin/com/tradepulse/router/RouterTest.kt", "//\n".repeat(30));
+    repo.write("services/billing/src/Invoice.php", "<?php\n".repeat(90));
+    repo.write("services/api/tests/test_fills.py", "#\n".repeat(30));
+    repo.write(
+        "reports/release-smoke/2.4.0/junit.xml",
+        r#"<testsuite name="s">
+<testcase classname="com.tradepulse.router.RouterTest" name="routes"><failure message="expected NYSE">org.opentest4j.AssertionFailedError: expected NYSE
+	at com.tradepulse.router.RouterTest.routes(RouterTest.kt:15)</failure></testcase>
+<testcase classname="InvoiceTest" name="totals"><failure message="x">C:\ci\services\billing\src\Invoice.php:77</failure></testcase>
+<testcase classname="tests.test_fills" name="test_fill"><failure message="y">tests/test_fills.py:12: AssertionError</failure></testcase>
+<testcase classname="x" name="on the element"><failure message="z" file="services/api/tests/test_fills.py" line="21"/></testcase>
+</testsuite>"#,
+    );
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    let ann: Vec<(String, u64)> = r["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["path"].as_str().unwrap().to_owned(), a["start_line"].as_u64().unwrap()))
+        .collect();
+    for want in [
+        ("app/src/test/kotlin/com/tradepulse/router/RouterTest.kt", 15),
+        ("services/billing/src/Invoice.php", 77),
+        ("services/api/tests/test_fills.py", 12),
+        ("services/api/tests/test_fills.py", 21),
+    ] {
+        assert!(ann.contains(&(want.0.to_owned(), want.1)), "{want:?} not in {ann:?}");
+    }
+}
+
+#[test]
+fn a_kpi_whose_baseline_is_zero_is_judged_never_inconclusive() {
+    let repo = Repo::new();
+    let policy = |extra: &str| {
+        format!(
+            "smoke-gate:\n  stages:\n    canary:\n      metrics:\n        source: file\n        file: reports/canary/{{release}}/metrics.json\n        metrics:\n          - {{name: reconciliation breaks, query: recon_canary, baseline: recon_stable{extra}}}\n"
+        )
+    };
+    repo.metrics(&json!({"recon_canary": series(0, |m| if m > 30 { 3.0 } else { 0.0 }), "recon_stable": series(0, |_| 0.0)}));
+    // No absolute rule: any increase from 0 is outside tolerance.
+    repo.write(".github/release-gate.yml", policy(""));
+    let (code, r, err) = repo.run(&["--stage", "canary"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert!(msg(&r, "metric:reconciliation breaks").contains("baseline of 0"), "{}", msg(&r, "metric:reconciliation breaks"));
+    // Critical: rollback.
+    repo.write(".github/release-gate.yml", policy(", critical: true"));
+    let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+    let (_, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    // An absolute tolerance that allows the move (the mean is 0.73): promote.
+    repo.write(".github/release-gate.yml", policy(", tolerance-absolute: 1"));
+    let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+    let (code, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (0, Some("promote")));
+    // An absolute maximum breached: outside whatever the baseline says.
+    repo.write(".github/release-gate.yml", policy(", tolerance-absolute: 1, max: 0.5"));
+    let _ = std::fs::remove_dir_all(repo.path("reports/release-gate"));
+    let (code, r, _) = repo.run(&["--stage", "canary"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "metric:reconciliation breaks").contains("above the maximum 0.5"));
+}
+
 fn series(from_min: i64, value: impl Fn(i64) -> f64) -> Value {
     // A point a minute for the 40 minutes before NOW.
     Value::Array((0..=40).filter(|m| *m >= from_min).map(|m| json!([NOW_S - (40 - m) * 60, value(m)])).collect())

@@ -1,0 +1,105 @@
+//! From what a stage's evidence says to promote, hold or rollback (runbook
+//! §6), and what counts as a verified external cause.
+
+use serde::Deserialize;
+
+use crate::policy::ExternalCausePolicy;
+
+/// The decision, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decision {
+    /// Go on.
+    Promote,
+    /// Stop and look.
+    Hold,
+    /// Roll back (runbook §6).
+    Rollback,
+}
+
+impl Decision {
+    /// As written in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Promote => "promote",
+            Decision::Hold => "hold",
+            Decision::Rollback => "rollback",
+        }
+    }
+}
+
+/// What the stage's evidence says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// Reasons the stage failed (tests, metrics outside tolerance).
+    pub failed: Vec<String>,
+    /// Reasons for an immediate rollback (critical KPI, error budget).
+    pub rollback: Vec<String>,
+    /// Reasons it cannot be judged (no data, Prometheus errors).
+    pub inconclusive: Vec<String>,
+}
+
+/// An earlier attempt of this stage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Attempt {
+    /// When.
+    pub at: String,
+    /// `passed`, `failed` or `inconclusive`.
+    pub outcome: String,
+    /// Where it was read from (check run URL or report).
+    pub source: String,
+}
+
+/// A verified external cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// The link.
+    pub url: String,
+    /// Who gave it: `input` or `label <name>`.
+    pub via: String,
+}
+
+/// The decision, with why.
+pub fn decide(f: &Findings, previous_failures: u32, max_failures: u32, cause: Option<&Cause>, judged: &str) -> (Decision, String) {
+    if !f.rollback.is_empty() {
+        return (Decision::Rollback, f.rollback.join("; "));
+    }
+    if !f.failed.is_empty() {
+        let attempt = previous_failures + 1;
+        if attempt >= max_failures.max(1) {
+            return match cause {
+                Some(c) => (
+                    Decision::Hold,
+                    format!(
+                        "failure {attempt} of this stage, but a verified external cause was given ({}, via {}): hold and re-run",
+                        c.url, c.via
+                    ),
+                ),
+                None => (Decision::Rollback, format!("failure {attempt} of this stage without a verified external cause (runbook §6)")),
+            };
+        }
+        return (
+            Decision::Hold,
+            format!("failure {attempt} of this stage; a failure {} without an external cause means rollback", max_failures.max(1)),
+        );
+    }
+    if !f.inconclusive.is_empty() {
+        return (Decision::Hold, format!("inconclusive: {}", f.inconclusive.join("; ")));
+    }
+    (Decision::Promote, judged.to_owned())
+}
+
+/// Validates an external-cause link against the policy.
+pub fn verify_cause(url: &str, via: &str, policy: &ExternalCausePolicy) -> Result<Cause, String> {
+    let url = url.trim();
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!("external cause `{url}` ({via}) is not an https link"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(format!("external cause `{url}` ({via}) has no host"));
+    }
+    if !policy.hosts.is_empty() && !policy.hosts.iter().any(|h| host == *h || host.ends_with(&format!(".{h}"))) {
+        return Err(format!("external cause `{url}` ({via}): {host} is not one of the policy's hosts ({})", policy.hosts.join(", ")));
+    }
+    Ok(Cause { url: url.to_owned(), via: via.to_owned() })
+}

@@ -1,0 +1,303 @@
+//! Judging a stage's evidence: test results and canary metrics to checks,
+//! findings, annotations and the Markdown sections the report shows. Pure:
+//! the results are read and the series fetched at the edge.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use release_gate_core::render;
+use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status};
+use serde_json::{Value, json};
+
+use crate::decision::Findings;
+use crate::junit::{Outcome, Results};
+use crate::locate::Locator;
+use crate::metrics::{self, Deviation, Judgement, Measure};
+use crate::policy::{MetricsConfig, SmokePolicy};
+
+fn first_line(s: &str, max: usize) -> String {
+    let l = s.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
+    if l.chars().count() > max { format!("{}…", l.chars().take(max - 1).collect::<String>()) } else { l.to_owned() }
+}
+
+/// Reads the stage's test reports into checks, annotations and details.
+pub fn judge_tests(
+    report: &mut Report,
+    findings: &mut Findings,
+    results: &Results,
+    globs: &[(String, Vec<std::path::PathBuf>)],
+    repo: &Path,
+    prefix: &Path,
+    blob: Option<&str>,
+) {
+    let empty_globs: Vec<&str> = globs.iter().filter(|(_, f)| f.is_empty()).map(|(g, _)| g.as_str()).collect();
+    if !empty_globs.is_empty() {
+        let why = format!("no report matches {}; did the test step run and write JUnit XML there?", empty_globs.join(", "));
+        findings.failed.push(why.clone());
+        report.push(Check::new("reports", Status::Fail, why));
+    }
+    if results.files.is_empty() {
+        return;
+    }
+    if results.tests == 0 {
+        let why = format!("{} report(s) with no test case: an empty run is not a pass", results.files.len());
+        findings.failed.push(why.clone());
+        report.push(Check::new("tests", Status::Fail, why));
+        return;
+    }
+    if results.ran() == 0 {
+        let why = format!("every one of the {} test(s) was skipped or disabled: nothing was verified", results.tests);
+        findings.failed.push(why.clone());
+        report.push(Check::new("tests", Status::Fail, why));
+        return;
+    }
+    let counts = format!(
+        "{} test(s) in {} report(s): {} passed, {} failed, {} errors, {} skipped, {} flaky ({:.1} s)",
+        results.tests,
+        results.files.len(),
+        results.passed,
+        results.failed,
+        results.errored,
+        results.skipped,
+        results.flaky,
+        results.time
+    );
+    if empty_globs.is_empty() {
+        report.push(Check::new("reports", Status::Pass, format!("read {}", results.files.join(", "))));
+    }
+    let bad = results.failed + results.errored;
+    if bad > 0 {
+        let first: Vec<String> = results.failures.iter().take(3).map(|c| format!("`{}`", c.id())).collect();
+        let why = format!("{bad} test(s) failed: {}{}", first.join(", "), if bad > 3 { ", …" } else { "" });
+        findings.failed.push(why);
+        report.push(Check::new("tests", Status::Fail, counts));
+    } else {
+        report.push(Check::new("tests", Status::Pass, counts));
+    }
+    if !results.suite_problems.is_empty() {
+        let mut suites: Vec<String> = results.suite_problems.iter().map(|p| format!("`{}`", p.suite)).collect();
+        suites.dedup();
+        let why = format!(
+            "{} result(s) outside any test case, in suite(s) {}: a failure that no test case shows",
+            results.suite_problems.len(),
+            suites.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        );
+        findings.failed.push(why.clone());
+        report.push(Check::new("suites", Status::Fail, why));
+        let mut md = String::from("| suite | report | what it says |\n| --- | --- | --- |\n");
+        for p in &results.suite_problems {
+            let _ = writeln!(
+                md,
+                "| `{}` | `{}:{}` | {} |",
+                render::cell(&p.suite),
+                render::cell(&p.report),
+                p.line,
+                render::cell(&first_line(&p.message, 300))
+            );
+        }
+        report.details.push(Section { title: format!("Results outside a test case ({})", results.suite_problems.len()), markdown: md });
+    }
+    if results.flaky > 0 {
+        let first: Vec<String> = results.flaky_cases.iter().take(5).map(|c| format!("`{}`", c.id())).collect();
+        report.push(Check::new(
+            "flaky",
+            Status::Warn,
+            format!("{} test(s) passed only on a retry: {}{}", results.flaky, first.join(", "), if results.flaky > 5 { ", …" } else { "" }),
+        ));
+    }
+    let link = |p: &str, l: u32| match blob {
+        Some(b) => format!("[{p}:{l}]({b}{p}#L{l})"),
+        None => format!("`{p}:{l}`"),
+    };
+    let mut locator = Locator::new(repo, prefix);
+    let mut table = String::from("| test | outcome | message | where |\n| --- | --- | --- | --- |\n");
+    for c in &results.failures {
+        let at = locator.locate(c);
+        let outcome = if c.outcome == Outcome::Errored { "error" } else { "failed" };
+        let _ = writeln!(
+            table,
+            "| `{}` | {outcome}{} | {} | {} |",
+            render::cell(&c.id()),
+            if c.reruns > 0 { format!(" ({} retries)", c.reruns) } else { String::new() },
+            render::cell(&first_line(if c.message.is_empty() { &c.detail } else { &c.message }, 160)),
+            at.as_ref().map_or_else(|| render::cell(&c.report), |(p, l)| link(p, *l))
+        );
+        if let Some((path, line)) = at {
+            let message = if c.detail.is_empty() { c.message.clone() } else { c.detail.clone() };
+            report.annotations.push(Annotation::line(path, line, Level::Failure, format!("{outcome}: {}", c.id()), message));
+        }
+    }
+    if !results.failures.is_empty() {
+        let more = (results.failed + results.errored).saturating_sub(results.failures.len() as u64);
+        if more > 0 {
+            let _ = writeln!(table, "\n{more} more failure(s) are counted but not listed.");
+        }
+        report.details.push(Section { title: format!("Failures ({})", results.failed + results.errored), markdown: table });
+    }
+    if !results.flaky_cases.is_empty() {
+        let mut md = String::from("| test | failed attempts | first failure |\n| --- | --- | --- |\n");
+        for c in &results.flaky_cases {
+            let _ = writeln!(md, "| `{}` | {} | {} |", render::cell(&c.id()), c.reruns.max(1), render::cell(&first_line(&c.message, 160)));
+            if let Some((path, line)) = locator.locate(c) {
+                let message = format!("passed only after {} failed attempt(s): {}", c.reruns.max(1), first_line(&c.message, 300));
+                report.annotations.push(Annotation::line(path, line, Level::Warning, format!("flaky: {}", c.id()), message));
+            }
+        }
+        report.details.push(Section { title: format!("Flaky tests ({})", results.flaky), markdown: md });
+    }
+}
+
+/// Judges the metrics; `fetch(query)` returns the series for the window.
+pub fn judge_metrics(
+    report: &mut Report,
+    findings: &mut Findings,
+    cfg: &MetricsConfig,
+    policy: &SmokePolicy,
+    start: f64,
+    end: f64,
+    fetch: &dyn Fn(&str) -> Result<metrics::Series, String>,
+) -> Value {
+    let mut rows = Vec::new();
+    let mut md = String::from("| metric | canary | baseline | deviation | allowed | result |\n| --- | --- | --- | --- | --- | --- |\n");
+    for m in &cfg.metrics {
+        let tol = m.tolerance.unwrap_or(policy.tolerance);
+        let id = format!("metric:{}", m.name);
+        let canary = fetch(&m.query).and_then(|s| metrics::usable(&s, start, end, cfg.coverage));
+        let baseline = match (&m.baseline, m.baseline_value) {
+            (_, Some(v)) => Ok(Some(v)),
+            (Some(q), None) => {
+                fetch(q).and_then(|s| metrics::usable(&s, start, end, cfg.coverage)).map(|v| Some(v.iter().sum::<f64>() / v.len() as f64))
+            }
+            (None, None) if m.max.is_some() || m.min.is_some() => Ok(None),
+            (None, None) => Err("no baseline and no bounds (set `baseline`, `baseline-value`, `max` or `min`)".to_owned()),
+        };
+        let j = match (canary, baseline) {
+            (Err(e), _) => Judgement::Inconclusive(format!("canary: {e}")),
+            (_, Err(e)) => Judgement::Inconclusive(format!("baseline: {e}")),
+            (Ok(c), Ok(b)) => metrics::judge(m, &c, b, tol, policy.critical_deviation),
+        };
+        let fmt = |v: f64| if v.abs() >= 100.0 { format!("{v:.1}") } else { format!("{v:.4}") };
+        let base = |ms: &Measure| ms.baseline.map_or_else(|| "—".to_owned(), fmt);
+        let dev = |ms: &Measure| match &ms.deviation {
+            Some(Deviation::Percent(p)) => format!("{p:+.1} %"),
+            Some(Deviation::Absolute(a)) => format!("{a:+} (from 0)"),
+            None => "—".to_owned(),
+        };
+        // Relative to a non-zero baseline only: the classic wording.
+        let relative = |ms: &Measure| matches!(ms.deviation, Some(Deviation::Percent(_))) && m.max.is_none() && m.min.is_none();
+        let (status, text, cells) = match &j {
+            Judgement::Within(ms) => (
+                Status::Pass,
+                if relative(ms) {
+                    format!("{} vs baseline {} ({} in the bad direction, ±{tol} % allowed)", fmt(ms.canary), base(ms), dev(ms))
+                } else {
+                    format!("{} (baseline {}, allowed {})", fmt(ms.canary), base(ms), ms.allowed)
+                },
+                (fmt(ms.canary), base(ms), dev(ms), "✅ within"),
+            ),
+            Judgement::Outside(ms) => {
+                let why = ms.breach.clone().unwrap_or_default();
+                findings.failed.push(format!("{} {why}", m.name));
+                (
+                    Status::Fail,
+                    if relative(ms) {
+                        format!("{} vs baseline {}: {}, outside ±{tol} %", fmt(ms.canary), base(ms), dev(ms))
+                    } else {
+                        format!("{}: {why}", fmt(ms.canary))
+                    },
+                    (fmt(ms.canary), base(ms), dev(ms), "❌ outside"),
+                )
+            }
+            Judgement::Critical(ms) => {
+                let why = ms.breach.clone().unwrap_or_default();
+                if relative(ms) {
+                    findings.rollback.push(format!(
+                        "critical KPI {} is {} off its baseline (> {} %)",
+                        m.name,
+                        dev(ms),
+                        policy.critical_deviation
+                    ));
+                } else {
+                    findings.rollback.push(format!("critical KPI {} {why}", m.name));
+                }
+                (
+                    Status::Fail,
+                    if relative(ms) {
+                        format!(
+                            "critical KPI {} vs baseline {}: {}, beyond {} %: rollback",
+                            fmt(ms.canary),
+                            base(ms),
+                            dev(ms),
+                            policy.critical_deviation
+                        )
+                    } else {
+                        format!("critical KPI {}: {why}: rollback", fmt(ms.canary))
+                    },
+                    (fmt(ms.canary), base(ms), dev(ms), "🛑 rollback"),
+                )
+            }
+            Judgement::Inconclusive(why) => {
+                findings.inconclusive.push(format!("{}: {why}", m.name));
+                (Status::Fail, format!("inconclusive ({why}): hold, never pass"), ("—".into(), "—".into(), "—".into(), "⏸ no verdict"))
+            }
+        };
+        let allowed = match &j {
+            Judgement::Within(ms) | Judgement::Outside(ms) | Judgement::Critical(ms) => ms.allowed.clone(),
+            Judgement::Inconclusive(_) => format!("±{tol} %"),
+        };
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} | {} | {} | {} |",
+            render::cell(&m.name),
+            if m.critical { " (critical)" } else { "" },
+            cells.0,
+            cells.1,
+            cells.2,
+            render::cell(&allowed),
+            cells.3
+        );
+        report.push(Check::new(id, status, text.clone()));
+        rows.push(
+            json!({"name": m.name, "query": m.query, "critical": m.critical, "tolerance": tol, "status": status.as_str(), "result": text}),
+        );
+    }
+    let mut budget = Value::Null;
+    if let Some(b) = &cfg.error_budget {
+        let period = metrics::duration_s(&b.period).unwrap_or(30.0 * 86_400.0);
+        let check = match fetch(&b.query).and_then(|s| metrics::usable(&s, start, end, cfg.coverage)) {
+            Err(e) => {
+                findings.inconclusive.push(format!("error budget: {e}"));
+                Check::new("error-budget", Status::Fail, format!("inconclusive ({e}): hold, never pass"))
+            }
+            Ok(ratio) => {
+                let used = metrics::budget_consumed(&ratio, end - start, b.slo, period);
+                budget = json!({"consumed_percent": used, "max_percent": b.max_consumption, "slo": b.slo, "period": b.period});
+                let _ = writeln!(
+                    md,
+                    "| error budget ({} SLO over {}) | {used:.2} % used | — | — | ≤ {} % | {} |",
+                    b.slo,
+                    b.period,
+                    b.max_consumption,
+                    if used > b.max_consumption { "🛑 rollback" } else { "✅ within" }
+                );
+                if used > b.max_consumption {
+                    findings.rollback.push(format!("error budget consumption {used:.1} % in the window (> {} %)", b.max_consumption));
+                    Check::new(
+                        "error-budget",
+                        Status::Fail,
+                        format!("{used:.2} % of the {} budget used in the window, more than {} %: rollback", b.period, b.max_consumption),
+                    )
+                } else {
+                    Check::new(
+                        "error-budget",
+                        Status::Pass,
+                        format!("{used:.2} % of the {} budget used in the window (≤ {} %)", b.period, b.max_consumption),
+                    )
+                }
+            }
+        };
+        report.push(check);
+    }
+    report.details.push(Section { title: "Canary metrics".into(), markdown: md });
+    json!({"metrics": rows, "error_budget": budget, "window": {"start": start, "end": end}})
+}

@@ -1,0 +1,116 @@
+//! The `smoke-gate:` section of the policy: stages, their reports and
+//! metrics, and the runbook's defaults (§4: smoke and fast-suite stages;
+//! §6: a stage failing twice means rollback; 5 % tolerance, 10 % for a
+//! critical KPI).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::metrics::{ErrorBudget, MetricSpec};
+
+/// Where a stage's metrics come from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// A Prometheus server.
+    #[default]
+    Prometheus,
+    /// A JSON or CSV file of series.
+    File,
+}
+
+/// A stage's metrics.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsConfig {
+    /// Source.
+    #[serde(default)]
+    pub source: Source,
+    /// Prometheus base URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Metrics file; `{release}` is replaced.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Window ending now (default 30m).
+    #[serde(default = "default_window")]
+    pub window: String,
+    /// query_range step (default: window / 60).
+    #[serde(default)]
+    pub step: Option<String>,
+    /// Share of the window the data must cover (default 0.9).
+    #[serde(default = "default_coverage")]
+    pub coverage: f64,
+    /// The metrics.
+    #[serde(default)]
+    pub metrics: Vec<MetricSpec>,
+    /// Error-budget burn.
+    #[serde(default)]
+    pub error_budget: Option<ErrorBudget>,
+}
+
+pub(crate) fn default_window() -> String {
+    "30m".into()
+}
+
+pub(crate) fn default_coverage() -> f64 {
+    0.9
+}
+
+/// One stage.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Stage {
+    /// JUnit report globs, relative to the repository root; `{release}` is replaced.
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// Canary metrics.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// What counts as a verified external cause.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ExternalCausePolicy {
+    /// PR label whose description carries the link.
+    pub label: String,
+    /// Hosts a cause link may point at (empty: any https link).
+    pub hosts: Vec<String>,
+}
+
+impl Default for ExternalCausePolicy {
+    fn default() -> Self {
+        Self { label: "external-cause".into(), hosts: Vec::new() }
+    }
+}
+
+/// The `smoke-gate:` policy section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct SmokePolicy {
+    /// Stages by name.
+    pub stages: BTreeMap<String, Stage>,
+    /// Failures of one stage that mean rollback (runbook §6: twice).
+    pub max_failures: u32,
+    /// Default tolerance, percent.
+    pub tolerance: f64,
+    /// Critical KPI deviation that means rollback, percent.
+    pub critical_deviation: f64,
+    /// External causes.
+    pub external_cause: ExternalCausePolicy,
+}
+
+impl Default for SmokePolicy {
+    fn default() -> Self {
+        let mut stages = BTreeMap::new();
+        stages.insert("smoke".into(), Stage { reports: vec!["reports/release-smoke/{release}/**/*.xml".into()], metrics: None });
+        stages.insert("fast-suite".into(), Stage { reports: vec!["reports/fast-suite/{release}/**/*.xml".into()], metrics: None });
+        Self { stages, max_failures: 2, tolerance: 5.0, critical_deviation: 10.0, external_cause: ExternalCausePolicy::default() }
+    }
+}
+
+impl release_gate_core::policy::GateSection for SmokePolicy {
+    const NAME: &'static str = "smoke-gate";
+}
