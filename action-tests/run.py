@@ -163,6 +163,9 @@ def main() -> int:
         make_repo(rel_repo, good_sha)
         event_path, pr = event(tmp)
         head = pr["head"]["sha"]
+        dry_runs = "evaluation: {allow-dry-run: true}\n"
+        example = "examples/tradepulse/.github/release-gate.yml"
+        base_policies = {".github/release-gate.yml": dry_runs, example: (ROOT / example).read_text() + "\n" + dry_runs}
         tool_cache = Path.home() / ".cache/act/tool_cache/release-gate" / VERSION
         shutil.rmtree(tool_cache, ignore_errors=True)
 
@@ -172,6 +175,10 @@ def main() -> int:
                 return  # a developer's filter: RELEASE_GATE_ACTION_TEST_ONLY=smoke-gate
             fake_call(port, "POST", "reset")
             fake_call(port, "POST", "pulls", pr)
+            # On pull requests the policy in force is the base commit's: the
+            # base allows the dry runs these cases make (pinned `now:`).
+            for path, policy in base_policies.items():
+                fake_call(port, "POST", "files", {"branch": "base", "path": path, "content": policy, "head": pr["base"]["sha"]})
             for f in faults:
                 fake_call(port, "POST", "faults", f)
             base = f"http://127.0.0.1:{server_port}/{server_path}" if server_path else ""
@@ -211,7 +218,7 @@ def main() -> int:
             return p
 
         def pass_check(log, state):
-            p = one_run_and_comment(state, "release-gate/freeze-check", "success", "Deploys are open")
+            p = one_run_and_comment(state, "release-gate/freeze-check (dry run)", "success", "Deploys are open")
             if "building freeze-check from source" not in log:
                 p.append("a checkout should build from source")
             return p
@@ -264,7 +271,7 @@ def main() -> int:
             return p
 
         def config_check(log, state):
-            return one_run_and_comment(state, "release-gate/config-diff", "neutral", "signed exceptions")
+            return one_run_and_comment(state, "release-gate/config-diff (dry run)", "neutral", "signed exceptions")
 
         def artifact_check(log, state):
             p = []
@@ -294,7 +301,7 @@ def main() -> int:
             return p
 
         def log_check(log, state):
-            p = one_run_and_comment(state, "release-gate/decision-log-commit", "failure", "stale evidence from freeze-check: it evaluated no commit (a local run)")
+            p = one_run_and_comment(state, "release-gate/decision-log-commit (dry run)", "failure", "freeze-check was a dry run")
             if "NO-GO" not in (state["comments"][0]["body"] if state["comments"] else ""):
                 p.append("the comment should say NO-GO")
             return p

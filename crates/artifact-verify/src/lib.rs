@@ -10,7 +10,6 @@ pub mod hash;
 pub mod keys;
 pub mod manifest;
 pub mod provenance;
-pub mod s3;
 pub mod sbom;
 
 use std::collections::BTreeSet;
@@ -22,11 +21,14 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::paths::{PathError, Root};
 use release_gate_core::report::{Check, Section, Status, Verdict};
 use release_gate_core::signing::{AllowedSigners, HashAlg};
 use release_gate_core::{Run, render};
 use serde::Deserialize;
 use serde_json::json;
+
+use release_gate_s3 as s3;
 
 use crate::hash::Digests;
 use crate::keys::NamedKey;
@@ -60,13 +62,21 @@ pub struct Args {
     #[arg(long, env = "RELEASE_GATE_STRICT", value_name = "BOOL")]
     pub strict: Option<bool>,
 
-    /// Judge retention and signer validity at this instant (RFC 3339) instead of the clock.
-    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
-    pub now: Option<String>,
-
     /// Hashing threads [default: the number of cores].
     #[arg(long, env = "RELEASE_GATE_THREADS", value_name = "N")]
     pub threads: Option<usize>,
+}
+
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "artifact-verify";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self) -> anyhow::Result<Verdict> {
+        run(self)
+    }
 }
 
 /// Which kinds need which evidence.
@@ -533,7 +543,7 @@ fn retention(a: &Artifact, obs: &Observed, v: &Verification) -> Check {
 }
 
 /// Files under the manifest's directories that the manifest does not name.
-pub fn unlisted(root: &Path, manifest: &Manifest, manifest_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut listed = manifest.local_paths();
     listed.insert(manifest_path.to_owned());
     listed.insert(PathBuf::from(format!("{}.sig", manifest_path.display())));
@@ -541,7 +551,8 @@ pub fn unlisted(root: &Path, manifest: &Manifest, manifest_path: &Path) -> anyho
     for dir in &manifest.directories {
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
-            let entries = std::fs::read_dir(root.join(&d)).with_context(|| format!("cannot list artifacts directory {}", d.display()))?;
+            let entries = std::fs::read_dir(root.resolve(&d, "artifacts directory")?)
+                .with_context(|| format!("cannot list artifacts directory {}", d.display()))?;
             for e in entries {
                 let e = e?;
                 let rel = d.join(e.file_name());
@@ -562,17 +573,17 @@ fn load_keys(run: &Run<ArtifactPolicy>) -> anyhow::Result<(Vec<NamedKey>, Option
     let policy = &run.policy.section;
     let mut keys = Vec::new();
     for k in &policy.provenance.keys {
-        let text = std::fs::read_to_string(run.in_root(&k.path)).with_context(|| {
-            format!("cannot read provenance key `{}` at {}; fix artifact-verify.provenance.keys", k.name, k.path.display())
-        })?;
+        let text = run
+            .root
+            .read_text(&k.path, "provenance key")
+            .with_context(|| format!("provenance key `{}`: fix artifact-verify.provenance.keys", k.name))?;
         let key = keys::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", k.path.display()))?;
         keys.push(NamedKey { name: k.name.clone(), key });
     }
     let sigstore = match &policy.provenance.sigstore {
         None => None,
         Some(s) => {
-            let text = std::fs::read_to_string(run.in_root(&s.trusted_root))
-                .with_context(|| format!("cannot read the Sigstore trusted root {}", s.trusted_root.display()))?;
+            let text = run.root.read_text(&s.trusted_root, "Sigstore trusted root (artifact-verify.provenance.sigstore.trusted-root)")?;
             let root = sigstore_verify::trust_root::TrustedRoot::from_json(&text)
                 .map_err(|e| anyhow::anyhow!("{} is not a Sigstore trusted root: {e}", s.trusted_root.display()))?;
             let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| anyhow::anyhow!("{}: {e}", s.trusted_root.display()))?;
@@ -582,23 +593,31 @@ fn load_keys(run: &Run<ArtifactPolicy>) -> anyhow::Result<(Vec<NamedKey>, Option
     Ok((keys, sigstore))
 }
 
+/// A file of the repository an artifact or its evidence is: a regular
+/// file whose real path stays inside the repository, or why not (a failed
+/// check names it).
+fn local_file(root: &Root, p: &Path) -> Result<PathBuf, String> {
+    root.file(p, "file").map_err(|e| match e {
+        PathError::NotFound { .. } => "is missing".to_owned(),
+        PathError::Outside { why, .. } => format!("leads outside the repository ({why}), so it is not verified"),
+        PathError::NotAFile { kind, .. } => format!("is {kind}, not a regular file"),
+        other => format!("cannot be read: {other}"),
+    })
+}
+
 /// Reads a piece of evidence from disk (bounded) or S3.
 async fn read_evidence(
-    root: &Path,
+    root: &Root,
     loc: &Location,
     s3: Option<&aws_sdk_s3::Client>,
     limit: u64,
 ) -> Result<Result<Vec<u8>, String>, s3::ObjectError> {
     match loc {
-        Location::Path(p) => {
-            let path = root.join(p);
-            Ok(match std::fs::metadata(&path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("is missing".into()),
-                Err(e) => Err(format!("cannot be read: {e}")),
-                Ok(m) if m.len() > limit => Err(format!("is {} bytes, more than the {limit} read for evidence", m.len())),
-                Ok(_) => std::fs::read(&path).map_err(|e| format!("cannot be read: {e}")),
-            })
-        }
+        Location::Path(p) => Ok(local_file(root, p).and_then(|path| match std::fs::metadata(&path) {
+            Err(e) => Err(format!("cannot be read: {e}")),
+            Ok(m) if m.len() > limit => Err(format!("is {} bytes, more than the {limit} read for evidence", m.len())),
+            Ok(_) => std::fs::read(&path).map_err(|e| format!("cannot be read: {e}")),
+        })),
         Location::S3 { bucket, key } => {
             let Some(c) = s3 else { return Ok(Err("S3 client missing".into())) };
             match s3::fetch(c, bucket, key, limit).await {
@@ -613,34 +632,34 @@ async fn read_evidence(
 /// Reads the manifest, its signature and every artifact; judges and publishes.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<ArtifactPolicy>::start("artifact-verify", args.common)?;
-    let now = release_gate_core::policy::now(args.now.as_deref())?;
+    let now = run.now;
     let policy = run.policy.section.clone();
-    let root = run.args.root.clone();
+    let root = run.root.clone();
     let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", &run.release)));
     let manifest_shown = manifest_path.display().to_string();
-    let manifest_rel = manifest::inside(&manifest_shown, "--manifest").map_err(|e| anyhow::anyhow!(e))?;
-    let text = std::fs::read_to_string(run.in_root(&manifest_rel)).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read artifact manifest {manifest_shown}: {e}; write it (see the README's artifact-verify section) or pass --manifest"
-        )
-    })?;
+    let text = match root.read_text(&manifest_path, "artifact manifest") {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => anyhow::bail!("{e}; write it (see docs/artifact-verify.md) or pass --manifest"),
+        Err(e) => return Err(e.into()),
+    };
+    let manifest_rel = root.resolve(&manifest_path, "artifact manifest")?.strip_prefix(root.real()).map(Path::to_owned).unwrap_or_default();
     let manifest = Manifest::parse(&text, &manifest_path)?;
     let signers = match &policy.allowed_signers {
-        Some(p) => Some(AllowedSigners::read(&run.in_root(p), &p.display().to_string())?),
+        Some(p) => Some(AllowedSigners::read(&root, p)?),
         None => None,
     };
     let (keys, sigstore) = load_keys(&run)?;
 
-    let mut report = run.new_report(now);
+    let mut report = run.new_report();
     // The manifest's own signature: without it, nothing below can be trusted.
     let sig_path = PathBuf::from(format!("{manifest_shown}.sig"));
-    report.push(match (&signers, std::fs::read_to_string(run.in_root(&sig_path))) {
+    report.push(match (&signers, root.read_text_if_present(&sig_path, "manifest signature")?) {
         (None, _) => Check::new(
             "manifest-signature",
             Status::Fail,
             "the policy names no allowed-signers file (artifact-verify.allowed-signers), so the manifest's signature cannot be verified",
         ),
-        (Some(_), Err(_)) => Check::new(
+        (Some(_), None) => Check::new(
             "manifest-signature",
             Status::Fail,
             format!(
@@ -649,7 +668,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
                 policy.manifest_namespace
             ),
         ),
-        (Some(s), Ok(sig)) => match s.verify(&manifest_shown, text.as_bytes(), &sig, &policy.manifest_namespace, now.as_second()) {
+        (Some(s), Some(sig)) => match s.verify(&manifest_shown, text.as_bytes(), &sig, &policy.manifest_namespace, now.as_second()) {
             Ok(p) => Check::new(
                 "manifest-signature",
                 Status::Pass,
@@ -701,15 +720,25 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
             == Some(HashAlg::Sha512)
     };
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let mut refused = Vec::new();
     let local: Vec<(usize, hash::Job)> = manifest
         .artifacts
         .iter()
         .enumerate()
         .filter_map(|(i, a)| match &a.location {
-            Location::Path(p) => Some((i, hash::Job { path: root.join(p), sha512: needs_sha512(&observed[i]) })),
+            Location::Path(p) => match local_file(&root, p) {
+                Ok(path) => Some((i, hash::Job { path, sha512: needs_sha512(&observed[i]) })),
+                Err(why) => {
+                    refused.push((i, why));
+                    None
+                }
+            },
             Location::S3 { .. } => None,
         })
         .collect();
+    for (i, why) in refused {
+        observed[i].digests = Some(Err(why));
+    }
     // Local files hash on worker threads while S3 objects stream on this one.
     let (local_results, s3_result) = std::thread::scope(|scope| {
         let jobs: Vec<hash::Job> = local.iter().map(|(_, j)| j.clone()).collect();
@@ -727,8 +756,9 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
                         continue;
                     }
                 };
-                let digests = match s3::hash(c, bucket, key, needs_sha512(&observed[i])).await {
-                    Ok(d) => Ok(d),
+                let mut hasher = hash::Hasher::new(needs_sha512(&observed[i]));
+                let digests = match s3::stream(c, bucket, key, |chunk| hasher.update(chunk)).await {
+                    Ok(()) => Ok(hasher.finish()),
                     Err(e @ s3::ObjectError::Unreachable(_)) => return Err(e),
                     Err(e) => Err(e.to_string()),
                 };

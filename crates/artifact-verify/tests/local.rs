@@ -134,6 +134,28 @@ fn a_missing_artifact_and_a_wrong_size_fail_by_name() {
     assert_eq!(status(&r, "stack:digest"), ("fail".into(), "infra/stack.yaml: is missing".into()));
 }
 
+#[cfg(unix)]
+#[test]
+fn an_artifact_or_evidence_that_is_a_link_out_or_a_special_file_fails_by_name() {
+    let b = build("");
+    // The same bytes, but the listed path is a link to a file outside the repository.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(b.repo.path("infra/stack.yaml"), outside.path().join("stack.yaml")).unwrap();
+    std::fs::remove_file(b.repo.path("infra/stack.yaml")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("stack.yaml"), b.repo.path("infra/stack.yaml")).unwrap();
+    // The SBOM of the image is a FIFO (reading it would hang the gate).
+    std::fs::remove_file(b.repo.path("dist/order-router.cdx.json")).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(b.repo.path("dist/order-router.cdx.json")).status().unwrap().success());
+    let (code, r, _) = run(b.repo.root(), &[], &[]);
+    assert_eq!(code, 1);
+    let (s, m) = status(&r, "stack:digest");
+    assert_eq!(s, "fail");
+    assert!(m.contains("leads outside the repository"), "{m}");
+    let (s, m) = status(&r, "order-router:sbom");
+    assert_eq!(s, "fail");
+    assert!(m.contains("is a FIFO, not a regular file"), "{m}");
+}
+
 #[test]
 fn the_manifest_must_be_signed_by_an_allowed_signer() {
     let b = build("");
@@ -267,11 +289,11 @@ fn bad_manifests_are_exit_2_with_the_file_and_what_to_do() {
     }
     let (code, _, err) = run(b.repo.root(), &["--manifest", "../elsewhere.yaml"], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("escapes the workspace"), "{err}");
+    assert!(err.contains("leads outside the repository"), "{err}");
     std::fs::remove_file(b.repo.path(MANIFEST)).unwrap();
     let (code, _, err) = run(b.repo.root(), &[], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("cannot read artifact manifest releases/2.4.0/artifacts.yaml"), "{err}");
+    assert!(err.contains("artifact manifest `releases/2.4.0/artifacts.yaml` does not exist; write it"), "{err}");
     b.repo.write("keys/ci-p256.pub", "not a key");
     b.repo.write(MANIFEST, format!("artifacts:\n  - {{name: x, kind: other, location: a, sha256: {sha}}}\n"));
     let (code, _, err) = run(b.repo.root(), &[], &[]);

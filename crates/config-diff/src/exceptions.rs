@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use release_gate_core::paths::Root;
+
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::policy::Instant;
@@ -21,9 +23,9 @@ use crate::glob::Pattern;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Exception {
     /// Release id pattern (`2.4.*`).
-    pub release: String,
+    pub release: Pattern,
     /// Difference pattern on `file#document/path` or `/path`.
-    pub path: String,
+    pub path: Pattern,
     /// SHA-256 hex of the approved staging value's canonical JSON (`absent` if none).
     pub staging_sha256: String,
     /// SHA-256 hex of the approved production value's canonical JSON (`absent` if none).
@@ -49,43 +51,41 @@ pub struct Judged {
     pub outcome: Result<Exception, String>,
 }
 
-/// Reads and judges every exception in `dir`.
+/// Reads and judges every exception in `dir` (inside the repository).
 pub fn load(
+    root: &Root,
     dir: &Path,
-    shown_dir: &Path,
     policy: &ExceptionPolicy,
-    resolve: impl Fn(&Path) -> PathBuf,
     release: &str,
     pr_author: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<Vec<Judged>> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+    let real = root.resolve(dir, "exceptions directory (config-diff.exceptions.dir)")?;
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&real) {
         Ok(rd) => rd
             .filter_map(Result::ok)
-            .map(|e| e.path())
+            .map(|e| dir.join(e.file_name()))
             .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list the exceptions directory {}", shown_dir.display())),
+        Err(e) => return Err(e).with_context(|| format!("cannot list the exceptions directory {}", dir.display())),
     };
     files.sort();
     if files.is_empty() {
         return Ok(Vec::new());
     }
     let signers = match &policy.allowed_signers {
-        Some(p) => Some(AllowedSigners::read(&resolve(p), &p.display().to_string())?),
+        Some(p) => Some(AllowedSigners::read(root, p)?),
         None => None,
     };
     let mut out = Vec::new();
-    for path in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let shown = shown_dir.join(&name);
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read exception {}", shown.display()))?;
-        let text = String::from_utf8(bytes.clone()).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", shown.display()))?;
+    for shown in files {
+        let name = shown.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes = root.read(&shown, "exception")?;
+        let text = release_gate_core::paths::utf8(bytes.clone(), &shown, "exception")?;
         let ex: Exception = release_gate_core::policy::parse_yaml(&text, &shown)?;
-        let sig =
-            std::fs::read_to_string(path.with_extension(format!("{}.sig", path.extension().and_then(|e| e.to_str()).unwrap_or("yaml"))))
-                .ok();
+        let sig_path = PathBuf::from(format!("{}.sig", shown.display()));
+        let sig = root.read_text_if_present(&sig_path, "exception signature")?;
         let outcome = judge(&ex, &bytes, sig.as_deref(), &shown.display().to_string(), signers.as_ref(), policy, release, pr_author, now);
         out.push(Judged { file: name, outcome: outcome.map(|()| ex) });
     }
@@ -117,7 +117,7 @@ fn judge(
     {
         return Err(format!("signed by the PR's author ({author}); another approver must sign"));
     }
-    if !Pattern::new(&ex.release).matches(release) {
+    if !ex.release.matches(release) {
         return Err(format!("for release {:?}, not {release}", ex.release));
     }
     if ex.created.0 > now {

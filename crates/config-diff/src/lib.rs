@@ -50,10 +50,18 @@ pub struct Args {
     /// Production sources (file, directory or glob) instead of the manifest's.
     #[arg(long, value_name = "PATH", requires = "staging")]
     pub production: Vec<String>,
+}
 
-    /// Judge exception expiry at this instant (RFC 3339) instead of the clock.
-    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
-    pub now: Option<String>,
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "config-diff";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self) -> anyhow::Result<Verdict> {
+        run(self)
+    }
 }
 
 /// An expected divergence.
@@ -61,7 +69,7 @@ pub struct Args {
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     /// Pattern on `file#document/path` or on `/path` alone (`**` and `*` wildcards).
-    pub path: String,
+    pub path: Pattern,
     /// Why it is expected.
     #[serde(default)]
     pub reason: String,
@@ -257,21 +265,19 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
             (None, None) => {}
         }
     }
-    let expected: Vec<(Pattern, &Expected)> = input.expected.iter().map(|e| (Pattern::new(&e.path), e)).collect();
     let mut judged: Vec<(Difference, Standing)> = Vec::new();
     let mut exception_hits = vec![0usize; input.exceptions.len()];
     let mut exception_mismatch: Vec<Vec<String>> = vec![Vec::new(); input.exceptions.len()];
     for d in diffs {
         let id = d.id();
-        if expected.iter().any(|(p, _)| p.matches(&id) || p.matches(&d.path)) {
+        if input.expected.iter().any(|e| e.path.matches(&id) || e.path.matches(&d.path)) {
             judged.push((d, Standing::Expected));
             continue;
         }
         let mut standing = Standing::Divergent;
         for (i, j) in input.exceptions.iter().enumerate() {
             let Ok(ex) = &j.outcome else { continue };
-            let pattern = Pattern::new(&ex.path);
-            if !(pattern.matches(&id) || pattern.matches(&d.path)) {
+            if !(ex.path.matches(&id) || ex.path.matches(&d.path)) {
                 continue;
             }
             if ex.staging_sha256.eq_ignore_ascii_case(&d.staging_sha256) && ex.production_sha256.eq_ignore_ascii_case(&d.production_sha256)
@@ -514,16 +520,17 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
 /// the rules and publishes the report.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common)?;
-    let now = release_gate_core::policy::now(args.now.as_deref())?;
+    let now = run.now;
     let policy = &run.policy.section;
-    let root = run.args.root.clone();
+    let root = &run.root;
     let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", &run.release)));
     let (manifest, manifest_shown) = if args.staging.is_empty() {
         let shown = manifest_path.display().to_string();
-        sources::inside_root(&shown, "--manifest")?;
-        let text = std::fs::read_to_string(run.in_root(&manifest_path)).map_err(|e| {
-            anyhow::anyhow!("cannot read config manifest {shown}: {e}; write it (see the README's config-diff section) or pass --staging and --production")
-        })?;
+        let text = match root.read_text(&manifest_path, "config manifest") {
+            Ok(t) => t,
+            Err(e) if e.is_not_found() => anyhow::bail!("{e}; write it (see docs/config-diff.md) or pass --staging and --production"),
+            Err(e) => return Err(e.into()),
+        };
         let m: Manifest = release_gate_core::policy::parse_yaml(&text, &manifest_path)?;
         (Some(m), Some(shown))
     } else {
@@ -536,8 +543,8 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let budget = yaml::Budget { alias_nodes: policy.max_alias_nodes };
     // Both sides are parsed at once: parsing is most of the work on large configs.
     let (staging, production) = std::thread::scope(|scope| {
-        let staging = scope.spawn(|| sources::load(&root, &staging_specs, budget));
-        let production = sources::load(&root, &production_specs, budget);
+        let staging = scope.spawn(|| sources::load(root, &staging_specs, budget));
+        let production = sources::load(root, &production_specs, budget);
         (staging.join().map_err(|_| anyhow::anyhow!("the staging parser panicked")), production)
     });
     let (staging, production) = (staging??, production?);
@@ -545,7 +552,8 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
 
     let mut list_keys: Vec<(Pattern, String)> = Vec::new();
     for (p, k) in policy.list_keys.iter().chain(manifest.iter().flat_map(|m| m.list_keys.iter())) {
-        list_keys.push((Pattern::new(p), k.clone()));
+        let pattern = Pattern::new(p).map_err(|e| anyhow::anyhow!("list-keys pattern {p:?}: {e}"))?;
+        list_keys.push((pattern, k.clone()));
     }
     let options = diff::Options {
         list_keys,
@@ -557,15 +565,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     expected.extend(manifest.iter().flat_map(|m| m.expected.iter().cloned()));
 
     let author = run.ctx.pull_request.as_ref().map(|pr| pr.user.login.clone());
-    let exceptions = exceptions::load(
-        &run.in_root(&policy.exceptions.dir),
-        &policy.exceptions.dir,
-        &policy.exceptions,
-        |p| run.in_root(p),
-        &run.release,
-        author.as_deref(),
-        now,
-    )?;
+    let exceptions = exceptions::load(root, &policy.exceptions.dir, &policy.exceptions, &run.release, author.as_deref(), now)?;
 
     let mut recorded = Vec::new();
     if let (Some(m), Some(shown)) = (&manifest, &manifest_shown)
@@ -573,18 +573,19 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     {
         recorded.push((shown.clone(), m.hashes.clone().into_iter().collect()));
     }
+    // The decision log's recorded hashes: a log that cannot be read, or whose
+    // block was edited, fails here; it never reads as "nothing recorded".
     let log = PathBuf::from(policy.decision_log.replace("{release}", &run.release));
-    if let Ok(text) = std::fs::read_to_string(run.in_root(&log))
-        && let Some(h) = release_gate_core::hashes::parse(&text)
-    {
-        recorded.push((log.display().to_string(), h));
+    if let Some(text) = root.read_text_if_present(&log, "decision log (config-diff.decision-log)")? {
+        match release_gate_core::hashes::parse(&text) {
+            Ok(Some(h)) => recorded.push((log.display().to_string(), h)),
+            Ok(None) => {}
+            Err((line, message)) => return Err(release_gate_core::error::Located::new(log.display().to_string(), line, message).into()),
+        }
     }
-    let blob_url = match (&run.ctx.repository, &run.ctx.sha) {
-        (Some((o, r)), Some(sha)) => Some(format!("{}/{o}/{r}/blob/{sha}/", run.ctx.server_url)),
-        _ => None,
-    };
+    let blob_url = run.blob_url();
     let inputs = Inputs { staging, production, options, expected, exceptions, recorded, blob_url };
-    let mut report = run.new_report(now);
+    let mut report = run.new_report();
     let judged = evaluate(&inputs, &mut report)?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     run.finish_with(report, Some(human_diff(&judged, color)))

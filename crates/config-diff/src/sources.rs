@@ -5,6 +5,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use release_gate_core::paths::Root;
 
 use crate::Side;
 use crate::glob::Pattern;
@@ -23,16 +24,20 @@ fn is_config(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every config file below `dir`. A link is followed only to a regular
+/// file inside the repository, and anything else with a config's name (a
+/// FIFO, a device, a link leading out) is an error, never skipped: a file
+/// left out of the comparison would be a divergence nobody saw.
+fn walk(root: &Root, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
         let ft = e.file_type()?;
         if ft.is_dir() {
-            walk(&p, out)?;
-        } else if ft.is_file() && is_config(&p) {
-            out.push(p);
+            walk(root, &p, out)?;
+        } else if is_config(&p) {
+            out.push(if ft.is_file() { p } else { root.file(&p, "config file")? });
         }
     }
     Ok(())
@@ -121,19 +126,19 @@ impl<R: std::io::Read> Iterator for Utf8Chars<R> {
 }
 
 /// Reads every file of a side's specs.
-pub fn load(root: &Path, specs: &[String], budget: Budget) -> anyhow::Result<Side> {
+pub fn load(repo: &Root, specs: &[String], budget: Budget) -> anyhow::Result<Side> {
     let mut side = Side::default();
+    let root = repo.real();
     for spec in specs {
         inside_root(spec, "source")?;
-        let abs = root.join(spec);
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         if spec.contains(['*', '?']) {
             let literal: PathBuf =
                 Path::new(spec).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?'])).collect();
-            let base = root.join(&literal);
+            let base = repo.resolve(&literal, "source")?;
             let mut all = Vec::new();
-            walk(&base, &mut all).with_context(|| format!("cannot list {} for the source {spec:?}", base.display()))?;
-            let pattern = Pattern::new(spec);
+            walk(repo, &base, &mut all).with_context(|| format!("cannot list {} for the source {spec:?}", literal.display()))?;
+            let pattern = Pattern::new(spec).map_err(|e| anyhow::anyhow!("the source {spec:?}: {e}"))?;
             for p in all {
                 if pattern.matches(&rel(&p, root)) {
                     found.push((rel(&p, &base), p));
@@ -142,18 +147,22 @@ pub fn load(root: &Path, specs: &[String], budget: Budget) -> anyhow::Result<Sid
             if found.is_empty() {
                 bail!("the source {spec:?} matches no .yaml, .yml or .json file; check the manifest");
             }
-        } else if abs.is_dir() {
-            let mut all = Vec::new();
-            walk(&abs, &mut all).with_context(|| format!("cannot list {spec}"))?;
-            if all.is_empty() {
-                bail!("the source directory {spec:?} holds no .yaml, .yml or .json file");
-            }
-            found.extend(all.into_iter().map(|p| (rel(&p, &abs), p)));
-        } else if abs.is_file() {
-            let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.clone());
-            found.push((name, abs.clone()));
         } else {
-            bail!("the source {spec:?} does not exist; check the config manifest or --staging/--production");
+            let abs = repo.resolve(spec, "source")?;
+            if abs.is_dir() {
+                let mut all = Vec::new();
+                walk(repo, &abs, &mut all).with_context(|| format!("cannot list {spec}"))?;
+                if all.is_empty() {
+                    bail!("the source directory {spec:?} holds no .yaml, .yml or .json file");
+                }
+                found.extend(all.into_iter().map(|p| (rel(&p, &abs), p)));
+            } else if abs.exists() {
+                let file = repo.file(spec, "source")?;
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.clone());
+                found.push((name, file));
+            } else {
+                bail!("the source {spec:?} does not exist; check the config manifest or --staging/--production");
+            }
         }
         for (name, path) in found {
             let shown = rel(&path, root);

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
-use thiserror::Error;
 
 /// An integer, kept exactly however large.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,17 +99,9 @@ impl Value {
     }
 }
 
-/// Why a file could not be read as data.
-#[derive(Debug, Error, PartialEq)]
-#[error("{file}:{line}: {message}")]
-pub struct YamlError {
-    /// File as shown.
-    pub file: String,
-    /// 1-based line.
-    pub line: u32,
-    /// What is wrong and what to do.
-    pub message: String,
-}
+/// A file that is not valid YAML, or uses what the model refuses (the one
+/// located error type: the gate reports it on its line).
+pub type YamlError = release_gate_core::error::Located;
 
 /// Limits for alias expansion.
 #[derive(Debug, Clone, Copy)]
@@ -164,7 +155,7 @@ impl Builder<'_> {
     }
 
     fn err(&self, line: u32, message: impl Into<String>) -> YamlError {
-        YamlError { file: self.file.to_owned(), line, message: message.into() }
+        YamlError::new(self.file, u64::from(line), message)
     }
 
     /// The node's core-schema tag (the rule is core's, shared with the policy files).
@@ -367,10 +358,8 @@ pub fn parse_chars<I: Iterator<Item = char>>(chars: I, file: &str, budget: Budge
     let mut stack: Vec<Frame> = Vec::new();
     let mut docs = Vec::new();
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError {
-            file: file.to_owned(),
-            line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX),
-            message: format!("invalid YAML: {} (column {})", e.info(), e.marker().col() + 1),
+        let (event, span) = event.map_err(|e| {
+            YamlError::new(file, e.marker().line() as u64, format!("invalid YAML: {} (column {})", e.info(), e.marker().col() + 1))
         })?;
         let line = line_of(&span);
         match event {

@@ -75,6 +75,11 @@ pub struct CommonArgs {
     #[arg(long, env = "RELEASE_GATE_CHECK_NAME", value_name = "NAME")]
     pub check_name: Option<String>,
 
+    /// Evaluate as if at this instant (RFC 3339, e.g. 2026-12-01T13:30:00Z), a
+    /// dry run; in GitHub Actions only when the policy allows dry runs.
+    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,

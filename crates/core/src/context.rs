@@ -110,13 +110,19 @@ impl PullRequest {
 #[derive(Debug, Deserialize)]
 struct Payload {
     pull_request: Option<PullRequest>,
-    merge_group: Option<HeadSha>,
+    merge_group: Option<MergeGroup>,
     workflow_run: Option<HeadSha>,
 }
 
 #[derive(Debug, Deserialize)]
 struct HeadSha {
     head_sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeGroup {
+    head_sha: String,
+    base_sha: String,
 }
 
 /// The runner's context, or what flags gave offline.
@@ -150,6 +156,13 @@ pub struct Context {
     pub token: Secret,
     /// On `workflow_run` events, the commit the finished run was for.
     pub workflow_run_head: Option<String>,
+    /// On pull-request and merge-group events, the base commit: the policy
+    /// in force is read there, not from the change under review.
+    pub base_sha: Option<String>,
+    /// `GITHUB_WORKFLOW_REF`: `owner/repo/.github/workflows/x.yml@refs/heads/main`.
+    pub workflow_ref: Option<String>,
+    /// `GITHUB_REF_NAME`: the branch or tag the run is for.
+    pub ref_name: Option<String>,
 }
 
 impl Context {
@@ -184,7 +197,7 @@ impl Context {
             sha,
             git_ref: get("GITHUB_REF"),
             event_name,
-            pull_request,
+            pull_request: pull_request.clone(),
             api_url: get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned()).trim_end_matches('/').to_owned(),
             server_url: get("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".to_owned()).trim_end_matches('/').to_owned(),
             run_id: get("GITHUB_RUN_ID"),
@@ -194,6 +207,12 @@ impl Context {
             in_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
             token: token.map(Secret::new).unwrap_or_default(),
             workflow_run_head: payload.as_ref().and_then(|p| p.workflow_run.as_ref().map(|w| w.head_sha.clone())),
+            base_sha: pull_request
+                .as_ref()
+                .map(|pr| pr.base.sha.clone())
+                .or_else(|| payload.as_ref().and_then(|p| p.merge_group.as_ref().map(|m| m.base_sha.clone()))),
+            workflow_ref: get("GITHUB_WORKFLOW_REF"),
+            ref_name: get("GITHUB_REF_NAME"),
         })
     }
 
@@ -205,6 +224,22 @@ impl Context {
     /// Whether the gate can talk to GitHub: a token, a repository and a commit.
     pub fn online(&self) -> bool {
         !self.token.is_empty() && self.repository.is_some() && self.sha.is_some()
+    }
+
+    /// Whether the event is about a proposed change (a pull request or a
+    /// merge group), whose own files must not decide its checks.
+    pub fn proposed_change(&self) -> bool {
+        self.base_sha.is_some()
+            && matches!(self.event_name.as_deref(), Some("pull_request" | "pull_request_target" | "pull_request_review" | "merge_group"))
+    }
+
+    /// The workflow file of this run (`.github/workflows/x.yml`), from `GITHUB_WORKFLOW_REF`.
+    pub fn workflow_path(&self) -> Option<String> {
+        let r = self.workflow_ref.as_deref()?;
+        let path = r.split('@').next()?;
+        let mut parts = path.splitn(3, '/');
+        let (_, _, file) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(file.to_owned())
     }
 
     /// Link to the workflow run, when known.
@@ -275,9 +310,21 @@ mod tests {
     #[test]
     fn merge_group_and_bad_payloads() {
         let mut f = tempfile::NamedTempFile::new().expect("tmp");
-        write!(f, r#"{{"merge_group":{{"head_sha":"mg1","head_ref":"gh-readonly-queue/main/pr-1"}}}}"#).expect("write");
-        let ctx = Context::from_env(&env_of(&[("GITHUB_SHA", "x")]), Some(f.path()), None).expect("ctx");
+        write!(f, r#"{{"merge_group":{{"head_sha":"mg1","base_sha":"base1","head_ref":"gh-readonly-queue/main/pr-1"}}}}"#).expect("write");
+        let ctx = Context::from_env(
+            &env_of(&[
+                ("GITHUB_SHA", "x"),
+                ("GITHUB_EVENT_NAME", "merge_group"),
+                ("GITHUB_WORKFLOW_REF", "o/r/.github/workflows/rv.yml@refs/heads/main"),
+            ]),
+            Some(f.path()),
+            None,
+        )
+        .expect("ctx");
         assert_eq!(ctx.sha.as_deref(), Some("mg1"));
+        assert_eq!(ctx.base_sha.as_deref(), Some("base1"));
+        assert!(ctx.proposed_change());
+        assert_eq!(ctx.workflow_path().as_deref(), Some(".github/workflows/rv.yml"));
 
         let mut bad = tempfile::NamedTempFile::new().expect("tmp");
         write!(bad, "{{\n  \"pull_request\": 5\n}}").expect("write");

@@ -1,18 +1,35 @@
 //! Shared core of the release-gate actions: what every gate needs and no
 //! gate should write twice.
 //!
-//! A gate binary parses its flags, calls [`Run::start`] with the shared
-//! ones, evaluates its own rules into a [`report::Report`], and hands the
-//! report to [`Run::finish`], which writes the JSON report, step outputs,
-//! job summary, annotations, check run and sticky comment, prints the report
-//! and returns the verdict that [`exit::finish`] turns into the exit code.
+//! A gate binary calls [`gate::main`], which parses its flags and runs it;
+//! the gate calls [`Run::start`] with the shared flags, evaluates its own
+//! rules into a [`report::Report`], and hands the report to [`Run::finish`],
+//! which writes the JSON report, step outputs, job summary, annotations,
+//! check run and sticky comment, prints the report and returns the verdict
+//! that [`exit::finish`] turns into the exit code. When the gate fails
+//! before that, [`gate::main`] still publishes a failed check run with the
+//! error, so a required check never hangs.
+//!
+//! What a gate is evaluated against is decided here, once:
+//! - the **policy in force**: on a pull request or a merge group, the
+//!   policy file of the *base* commit, read through the contents API (the
+//!   change under review cannot loosen its own checks); the checkout's
+//!   version, when it differs, is shown as proposed, not in force;
+//! - the **clock**: `--now` (an "as if" time) is refused in GitHub Actions
+//!   unless the policy in force allows dry runs, and a dry run is published
+//!   under its own check name so it never satisfies a required check;
+//! - the **root**: every path stays inside the repository ([`paths`]).
 
 pub mod cli;
 pub mod context;
+pub mod error;
+pub mod evidence;
 pub mod exit;
+pub mod gate;
 pub mod github;
 pub mod hashes;
 pub mod mask;
+pub mod paths;
 pub mod policy;
 pub mod publish;
 pub mod release;
@@ -28,10 +45,14 @@ use anyhow::Context as _;
 use crate::cli::{CommonArgs, Format};
 use crate::context::Context;
 use crate::github::{GitHub, RetryPolicy};
+use crate::paths::Root;
 use crate::policy::{GateSection, PolicyFile};
-use crate::report::{Report, Status, Verdict};
+use crate::report::{Report, Section, Status, Verdict};
 
-/// One gate run: context, policy and (online) a GitHub client.
+/// Suffix of a dry run's check name.
+pub const DRY_RUN_SUFFIX: &str = " (dry run)";
+
+/// One gate run: context, root, policy in force, clock and (online) a GitHub client.
 pub struct Run<S> {
     /// The gate's name, e.g. `freeze-check`.
     pub gate: &'static str,
@@ -39,28 +60,34 @@ pub struct Run<S> {
     pub release: String,
     /// The runner's context.
     pub ctx: Context,
-    /// The policy as this gate sees it.
+    /// The policy in force, as this gate sees it.
     pub policy: PolicyFile<S>,
     /// The shared flags.
     pub args: CommonArgs,
+    /// The repository root every path is resolved in.
+    pub root: Root,
+    /// The instant evaluated.
+    pub now: jiff::Timestamp,
+    /// Whether that instant was given (`--now`) rather than read from the clock.
+    pub dry_run: bool,
+    /// Where the policy came from, and what the change proposes, for the report.
+    notes: Vec<Section>,
     github: Option<GitHub>,
     runtime: tokio::runtime::Runtime,
 }
 
 impl<S: GateSection> Run<S> {
-    /// Validates the release id, reads the runner's context and the policy,
-    /// and builds a GitHub client when a token, repository and commit are known.
+    /// Validates the release id, reads the runner's context, the root, the
+    /// policy in force and the clock, and builds a GitHub client when a
+    /// token, repository and commit are known.
     pub fn start(gate: &'static str, args: CommonArgs) -> anyhow::Result<Self> {
         let release = release::validate(&args.release)?.to_owned();
         // The token is registered with the redactor (never `::add-mask::`ed,
         // which would print it): the runner already masks `github.token` and
         // secrets, and everything the gate prints passes through `mask::redact`.
-        let ctx = Context::from_process(args.event.as_deref(), args.token.clone())?;
-        let (policy_path, explicit) = match &args.policy {
-            Some(p) => (p.clone(), true),
-            None => (under(&args.root, Path::new(policy::DEFAULT_PATH)), false),
-        };
-        let policy = policy::load::<S>(&policy_path, explicit)?;
+        let mut ctx = Context::from_process(args.event.as_deref(), args.token.clone())?;
+        let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
+        let root = Root::new(&args.root, workspace.as_deref())?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
         let github = match (&ctx.repository, ctx.online()) {
             (Some((owner, repo)), true) => {
@@ -70,28 +97,25 @@ impl<S: GateSection> Run<S> {
             }
             _ => None,
         };
-        let mut ctx = ctx;
         if let Some(number) = args.pull_request {
             let gh = github.as_ref().context("--pull-request needs GitHub: a token, GITHUB_REPOSITORY and a commit")?;
-            let pr = runtime.block_on(gh.get(&gh.repo_path(&format!("/pulls/{number}"))))?;
-            let pr: context::PullRequest =
-                serde_json::from_value(pr).with_context(|| format!("GitHub's answer for PR #{number} is not a pull request"))?;
-            if let Some(expected) = &ctx.workflow_run_head {
-                anyhow::ensure!(
-                    &pr.head.sha == expected,
+            let pr = runtime.block_on(gh.pull(number))?;
+            if let Some(expected) = &ctx.workflow_run_head
+                && &pr.head.sha != expected
+            {
+                return Err(gate::AnotherCommit(format!(
                     "PR #{number}'s head is {} but the workflow run was for {expected}; refusing to publish results for another commit",
                     pr.head.sha
-                );
+                ))
+                .into());
             }
             ctx.sha = Some(pr.head.sha.clone());
+            ctx.base_sha = Some(pr.base.sha.clone());
             ctx.pull_request = Some(pr);
         }
-        Ok(Self { gate, release, ctx, policy, args, github, runtime })
-    }
-
-    /// A path from the policy, resolved against the repository root.
-    pub fn in_root(&self, path: &Path) -> PathBuf {
-        under(&self.args.root, path)
+        let (policy, notes) = runtime.block_on(policy_in_force::<S>(&root, &args, &ctx, github.as_ref()))?;
+        let (now, dry_run) = clock(&args, &ctx, &policy)?;
+        Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, notes, github, runtime })
     }
 
     /// The GitHub client, when online.
@@ -104,14 +128,43 @@ impl<S: GateSection> Run<S> {
         self.runtime.block_on(fut)
     }
 
-    /// The report directory: `--report-dir`, or `reports/release-gate/<release>/` under the root.
-    pub fn report_dir(&self) -> PathBuf {
-        self.args.report_dir.clone().unwrap_or_else(|| under(&self.args.root, &Path::new("reports/release-gate").join(&self.release)))
+    /// The report directory: `--report-dir`, or `reports/release-gate/<release>/`, inside the root.
+    pub fn report_dir(&self) -> anyhow::Result<PathBuf> {
+        let rel = self.args.report_dir.clone().unwrap_or_else(|| Path::new("reports/release-gate").join(&self.release));
+        Ok(self.root.resolve(rel, "report directory")?)
     }
 
-    /// A new, empty report for this run, stamped with `now`.
-    pub fn new_report(&self, now: jiff::Timestamp) -> Report {
-        Report::new(self.gate, &self.release, now, self.ctx.sha.clone())
+    /// The check run's name: `--check-name`, else `release-gate/<gate>`;
+    /// a dry run's ends in " (dry run)".
+    pub fn check_name(&self) -> String {
+        let name = self.args.check_name.clone().unwrap_or_else(|| format!("release-gate/{}", self.gate));
+        if self.dry_run && self.ctx.in_actions { format!("{name}{DRY_RUN_SUFFIX}") } else { name }
+    }
+
+    /// What may publish evidence this run reads: the policy's trusted apps
+    /// and workflows, the workflow running now by default.
+    pub fn trust(&self) -> evidence::Trust {
+        let e = &self.policy.evaluation;
+        let mut workflows = e.trusted_workflows.clone();
+        if workflows.is_empty() {
+            workflows.extend(self.ctx.workflow_path());
+        }
+        evidence::Trust { apps: e.trusted_apps.clone(), workflows }
+    }
+
+    /// A blob link base for the commit: `{server}/{owner}/{repo}/blob/{sha}/`.
+    pub fn blob_url(&self) -> Option<String> {
+        match (&self.ctx.repository, &self.ctx.sha) {
+            (Some((o, r)), Some(sha)) => Some(format!("{}/{o}/{r}/blob/{sha}/", self.ctx.server_url)),
+            _ => None,
+        }
+    }
+
+    /// A new, empty report for this run, stamped with the instant evaluated.
+    pub fn new_report(&self) -> Report {
+        let mut r = Report::new(self.gate, &self.release, self.now, self.ctx.sha.clone());
+        r.dry_run = self.dry_run;
+        r
     }
 
     /// Publishes the report on every surface and prints it; returns the verdict.
@@ -120,8 +173,10 @@ impl<S: GateSection> Run<S> {
     }
 
     /// Like [`Run::finish`], with the gate's own text for `--format human`.
-    pub fn finish_with(self, report: Report, human_text: Option<String>) -> anyhow::Result<Verdict> {
-        let report_path = publish::write_report(&report, &self.report_dir())?;
+    pub fn finish_with(self, mut report: Report, human_text: Option<String>) -> anyhow::Result<Verdict> {
+        report.details.extend(self.notes.iter().cloned());
+        let dir = self.report_dir()?;
+        let report_path = publish::write_report(&report, &dir)?;
         let markdown = render::markdown(&report);
         if let Some(file) = &self.ctx.output_file {
             let mut pairs =
@@ -137,7 +192,7 @@ impl<S: GateSection> Run<S> {
         }
         if let Some(gh) = &self.github {
             let opts = publish::Options {
-                check_name: self.args.check_name.clone().unwrap_or_else(|| format!("release-gate/{}", self.gate)),
+                check_name: self.check_name(),
                 comment_mode: self.args.comment_mode.or(self.policy.reporting.comment_mode).unwrap_or_default(),
             };
             let published = self.block_on(publish::to_github(gh, &self.ctx, &report, &opts, &report_path))?;
@@ -154,13 +209,85 @@ impl<S: GateSection> Run<S> {
     }
 }
 
-/// `path` under `root`, without a leading `./` when the root is the current directory.
-fn under(root: &Path, path: &Path) -> PathBuf {
-    if root == Path::new(".") || root.as_os_str().is_empty() { path.to_owned() } else { root.join(path) }
+/// The policy in force and notes on where it came from. On a proposed
+/// change, the base commit's file (through the contents API when online);
+/// otherwise the checkout's.
+async fn policy_in_force<S: GateSection>(
+    root: &Root,
+    args: &CommonArgs,
+    ctx: &Context,
+    gh: Option<&GitHub>,
+) -> anyhow::Result<(PolicyFile<S>, Vec<Section>)> {
+    let rel: PathBuf = args.policy.clone().unwrap_or_else(|| PathBuf::from(policy::DEFAULT_PATH));
+    let shown = rel.display().to_string();
+    let local = root.read_text_if_present(&rel, "policy")?;
+    if args.policy.is_some() && local.is_none() && !ctx.proposed_change() {
+        anyhow::bail!("policy `{shown}` does not exist; check the path given to --policy (input policy), relative to the repository root");
+    }
+    let mut notes = Vec::new();
+    let (text, source) = match (ctx.proposed_change(), gh, &ctx.base_sha) {
+        (true, Some(gh), Some(base)) => {
+            let repo_path = root.repository_path(&rel, "policy")?;
+            let base_text = match gh.file(&repo_path, base).await? {
+                Some(c) => Some(paths::utf8(c.bytes, Path::new(&shown), "policy")?),
+                None => None,
+            };
+            if base_text != local {
+                notes.push(Section {
+                    title: "Policy".into(),
+                    markdown: format!(
+                        "This change {} `{shown}`. The policy in force is the base commit's (`{}`{}); the proposed one applies once the change is merged.",
+                        if base_text.is_none() { "adds" } else if local.is_none() { "removes" } else { "edits" },
+                        short(base),
+                        if base_text.is_none() { ", which has none: the built-in defaults" } else { "" }
+                    ),
+                });
+            }
+            (base_text, format!("{shown}@{}", short(base)))
+        }
+        (true, _, _) => {
+            notes.push(Section {
+                title: "Policy".into(),
+                markdown: format!(
+                    "Offline, `{shown}` was read from the checkout; with a token, the base commit's policy is in force on pull requests."
+                ),
+            });
+            (local, shown.clone())
+        }
+        _ => (local, shown.clone()),
+    };
+    if args.policy.is_some() && text.is_none() {
+        anyhow::bail!("policy `{source}` does not exist; check the path given to --policy (input policy)");
+    }
+    let parsed = policy::from_text::<S>(text.as_deref(), Path::new(&shown)).map_err(|e| {
+        let e = anyhow::Error::new(e);
+        if source == shown { e } else { e.context(format!("the policy in force is the base commit's, `{source}`")) }
+    })?;
+    Ok((parsed, notes))
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+/// The instant to evaluate, and whether it is a dry run: `--now` in GitHub
+/// Actions only when the policy in force allows dry runs.
+fn clock<S>(args: &CommonArgs, ctx: &Context, policy: &PolicyFile<S>) -> anyhow::Result<(jiff::Timestamp, bool)> {
+    let Some(given) = &args.now else { return Ok((jiff::Timestamp::now(), false)) };
+    let at = policy::parse_now(given)?;
+    if ctx.in_actions && !policy.evaluation.allow_dry_run {
+        anyhow::bail!(
+            "--now (input `now`) asks to evaluate as if at {given}, which is refused in GitHub Actions: a chosen time could turn the gate green. \
+             To allow dry runs, set `evaluation: {{allow-dry-run: true}}` in the policy in force{}; a dry run is published as `<check name>{DRY_RUN_SUFFIX}`, \
+             which never satisfies a required check",
+            if ctx.proposed_change() { " (on pull requests, the base branch's)" } else { "" }
+        );
+    }
+    Ok((at, true))
 }
 
 /// Writes to stdout; a closed pipe is not an error worth a panic.
-fn emit(text: &str) {
+pub(crate) fn emit(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(mask::redact(text).as_bytes());
     let _ = out.flush();
@@ -184,6 +311,9 @@ pub fn human(report: &Report, path: &Path) -> String {
     let mut s = format!("{} {} for release {}\n", report.gate, report.verdict.as_str().to_uppercase(), report.release);
     if !report.title.is_empty() {
         s.push_str(&format!("  {}\n", report.title));
+    }
+    if report.dry_run {
+        s.push_str(&format!("  dry run: evaluated as if at {}\n", report.generated_at));
     }
     let width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
     for c in &report.checks {

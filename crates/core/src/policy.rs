@@ -29,21 +29,28 @@ impl<'de> Deserialize<'de> for Instant {
     }
 }
 
-/// The instant a gate evaluates: `--now` when given, else the clock.
-pub fn now(flag: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
-    match flag {
-        Some(s) => s
-            .parse::<jiff::Timestamp>()
-            .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z")),
-        None => Ok(jiff::Timestamp::now()),
-    }
+/// An instant given as `--now`.
+pub fn parse_now(s: &str) -> anyhow::Result<jiff::Timestamp> {
+    s.parse::<jiff::Timestamp>()
+        .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z"))
 }
 
 /// Where the policy lives when `--policy` is not given.
 pub const DEFAULT_PATH: &str = ".github/release-gate.yml";
 
 /// Every top-level key the policy file may have.
-pub const SECTIONS: &[&str] = &["reporting", "freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit", "run"];
+pub const SECTIONS: &[&str] = &[
+    "reporting",
+    "evaluation",
+    "freeze-check",
+    "config-diff",
+    "artifact-verify",
+    "smoke-gate",
+    "decision-log-commit",
+    "release-guard",
+    "deploy",
+    "run",
+];
 
 /// A policy duration: a number and a unit, `90s`, `30m`, `6h`, `7d`, `2w`
 /// (days and weeks are 24 h and 7 × 24 h).
@@ -85,30 +92,44 @@ impl Default for Reporting {
     }
 }
 
+/// How a gate may be asked to evaluate, and whose results count, under `evaluation:`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Evaluation {
+    /// Whether `--now` (input `now`: evaluate as if at another time) is
+    /// accepted in GitHub Actions. A dry run is published under its own
+    /// check name, `<name> (dry run)`, so it never satisfies a required check.
+    pub allow_dry_run: bool,
+    /// Apps whose check runs count as evidence.
+    pub trusted_apps: Vec<String>,
+    /// Workflow files whose runs' check runs count as evidence (default: the workflow running now).
+    pub trusted_workflows: Vec<String>,
+}
+
+impl Default for Evaluation {
+    fn default() -> Self {
+        Self { allow_dry_run: false, trusted_apps: vec!["github-actions".into()], trusted_workflows: Vec::new() }
+    }
+}
+
 /// The parsed policy as one gate sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyFile<S> {
     /// Shared reporting settings.
     pub reporting: Reporting,
+    /// How the gates may be asked to evaluate.
+    pub evaluation: Evaluation,
     /// The gate's own section (defaults when absent).
     pub section: S,
-    /// Whether the file existed; `false` means built-in defaults.
+    /// Where the policy in force was read; `None` means built-in defaults.
     pub from_file: Option<PathBuf>,
 }
 
 /// What went wrong with the policy file.
 #[derive(Debug, Error)]
 pub enum PolicyError {
-    /// The file could not be read.
-    #[error("cannot read policy {path}: {cause}; check the path given to --policy")]
-    Read {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        cause: std::io::Error,
-    },
     /// The file is not valid for the schema.
-    #[error("{path}:{line}:{column}: {message}; see the policy reference in the README")]
+    #[error("{path}:{line}:{column}: {message}; see docs/policy.md")]
     Invalid {
         /// The path.
         path: PathBuf,
@@ -121,19 +142,18 @@ pub enum PolicyError {
     },
 }
 
-/// Loads the policy at `path`. A missing file at the default path means
-/// built-in defaults; a missing file that was asked for explicitly is an error.
-pub fn load<S: GateSection>(path: &Path, explicit: bool) -> Result<PolicyFile<S>, PolicyError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-            return Ok(PolicyFile { reporting: Reporting::default(), section: S::default(), from_file: None });
-        }
-        Err(cause) => return Err(PolicyError::Read { path: path.to_owned(), cause }),
-    };
-    let mut file: PolicyFile<S> = parse_yaml(&text, path)?;
+/// The policy from its text (`None`: built-in defaults), `path` naming it in errors.
+pub fn from_text<S: GateSection>(text: Option<&str>, path: &Path) -> Result<PolicyFile<S>, PolicyError> {
+    let Some(text) = text else { return Ok(PolicyFile::default_for()) };
+    let mut file: PolicyFile<S> = parse_yaml(text, path)?;
     file.from_file = Some(path.to_owned());
     Ok(file)
+}
+
+impl<S: GateSection> PolicyFile<S> {
+    fn default_for() -> Self {
+        Self { reporting: Reporting::default(), evaluation: Evaluation::default(), section: S::default(), from_file: None }
+    }
 }
 
 /// Largest YAML file read as a policy, manifest or exception.
@@ -250,24 +270,32 @@ impl<'de, S: GateSection> Deserialize<'de> for PolicyFile<S> {
 
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 // An empty file: all defaults.
-                Ok(PolicyFile { reporting: Reporting::default(), section: S::default(), from_file: None })
+                Ok(PolicyFile::default_for())
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut reporting = None;
+                let mut evaluation = None;
                 let mut section = None;
                 while let Some(key) = map.next_key::<String>()? {
                     if key == S::NAME {
                         section = Some(map.next_value::<S>()?);
                     } else if key == "reporting" {
                         reporting = Some(map.next_value::<Reporting>()?);
+                    } else if key == "evaluation" {
+                        evaluation = Some(map.next_value::<Evaluation>()?);
                     } else if SECTIONS.contains(&key.as_str()) {
                         map.next_value::<IgnoredAny>()?;
                     } else {
                         return Err(de::Error::unknown_field(&key, SECTIONS));
                     }
                 }
-                Ok(PolicyFile { reporting: reporting.unwrap_or_default(), section: section.unwrap_or_default(), from_file: None })
+                Ok(PolicyFile {
+                    reporting: reporting.unwrap_or_default(),
+                    evaluation: evaluation.unwrap_or_default(),
+                    section: section.unwrap_or_default(),
+                    from_file: None,
+                })
             }
         }
 

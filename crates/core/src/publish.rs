@@ -8,7 +8,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use http::Method;
 use serde_json::{Value, json};
 
 use crate::cli::CommentMode;
@@ -48,15 +47,10 @@ pub struct Published {
     pub degraded: Option<String>,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// reader never sees half a file.
+/// Writes `bytes` to `path` through a temporary file and a rename (see
+/// [`crate::paths::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create report directory {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
+    crate::paths::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `<dir>/<gate>.json` and returns its path.
@@ -165,6 +159,65 @@ fn annotation_json(a: &Annotation) -> Value {
     })
 }
 
+/// What a check run's `external_id` records: the workflow run and attempt
+/// that published it, the instant evaluated and the gate's outcome (its
+/// `outcome` output, e.g. smoke-gate's `passed`/`failed`). Written and read
+/// here only; readers never parse a check run's prose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalId {
+    /// `GITHUB_RUN_ID`, `None` outside Actions.
+    pub run_id: Option<String>,
+    /// `GITHUB_RUN_ATTEMPT`.
+    pub run_attempt: String,
+    /// The report's `generated_at`.
+    pub generated_at: String,
+    /// The gate's outcome, when it has one.
+    pub outcome: Option<String>,
+}
+
+impl ExternalId {
+    const PREFIX: &'static str = "release-gate/v2";
+
+    /// `release-gate/v2 run=123 attempt=1 at=2026-12-01T13:30:00Z outcome=failed`.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{} run={} attempt={} at={}",
+            Self::PREFIX,
+            self.run_id.as_deref().unwrap_or("local"),
+            self.run_attempt,
+            self.generated_at
+        );
+        if let Some(o) = &self.outcome {
+            s.push_str(&format!(" outcome={o}"));
+        }
+        s
+    }
+
+    /// Reads one back; `None` for anything this version did not write.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.split_whitespace();
+        if parts.next()? != Self::PREFIX {
+            return None;
+        }
+        let (mut run_id, mut run_attempt, mut generated_at, mut outcome) = (None, None, None, None);
+        for p in parts {
+            match p.split_once('=')? {
+                ("run", v) => run_id = Some(v.to_owned()).filter(|v| v != "local"),
+                ("attempt", v) => run_attempt = Some(v.to_owned()),
+                ("at", v) => generated_at = Some(v.to_owned()),
+                ("outcome", v) => outcome = Some(v.to_owned()),
+                _ => return None,
+            }
+        }
+        Some(Self { run_id, run_attempt: run_attempt?, generated_at: generated_at?, outcome })
+    }
+
+    /// Whether it was published by this very run (same workflow run and attempt).
+    pub fn is_run(&self, ctx: &Context) -> bool {
+        self.run_id == ctx.run_id && self.run_attempt == ctx.run_attempt.as_deref().unwrap_or("1")
+    }
+}
+
 /// The hidden marker that finds this gate's sticky comment again.
 pub fn sticky_marker(check_name: &str) -> String {
     format!("<!-- release-gate sticky: {check_name} -->")
@@ -214,14 +267,15 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
     if let Some(first) = batches.next() {
         output["annotations"] = first.iter().map(annotation_json).collect();
     }
-    // external_id lets a create that lost its response be found again.
-    let external_id = format!(
-        "release-gate:{}:{}:{}:{}",
-        opts.check_name,
-        ctx.run_id.as_deref().unwrap_or("local"),
-        ctx.run_attempt.as_deref().unwrap_or("1"),
-        report.generated_at
-    );
+    // external_id lets a create that lost its response be found again, and
+    // carries the run and the gate's outcome for those who read it back.
+    let external_id = ExternalId {
+        run_id: ctx.run_id.clone(),
+        run_attempt: ctx.run_attempt.clone().unwrap_or_else(|| "1".into()),
+        generated_at: report.generated_at.clone(),
+        outcome: report.outputs.get("outcome").cloned(),
+    }
+    .render();
     let mut body = json!({
         "name": opts.check_name,
         "head_sha": sha,
@@ -234,14 +288,13 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
     if let Some(url) = ctx.run_url() {
         body["details_url"] = Value::String(url);
     }
-    let create_path = gh.repo_path("/check-runs");
-    let id = match gh.send(Method::POST, &create_path, Some(&body)).await {
-        Ok(resp) => id_of(&resp.body, "POST check-runs")?,
+    let id = match gh.create_check_run(&body).await {
+        Ok(id) => id,
         Err(ApiError::Ambiguous { call, detail }) => {
             eprintln!("release-gate: {call}: {detail}; looking for the check run before trying again");
             match find_check_run(gh, sha, &opts.check_name, &external_id).await? {
                 Some(id) => id,
-                None => id_of(&gh.send(Method::POST, &create_path, Some(&body)).await?.body, "POST check-runs")?,
+                None => gh.create_check_run(&body).await?,
             }
         }
         Err(e) => return Err(e),
@@ -255,18 +308,13 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
                 "annotations": batch.iter().map(annotation_json).collect::<Vec<_>>(),
             }
         });
-        gh.send(Method::PATCH, &gh.repo_path(&format!("/check-runs/{id}")), Some(&update)).await?;
+        gh.update_check_run(id, &update).await?;
     }
     Ok(Some(id))
 }
 
 async fn find_check_run(gh: &GitHub, sha: &str, name: &str, external_id: &str) -> Result<Option<u64>, ApiError> {
-    let path = gh.repo_path(&format!("/commits/{sha}/check-runs?check_name={}", url_encode(name)));
-    let runs = gh.get_all(&path, Some("check_runs"), 10).await?;
-    Ok(runs
-        .iter()
-        .find(|r| r.get("external_id").and_then(Value::as_str) == Some(external_id))
-        .and_then(|r| r.get("id").and_then(Value::as_u64)))
+    Ok(gh.check_runs(sha, Some(name)).await?.iter().find(|r| r.external_id.as_deref() == Some(external_id)).map(|r| r.id))
 }
 
 async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<u64>, ApiError> {
@@ -279,20 +327,18 @@ async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Option
         return Ok(None);
     }
     let budget = COMMENT_LIMIT - marker.len() - 2;
-    let body =
-        json!({ "body": format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string())) });
+    let body = format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string()));
     if let Some(id) = existing {
-        gh.send(Method::PATCH, &gh.repo_path(&format!("/issues/comments/{id}")), Some(&body)).await?;
+        gh.update_comment(id, &body).await?;
         return Ok(Some(id));
     }
-    let create_path = gh.repo_path(&format!("/issues/{number}/comments"));
-    match gh.send(Method::POST, &create_path, Some(&body)).await {
-        Ok(resp) => Ok(Some(id_of(&resp.body, "POST comments")?)),
+    match gh.create_comment(number, &body).await {
+        Ok(id) => Ok(Some(id)),
         Err(ApiError::Ambiguous { call, detail }) => {
             eprintln!("release-gate: {call}: {detail}; looking for the comment before trying again");
             match find_comment(gh, number, &marker).await? {
                 Some(id) => Ok(Some(id)),
-                None => Ok(Some(id_of(&gh.send(Method::POST, &create_path, Some(&body)).await?.body, "POST comments")?)),
+                None => Ok(Some(gh.create_comment(number, &body).await?)),
             }
         }
         Err(e) => Err(e),
@@ -300,29 +346,11 @@ async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Option
 }
 
 async fn find_comment(gh: &GitHub, number: u64, marker: &str) -> Result<Option<u64>, ApiError> {
-    let comments = gh.get_all(&gh.repo_path(&format!("/issues/{number}/comments")), None, 30).await?;
-    Ok(comments
-        .iter()
-        .find(|c| c.get("body").and_then(Value::as_str).is_some_and(|b| b.starts_with(marker)))
-        .and_then(|c| c.get("id").and_then(Value::as_u64)))
+    Ok(gh.comments(number).await?.iter().find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(marker))).map(|c| c.id))
 }
 
-fn id_of(body: &Value, call: &str) -> Result<u64, ApiError> {
-    body.get("id").and_then(Value::as_u64).ok_or_else(|| ApiError::Decode { call: call.to_owned(), detail: "no id in the response".into() })
-}
-
-/// Percent-encodes a query value.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a query value (the one encoder is the GitHub client's).
+pub use crate::github::calls::url_encode;
 
 #[cfg(test)]
 mod tests {
@@ -358,6 +386,23 @@ mod tests {
         assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), 10);
         assert!(out.contains("::error file=a%2Cb%3Ac.yml,line=1,endLine=1,title=t::100%25%0Abad\n"));
         assert!(out.contains("::notice title=release-gate::2 more annotations"));
+    }
+
+    #[test]
+    fn external_ids_round_trip() {
+        let id = ExternalId {
+            run_id: Some("42".into()),
+            run_attempt: "2".into(),
+            generated_at: "2026-12-01T13:30:00Z".into(),
+            outcome: Some("failed".into()),
+        };
+        assert_eq!(ExternalId::parse(&id.render()), Some(id.clone()));
+        let local = ExternalId { run_id: None, outcome: None, ..id };
+        assert_eq!(local.render(), "release-gate/v2 run=local attempt=2 at=2026-12-01T13:30:00Z");
+        assert_eq!(ExternalId::parse(&local.render()), Some(local));
+        for other in ["", "release-gate:x:1:1:t", "release-gate/v2 run=1", "release-gate/v2 run=1 attempt=1 at=t bogus=1"] {
+            assert_eq!(ExternalId::parse(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -39,7 +39,12 @@ pub fn markdown(report: &Report) -> String {
 /// One small line naming the version, time and commit.
 pub fn footer(report: &Report) -> String {
     let commit = report.commit.as_deref().map(|c| format!(" · commit `{}`", short(c))).unwrap_or_default();
-    format!("\n<sub>release-gate {} · generated {}{commit}</sub>\n", env!("CARGO_PKG_VERSION"), report.generated_at)
+    let when = if report.dry_run {
+        format!("dry run, evaluated as if at {}", report.generated_at)
+    } else {
+        format!("generated {}", report.generated_at)
+    };
+    format!("\n<sub>release-gate {} · {when}{commit}</sub>\n", env!("CARGO_PKG_VERSION"))
 }
 
 /// The gate's extra sections, each under its own heading.

@@ -150,6 +150,9 @@ pub struct Report {
     pub generated_at: String,
     /// The commit evaluated, when known.
     pub commit: Option<String>,
+    /// Evaluated as if at `generated_at` (`--now`), not at the clock's time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// One-line headline for titles.
     #[serde(default)]
     pub title: String,
@@ -177,6 +180,7 @@ impl Report {
             outputs: BTreeMap::new(),
             generated_at: generated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
             commit,
+            dry_run: false,
             title: String::new(),
             annotations: Vec::new(),
             details: Vec::new(),
@@ -207,7 +211,8 @@ impl Report {
     /// Reads a report written by any gate, refusing other schemas.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         use anyhow::Context as _;
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read report {}", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read report {}", path.display()))?;
+        let text = crate::paths::utf8(bytes, path, "report")?;
         let report: Report = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a release-gate report; re-run the gate that writes it", path.display()))?;
         anyhow::ensure!(

@@ -19,14 +19,6 @@ use thiserror::Error;
 /// A problem with a signature or an allowed-signers file.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SigningError {
-    /// The allowed-signers file could not be read.
-    #[error("cannot read allowed-signers file {path}: {cause}; check the path in the policy")]
-    Read {
-        /// Path.
-        path: String,
-        /// Why.
-        cause: String,
-    },
     /// A line of the allowed-signers file is malformed.
     #[error("{path}:{line}: {message}")]
     BadLine {
@@ -164,10 +156,10 @@ impl AllowedSigners {
         Ok(Self { signers })
     }
 
-    /// Reads and parses a file.
-    pub fn read(path: &Path, shown_as: &str) -> Result<Self, SigningError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SigningError::Read { path: shown_as.to_owned(), cause: e.to_string() })?;
-        Self::parse(&text, shown_as)
+    /// Reads and parses an allowed-signers file inside the repository.
+    pub fn read(root: &crate::paths::Root, path: &Path) -> anyhow::Result<Self> {
+        let text = root.read_text(path, "allowed-signers file").map_err(|e| anyhow::anyhow!("{e}; check the path in the policy"))?;
+        Ok(Self::parse(&text, &path.display().to_string())?)
     }
 
     /// Verifies a detached signature over `msg`; returns the principals of

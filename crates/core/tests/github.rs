@@ -51,7 +51,13 @@ fn ctx(pr: Option<u64>) -> Context {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy { attempts: 3, base_delay: Duration::from_millis(20), max_wait: Duration::from_secs(5), timeout: Duration::from_secs(10) }
+    RetryPolicy {
+        attempts: 3,
+        base_delay: Duration::from_millis(20),
+        max_wait: Duration::from_secs(5),
+        timeout: Duration::from_secs(10),
+        deadline: Duration::from_secs(60),
+    }
 }
 
 fn client(fake: &Fake) -> GitHub {
@@ -201,10 +207,57 @@ fn exhausted_retries_name_the_call_and_map_to_exit_3() {
     let err = publish(&fake, &ctx(Some(5)), &report(0, Status::Pass), CommentMode::Always).expect_err("unreachable");
     assert!(err.is_unreachable());
     let msg = err.to_string();
-    assert!(msg.contains("GET /repos/octo/trading/issues/5/comments") && msg.contains("after 3 attempts"), "{msg}");
+    assert!(msg.contains("GET /repos/octo/trading/issues/5/comments") && msg.contains("after 3 attempt(s)"), "{msg}");
     assert_eq!(release_gate_core::exit::for_error(&anyhow::Error::from(err)), 3);
     let gets = fake.requests().iter().filter(|r| r.method == "GET").count();
     assert_eq!(gets, 3);
+}
+
+#[test]
+fn an_answer_that_is_not_json_is_the_service_failing_exit_3() {
+    let fake = Fake::start("").expect("fake");
+    fake.inject(Fault::new("GET", "/pulls/5", 200).raw_body("<html>502 Bad Gateway</html>"));
+    let rt = rt();
+    let _in = rt.enter();
+    let gh = client(&fake);
+    let err = rt.block_on(gh.pull(5)).expect_err("not JSON");
+    assert!(err.to_string().contains("not the documented JSON"), "{err}");
+    assert_eq!(release_gate_core::exit::for_error(&anyhow::Error::from(err)), 3);
+    // JSON of the wrong shape is the same.
+    fake.inject(Fault::new("GET", "/pulls/6", 200).raw_body("{\"number\": \"six\"}"));
+    let err = rt.block_on(gh.pull(6)).expect_err("wrong shape");
+    assert_eq!(release_gate_core::exit::for_error(&anyhow::Error::from(err)), 3);
+}
+
+#[test]
+fn rate_limit_waits_count_as_attempts_made_and_the_deadline_bounds_them() {
+    let fake = Fake::start("").expect("fake");
+    // Two rate-limited answers, then 503s: every request sent is counted.
+    fake.inject(Fault::new("GET", "/issues/7/comments", 429).header("retry-after", "0").times(2));
+    fake.inject(Fault::new("GET", "/issues/7/comments", 503));
+    let rt = rt();
+    let _in = rt.enter();
+    let err = rt.block_on(client(&fake).comments(7)).expect_err("unreachable");
+    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+    assert_eq!(fake.requests().iter().filter(|r| r.method == "GET").count(), 5);
+    // A 429 without Retry-After asks for a minute; a run with 2 s left gives up at once.
+    let fake = Fake::start("").expect("fake");
+    fake.inject(Fault::new("GET", "/issues/8/comments", 429));
+    let short = RetryPolicy { deadline: Duration::from_secs(2), ..fast() };
+    let gh = GitHub::new(&fake.base_url(), &Secret::new("ghs_testtoken0123456789".into()), "octo", "trading", short).expect("client");
+    let started = Instant::now();
+    let err = rt.block_on(gh.comments(8)).expect_err("rate limited");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(err.to_string().contains("beyond what this run may wait"), "{err}");
+    // A hung API: each answer takes 1.5 s, the run has 2 s: one deadline, not attempts × timeouts.
+    let fake = Fake::start("").expect("fake");
+    fake.latency("GET", "/issues/9/comments", 1_500);
+    let hung = RetryPolicy { deadline: Duration::from_secs(2), timeout: Duration::from_secs(1), ..fast() };
+    let gh = GitHub::new(&fake.base_url(), &Secret::new("ghs_testtoken0123456789".into()), "octo", "trading", hung).expect("client");
+    let started = Instant::now();
+    let err = rt.block_on(gh.comments(9)).expect_err("hung");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(err.is_unreachable(), "{err}");
 }
 
 #[test]

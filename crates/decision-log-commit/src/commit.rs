@@ -17,9 +17,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use release_gate_core::github::{ApiError, GitHub};
-use serde_json::{Value, json};
+use release_gate_core::github::GitHub;
+use release_gate_core::github::calls::Put;
+use release_gate_s3 as s3;
 
 /// What was saved, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,45 +36,17 @@ pub struct Saved {
     pub document: String,
 }
 
-fn message_of(e: &ApiError) -> (u16, String) {
-    match e {
-        ApiError::Status { status, message, .. } => (*status, message.clone()),
-        ApiError::Forbidden { message, .. } => (403, message.clone()),
-        ApiError::NotFound { .. } => (404, String::new()),
-        other => (0, other.to_string()),
-    }
-}
-
-fn protected(status: u16, message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    matches!(status, 403 | 409 | 422) && (m.contains("pull request") || m.contains("protected branch") || m.contains("rule violation"))
-}
-
-fn conflict(status: u16, message: &str) -> bool {
-    matches!(status, 409 | 422) && (message.contains("does not match") || message.contains("sha"))
-}
-
+/// The log on a branch, and its blob sha. A stored log that is not UTF-8
+/// is an error: it is never rebuilt from the template over what people wrote.
 async fn read(gh: &GitHub, path: &str, branch: &str) -> anyhow::Result<Option<(String, String)>> {
-    match gh.get(&gh.repo_path(&format!("/contents/{path}?ref={}", enc(branch)))).await {
-        Ok(v) => {
-            let text = v["content"].as_str().unwrap_or_default().replace(['\n', '\r'], "");
-            let bytes =
-                base64::engine::general_purpose::STANDARD.decode(text).context("the contents API returned content that is not Base64")?;
-            let sha = v["sha"].as_str().context("the contents API returned no sha")?.to_owned();
-            Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), sha)))
-        }
-        Err(ApiError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Percent-encodes a branch or path, keeping its `/` separators.
-fn enc(s: &str) -> String {
-    release_gate_core::publish::url_encode(s).replace("%2F", "/")
+    let Some(c) = gh.file(path, branch).await? else { return Ok(None) };
+    let text = release_gate_core::paths::utf8(c.bytes, Path::new(&format!("{path} on {branch}")), "decision log")
+        .map_err(|e| anyhow::anyhow!("{e}; the log is left as it is: fix it by hand, then re-run"))?;
+    Ok(Some((text, c.sha)))
 }
 
 /// Outcome of one write loop on one branch.
-enum Put {
+enum Written {
     Done(Saved),
     Protected(String),
 }
@@ -91,14 +63,14 @@ pub struct Target<'a> {
     pub max_attempts: u32,
 }
 
-async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> String) -> anyhow::Result<Put> {
+async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> String) -> anyhow::Result<Written> {
     let Target { path, branch, message, max_attempts } = *t;
     let mut retries = 0u32;
     for attempt in 1..=max_attempts.max(1) {
         let current = read(gh, path, branch).await?;
         let doc = render(current.as_ref().map(|(t, _)| t.as_str()));
         if current.as_ref().is_some_and(|(t, _)| *t == doc) {
-            return Ok(Put::Done(Saved {
+            return Ok(Written::Done(Saved {
                 how: format!("{path} on {branch} is already up to date"),
                 commits: 0,
                 retries,
@@ -106,18 +78,9 @@ async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -
                 document: doc,
             }));
         }
-        let mut body = json!({
-            "message": message,
-            "content": base64::engine::general_purpose::STANDARD.encode(doc.as_bytes()),
-            "branch": branch,
-        });
-        if let Some((_, sha)) = &current {
-            body["sha"] = Value::String(sha.clone());
-        }
-        match gh.send(http::Method::PUT, &gh.repo_path(&format!("/contents/{path}")), Some(&body)).await {
-            Ok(resp) => {
-                let url = resp.body.pointer("/commit/html_url").and_then(Value::as_str).map(str::to_owned);
-                return Ok(Put::Done(Saved {
+        match gh.put_file(path, branch, message, doc.as_bytes(), current.as_ref().map(|(_, sha)| sha.as_str())).await? {
+            Put::Committed(url) => {
+                return Ok(Written::Done(Saved {
                     how: format!(
                         "committed {path} to {branch} through the contents API (signed by GitHub){}",
                         if retries > 0 { format!(", after {retries} conflict(s)") } else { String::new() }
@@ -128,20 +91,14 @@ async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -
                     document: doc,
                 }));
             }
-            Err(e) => {
-                let (status, msg) = message_of(&e);
-                if protected(status, &msg) {
-                    return Ok(Put::Protected(msg));
-                }
-                if conflict(status, &msg) && attempt < max_attempts {
-                    retries += 1;
-                    // Someone else committed: back off a little (jittered) and re-apply on theirs.
-                    let jitter = u64::from(std::process::id() % 97) + u64::from(attempt) * 37;
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10)) + jitter)).await;
-                    continue;
-                }
-                return Err(anyhow::Error::new(e).context(format!("cannot commit {path} to {branch}")));
+            Put::Protected(why) => return Ok(Written::Protected(why)),
+            Put::Conflict if attempt < max_attempts => {
+                retries += 1;
+                // Someone else committed: back off a little (jittered) and re-apply on theirs.
+                let jitter = u64::from(std::process::id() % 97) + u64::from(attempt) * 37;
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10)) + jitter)).await;
             }
+            Put::Conflict => break,
         }
     }
     anyhow::bail!("{path} on {branch} kept changing: {max_attempts} attempts each lost to a concurrent commit; re-run the job")
@@ -151,53 +108,35 @@ async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -
 pub async fn via_api(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> String) -> anyhow::Result<Saved> {
     let Target { path, branch, message, max_attempts } = *t;
     let why = match write_loop(gh, t, render).await? {
-        Put::Done(s) => return Ok(s),
-        Put::Protected(why) => why,
+        Written::Done(s) => return Ok(s),
+        Written::Protected(why) => why,
     };
     let stem = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "log".into());
     let side = format!("release-gate/decision-log/{stem}");
-    let base =
-        gh.get(&gh.repo_path(&format!("/git/ref/heads/{}", enc(branch)))).await.with_context(|| format!("cannot read branch {branch}"))?;
-    let sha = base.pointer("/object/sha").and_then(Value::as_str).context("branch without a commit")?.to_owned();
-    match gh.send(http::Method::POST, &gh.repo_path("/git/refs"), Some(&json!({"ref": format!("refs/heads/{side}"), "sha": sha}))).await {
-        Ok(_) => {}
-        Err(ApiError::Status { status: 422, .. }) => {} // exists from an earlier run: reuse it
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot create branch {side}"))),
-    }
+    let sha = gh.branch_head(branch).await.with_context(|| format!("cannot read branch {branch}"))?;
+    gh.create_branch(&side, &sha).await.with_context(|| format!("cannot create branch {side}"))?;
     let saved = match write_loop(gh, &Target { path, branch: &side, message, max_attempts }, render).await? {
-        Put::Done(s) => s,
-        Put::Protected(m) => anyhow::bail!("{side} is protected too: {m}"),
+        Written::Done(s) => s,
+        Written::Protected(m) => anyhow::bail!("{side} is protected too: {m}"),
     };
-    let open = gh.get(&gh.repo_path(&format!("/pulls?head={}:{}&state=open", gh_owner(gh), enc(&side)))).await?;
-    let pr = match open.as_array().and_then(|a| a.first()).cloned() {
+    let pr = match gh.open_pull_from(&side).await? {
         Some(pr) => pr,
         None => {
-            let body = json!({
-                "title": message,
-                "head": side,
-                "base": branch,
-                "body": format!("{branch} requires a pull request ({}), so release-gate committed the decision log here. Merge it to record the log.", why.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")),
-            });
-            gh.send(http::Method::POST, &gh.repo_path("/pulls"), Some(&body))
-                .await
-                .context("cannot open the pull request for the log")?
-                .body
+            let body = format!(
+                "{branch} requires a pull request ({}), so release-gate committed the decision log here. Merge it to record the log.",
+                why.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ")
+            );
+            gh.create_pull(message, &side, branch, &body).await.context("cannot open the pull request for the log")?
         }
     };
-    let url = pr["html_url"].as_str().map(str::to_owned);
     Ok(Saved {
         how: format!(
             "{branch} requires a pull request: committed {path} to {side} and opened pull request #{} ({})",
-            pr["number"],
-            url.clone().unwrap_or_default()
+            pr.number, pr.html_url
         ),
-        url,
+        url: Some(pr.html_url),
         ..saved
     })
-}
-
-fn gh_owner(gh: &GitHub) -> String {
-    gh.repo_path("").trim_start_matches("/repos/").split('/').next().unwrap_or_default().to_owned()
 }
 
 /// Commits the log in the local checkout.
@@ -237,35 +176,16 @@ pub fn via_git(root: &Path, path: &str, message: &str) -> anyhow::Result<Saved> 
 }
 
 /// Uploads `files` under `s3://bucket/prefix` with SHA-256 checksums.
-pub async fn archive(
-    settings: &artifact_verify::s3::Settings,
-    bucket: &str,
-    prefix: &str,
-    files: &[(String, Vec<u8>)],
-) -> anyhow::Result<usize> {
-    use sha2::Digest as _;
-    let client = artifact_verify::s3::client(settings).await;
+pub async fn archive(settings: &s3::Settings, bucket: &str, prefix: &str, files: &[(String, Vec<u8>)]) -> anyhow::Result<usize> {
+    let client = s3::client(settings).await;
     for (name, bytes) in files {
         let key = format!("{prefix}{name}");
-        let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes));
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-            .checksum_sha256(sum)
-            .body(aws_sdk_s3::primitives::ByteStream::from(bytes.clone()))
-            .send()
-            .await
-            .map_err(|e| {
-                let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
-                match e {
-                    aws_sdk_s3::error::SdkError::DispatchFailure(_) | aws_sdk_s3::error::SdkError::TimeoutError(_) => {
-                        anyhow::Error::new(release_gate_core::exit::Unreachable(format!("archiving to s3://{bucket}/{key}: {text}")))
-                    }
-                    _ => anyhow::anyhow!("archiving to s3://{bucket}/{key}: {text}"),
-                }
-            })?;
+        s3::put(&client, bucket, &key, bytes.clone()).await.map_err(|e| match e {
+            s3::ObjectError::Unreachable(m) => {
+                anyhow::Error::new(release_gate_core::exit::Unreachable(format!("archiving to s3://{bucket}/{key}: {m}")))
+            }
+            other => anyhow::anyhow!("archiving to s3://{bucket}/{key}: {other}"),
+        })?;
     }
     Ok(files.len())
 }

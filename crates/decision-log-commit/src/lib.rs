@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::paths::{PathError, Root};
 use release_gate_core::report::{Check, Report, Status, Verdict};
 use release_gate_core::{Run, render as md};
 use serde::Deserialize;
@@ -76,10 +77,18 @@ pub struct Args {
     /// Path-style S3 addressing.
     #[arg(long, env = "RELEASE_GATE_S3_PATH_STYLE")]
     pub s3_path_style: bool,
+}
 
-    /// Evaluate at this instant (RFC 3339) instead of the clock (log time, evidence age).
-    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
-    pub now: Option<String>,
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "decision-log-commit";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self) -> anyhow::Result<Verdict> {
+        run(self)
+    }
 }
 
 /// Where the log goes.
@@ -294,6 +303,9 @@ pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items
     for r in &policy.required {
         match entries.get(r) {
             None => out.push(format!("no evidence from {r}: it has not reported for this release")),
+            Some(e) if commit.is_some() && e.dry_run => {
+                out.push(format!("{r} was a dry run (evaluated as if at {}), which never counts; re-run it without `now`", e.generated_at))
+            }
             Some(e) if commit.is_some() && e.commit.as_deref() != commit => out.push(format!(
                 "stale evidence from {r}: it evaluated {}, not {}; re-run it on this commit",
                 e.commit.as_deref().map_or_else(|| "no commit (a local run)".to_owned(), |c| format!("commit {}", &c[..c.len().min(12)])),
@@ -543,6 +555,7 @@ pub fn entry_of(report: &Report, url: Option<String>) -> GateEntry {
         url,
         failed: report.checks.iter().filter(|c| c.status == Status::Fail).take(5).map(line).collect(),
         warnings: report.checks.iter().filter(|c| c.status == Status::Warn).take(10).map(line).collect(),
+        dry_run: report.dry_run,
         hashes: if report.gate == "config-diff" {
             report.data.get("hashes").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default()
         } else {
@@ -551,8 +564,10 @@ pub fn entry_of(report: &Report, url: Option<String>) -> GateEntry {
     }
 }
 
-/// Reads every report in `dir` for the release (not the log's own).
-pub fn read_reports(dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, Report)>> {
+/// Reads every report in `dir` (inside the repository) for the release,
+/// not the log's own. A report that is a link out of the repository, or
+/// not a regular file, is an error.
+pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, Report)>> {
     let mut out = Vec::new();
     let Ok(list) = std::fs::read_dir(dir) else { return Ok(out) };
     let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
@@ -561,7 +576,7 @@ pub fn read_reports(dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, R
         if p.file_stem().is_some_and(|s| s == "decision-log-commit") {
             continue;
         }
-        let r = Report::read(&p)?;
+        let r = Report::read(&root.file(&p, "report")?)?;
         anyhow::ensure!(
             r.release == release,
             "{} is a report for release {}, not {release}; keep one release per report directory",
@@ -573,19 +588,38 @@ pub fn read_reports(dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, R
     Ok(out)
 }
 
+/// Check runs on the commit by name: the newest that counts (conclusion
+/// and link), and why the others carrying the name do not.
+#[derive(Debug, Default)]
+pub struct CheckRuns {
+    /// Name → (conclusion, link) of the newest check run that counts.
+    pub counting: BTreeMap<String, (String, String)>,
+    /// Name → why a check run with that name does not count.
+    pub refused: BTreeMap<String, String>,
+}
+
 /// Observes file, check-run and link evidence at the edge.
 fn observer<'a>(
-    root: &'a Path,
+    root: &'a Root,
     release: &'a str,
     links: &'a BTreeMap<String, String>,
-    check_runs: &'a BTreeMap<String, (String, String)>,
+    check_runs: &'a CheckRuns,
     online: bool,
 ) -> impl Fn(&Evidence) -> Observed + 'a {
     move |ev: &Evidence| {
         if let Some(f) = &ev.file {
             let rel = f.replace("{release}", release);
-            let path = root.join(&rel);
-            let Ok(text) = std::fs::read(&path) else { return Observed::Missing(format!("`{rel}`: file not found")) };
+            let path = match root.file(&rel, "evidence") {
+                Ok(p) => p,
+                Err(PathError::NotFound { .. }) => return Observed::Missing(format!("`{rel}`: file not found")),
+                Err(PathError::Outside { why, .. }) => {
+                    return Observed::Missing(format!(
+                        "`{rel}` leads outside the repository ({why}); evidence must be a file of the repository"
+                    ));
+                }
+                Err(e) => return Observed::Missing(format!("`{rel}`: {e}")),
+            };
+            let Ok(text) = std::fs::read(&path) else { return Observed::Missing(format!("`{rel}`: cannot be read")) };
             return Observed::Present { shown: format!("`{rel}`"), at: file_time(&text).or_else(|| mtime(&path)) };
         }
         if let Some(name) = &ev.link {
@@ -596,11 +630,14 @@ fn observer<'a>(
             };
         }
         if let Some(name) = &ev.check_run {
-            return match check_runs.get(name) {
+            return match check_runs.counting.get(name) {
                 Some((c, url)) if c == "success" || c == "neutral" => Observed::Present { shown: format!("[{name}]({url})"), at: None },
                 Some((c, url)) => Observed::Missing(format!("[{name}]({url}) concluded {c}")),
-                None if online => Observed::Missing(format!("{name}: no such check run on this commit")),
-                None => Observed::Missing(format!("{name}: check runs cannot be read offline")),
+                None => match check_runs.refused.get(name) {
+                    Some(why) => Observed::Missing(format!("{name}: the check run with that name does not count: {why}")),
+                    None if online => Observed::Missing(format!("{name}: no such check run on this commit")),
+                    None => Observed::Missing(format!("{name}: check runs cannot be read offline")),
+                },
             };
         }
         Observed::Missing("the evidence entry names nothing (report, file, check-run or link)".into())
@@ -629,31 +666,41 @@ fn mtime(p: &Path) -> Option<jiff::Timestamp> {
 /// Reads the reports, renders the log and saves it; publishes its own report.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<LogPolicy>::start("decision-log-commit", args.common)?;
-    let now = release_gate_core::policy::now(args.now.as_deref())?;
+    let now = run.now;
     let policy = run.policy.section.clone();
     let release = run.release.clone();
-    let root = run.args.root.clone();
+    let root = run.root.clone();
     let log_rel = policy.log.replace("{release}", &release);
-    let report_dir = run.report_dir();
-    let reports = read_reports(&report_dir, &release)?;
+    // The log is written inside the repository or not at all: checked before anything is read.
+    root.resolve(&log_rel, "decision log (decision-log-commit.log)")?;
+    let report_dir = run.report_dir()?;
+    let reports = read_reports(&root, &report_dir, &release)?;
     let mut links = BTreeMap::new();
     for e in &args.evidence {
         let (k, v) = e.split_once('=').with_context(|| format!("--evidence `{e}` is not NAME=URL"))?;
         links.insert(k.trim().to_owned(), v.trim().to_owned());
     }
-    // Check runs on the commit, for evidence links and check-run evidence.
-    let mut check_runs: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // Check runs on the commit, for evidence links and check-run evidence:
+    // only those published by a trusted workflow count.
+    let mut check_runs = CheckRuns::default();
     if let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) {
-        let path = gh.repo_path(&format!("/commits/{sha}/check-runs"));
-        if let Ok(list) = run.block_on(gh.get_all(&path, Some("check_runs"), 10)) {
-            for r in list.iter().rev() {
-                if let Some(name) = r["name"].as_str() {
-                    check_runs.insert(
-                        name.to_owned(),
-                        (r["conclusion"].as_str().unwrap_or("pending").to_owned(), r["html_url"].as_str().unwrap_or_default().to_owned()),
-                    );
+        match run.block_on(release_gate_core::evidence::check_runs(gh, sha, &run.trust())) {
+            Ok(list) => {
+                for j in list {
+                    match j.counts {
+                        Ok(()) => {
+                            check_runs.counting.entry(j.run.name.clone()).or_insert_with(|| {
+                                (j.run.conclusion.clone().unwrap_or_else(|| "pending".into()), j.run.html_url.clone().unwrap_or_default())
+                            });
+                        }
+                        Err(why) => {
+                            check_runs.refused.entry(j.run.name.clone()).or_insert(why);
+                        }
+                    }
                 }
             }
+            Err(e) if e.is_unreachable() => return Err(e.into()),
+            Err(e) => eprintln!("release-gate: the commit's check runs could not be read ({e}); check-run evidence is missing"),
         }
     }
     let mut entries = BTreeMap::new();
@@ -663,10 +710,11 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
             None => format!("release-gate/{}", r.gate),
         };
         let url = check_runs
+            .counting
             .get(&check)
             .map(|(_, u)| u.clone())
             .filter(|u| !u.is_empty())
-            .or_else(|| Some(path.strip_prefix(&root).unwrap_or(path).display().to_string()));
+            .or_else(|| Some(path.strip_prefix(root.real()).unwrap_or(path).display().to_string()));
         let e = entry_of(r, url);
         entries.insert(e.key.clone(), e);
     }
@@ -697,7 +745,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         (doc, ())
     };
 
-    let mut report = run.new_report(now);
+    let mut report = run.new_report();
     let saved = match via {
         Via::Api => {
             let gh = run.github().context("--via api needs GitHub: a token, GITHUB_REPOSITORY and a commit")?;
@@ -706,22 +754,22 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
                 .clone()
                 .or(policy.branch.clone())
                 .or_else(|| run.ctx.pull_request.as_ref().map(|pr| pr.head.name.clone()))
-                .or_else(|| std::env::var("GITHUB_REF_NAME").ok().filter(|b| !b.is_empty()))
+                .or_else(|| run.ctx.ref_name.clone())
                 .context("no branch to commit the log to: pass --branch or set decision-log-commit.branch")?;
             let message = format!("Decision log for release {release}");
-            let target = commit::Target { path: &log_rel, branch: &branch, message: &message, max_attempts: policy.max_attempts };
+            let repo_path = root.in_repository(&log_rel);
+            let target = commit::Target { path: &repo_path, branch: &branch, message: &message, max_attempts: policy.max_attempts };
             run.block_on(commit::via_api(gh, &target, &|existing| render_on(existing).0))?
         }
         Via::Git | Via::None => {
-            let path = root.join(&log_rel);
-            let existing = std::fs::read_to_string(&path).ok();
+            // A log that cannot be read as text is an error, never rebuilt over.
+            let existing = root
+                .read_text_if_present(&log_rel, "decision log")
+                .map_err(|e| anyhow::anyhow!("{e}; the log is left as it is: fix it by hand, then re-run"))?;
             let (doc, _) = render_on(existing.as_deref());
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            release_gate_core::publish::write_atomic(&path, doc.as_bytes())?;
+            root.write(&log_rel, doc.as_bytes(), "decision log")?;
             if via == Via::Git {
-                commit::via_git(&root, &log_rel, &format!("Decision log for release {release}"))?
+                commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}"))?
             } else {
                 commit::Saved { how: format!("written to {log_rel} (not committed)"), commits: 0, retries: 0, url: None, document: doc }
             }
@@ -745,7 +793,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
             Path::new(&log_rel).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "decision-log.md".into()),
             final_doc.clone().into_bytes(),
         ));
-        let settings = artifact_verify::s3::Settings {
+        let settings = release_gate_s3::Settings {
             endpoint: args.s3_endpoint.clone(),
             region: None,
             path_style: args.s3_path_style,

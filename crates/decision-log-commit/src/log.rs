@@ -38,6 +38,9 @@ pub struct GateEntry {
     /// Warnings: `id: message` (overrides, exceptions, flaky tests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Evaluated as if at another time (a dry run): never counts online.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// config-diff's applied hashes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hashes: BTreeMap<String, String>,
@@ -153,6 +156,7 @@ mod tests {
             url: None,
             failed: vec![],
             warnings: vec!["exception: approved by bob --> ok".into()],
+            dry_run: false,
             hashes: BTreeMap::new(),
         };
         let doc = format!("x\n{}\n", data_line(&e));

@@ -1,11 +1,6 @@
-//! `decision-log-commit`: parses flags, runs the gate, maps the outcome to the
-//! documented exit code (0 go, 1 no-go, 2 invalid input, 3 unreachable).
+//! `decision-log-commit`: the shared edge runs the gate and maps the outcome to the
+//! documented exit code (0 pass/warn, 1 refused, 2 invalid input, 3 unreachable).
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let args = decision_log_commit::Args::parse();
-    release_gate_core::exit::finish(decision_log_commit::run(args))
+fn main() -> std::process::ExitCode {
+    release_gate_core::gate::main::<decision_log_commit::Args>()
 }

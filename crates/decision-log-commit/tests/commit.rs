@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 const NOW: &str = "2026-12-01T13:30:00Z";
 const LOG: &str = "reports/release-decisions/2.4.0.md";
 
-const POLICY: &str = r#"decision-log-commit:
+const POLICY: &str = r#"evaluation: {allow-dry-run: true}
+decision-log-commit:
   required: [freeze-check, config-diff]
   checklist:
     artifact-integrity: [{report: artifact-verify}]
@@ -133,7 +134,7 @@ fn the_log_follows_the_template_computes_go_and_keeps_hand_written_text() {
     assert!(log.contains("https://grafana.tradepulse.internal/d/release-control"), "runbook §9 dashboards by default");
     assert!(log.contains("approved by alice") && log.contains("approved by bob") && log.contains("passed only on a retry"), "risks listed");
     // config-diff can read the hashes back.
-    assert_eq!(release_gate_core::hashes::parse(&log).unwrap().get("production").map(String::as_str), Some("jcs-sha256:abc"));
+    assert_eq!(release_gate_core::hashes::parse(&log).unwrap().unwrap().get("production").map(String::as_str), Some("jcs-sha256:abc"));
 
     // The captain edits by hand; a re-run with a failing report keeps the edits.
     let edited = log
@@ -180,6 +181,7 @@ fn no_go_names_exactly_what_is_missing_failed_or_stale() {
 
 fn online(repo: &Repo, fake: &Fake, dir: &str, args: &[&str]) -> Command {
     let event = webhook_example("pull_request", Some("opened")).unwrap();
+    github_fake::support::base_policy(fake, &event, ".github/release-gate.yml", POLICY);
     repo.write("event.json", serde_json::to_vec(&event).unwrap());
     let mut c = repo.cmd(args);
     c.args(["--report-dir", dir, "--branch", "release/2.4.0"])
@@ -378,4 +380,52 @@ fn online_only_evidence_for_this_commit_counts() {
         "{blockers}"
     );
     assert!(!blockers.contains("freeze-check"), "{blockers}");
+}
+
+#[test]
+fn nothing_is_read_or_written_outside_the_repository() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("shadow"), "root:x:0:0\n").unwrap();
+    // The log: a path that leaves the repository, absolute or by `..`, is refused before anything is written.
+    for log in ["../escaped.md".to_owned(), outside.path().join("escaped.md").display().to_string()] {
+        let repo = Repo::new();
+        repo.write(".github/release-gate.yml", format!("{POLICY}  log: \"{log}\"\n"));
+        all_good(&repo);
+        let (code, _, err) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+        assert_eq!(code, 2, "{log}: {err}");
+        assert!(err.contains("leads outside the repository"), "{err}");
+        assert!(!outside.path().join("escaped.md").exists() && !repo.root().parent().unwrap().join("escaped.md").exists());
+    }
+    // Checklist evidence: a file outside, by path or through a link, never checks an item.
+    let repo = Repo::new();
+    all_good(&repo);
+    repo.evidence("2026-11-28T09:00:00Z");
+    let shadow = outside.path().join("shadow").display().to_string();
+    repo.write(".github/release-gate.yml", POLICY.replace("reports/pact/{release}/results.json", &shadow));
+    let (code, r, _) = parse(&repo.cmd(&["--via", "none", "--evidence", "communication-plan=https://wiki.example/c"]).output().unwrap());
+    assert_eq!(code, 1);
+    assert!(r["data"]["blockers"].to_string().contains("leads outside the repository"), "{r:#}");
+    #[cfg(unix)]
+    {
+        std::fs::remove_file(repo.path("reports/pact/2.4.0/results.json")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("shadow"), repo.path("reports/pact/2.4.0/results.json")).unwrap();
+        repo.write(".github/release-gate.yml", POLICY);
+        let (code, r, _) =
+            parse(&repo.cmd(&["--via", "none", "--evidence", "communication-plan=https://wiki.example/c"]).output().unwrap());
+        assert_eq!(code, 1);
+        assert!(r["data"]["blockers"].to_string().contains("symbolic link"), "{r:#}");
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_read_is_never_rebuilt_over() {
+    let repo = Repo::new();
+    all_good(&repo);
+    let mut hand = b"# Release 2.4.0 Decision Log\n\n- **Participants:** carol\n- **Post-release notes:** ".to_vec();
+    hand.extend_from_slice(b"caf\xe9 incident\n");
+    repo.write(LOG, &hand);
+    let (code, _, err) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reports/release-decisions/2.4.0.md:4: decision log is not UTF-8") && err.contains("left as it is"), "{err}");
+    assert_eq!(std::fs::read(repo.path(LOG)).unwrap(), hand, "the captain's lines are untouched");
 }

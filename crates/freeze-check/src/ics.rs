@@ -10,32 +10,12 @@ use std::path::Path;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use thiserror::Error;
 
 use crate::engine::{Interval, Kind, to_instant};
 
-/// A calendar that could not be read.
-#[derive(Debug, Error)]
-pub enum IcsError {
-    /// The file could not be read.
-    #[error("cannot read calendar {path}: {cause}; check `calendars:` in the policy")]
-    Read {
-        /// Path.
-        path: String,
-        /// Why.
-        cause: std::io::Error,
-    },
-    /// A line is not what RFC 5545 allows here.
-    #[error("{path}:{line}: {message}")]
-    Invalid {
-        /// Path.
-        path: String,
-        /// 1-based line of the property.
-        line: usize,
-        /// What was expected.
-        message: String,
-    },
-}
+/// A line of a calendar that RFC 5545 does not allow here (the one error
+/// type for bad input: the gate reports it on that line).
+pub type IcsError = release_gate_core::error::Located;
 
 struct Prop {
     line: usize,
@@ -82,7 +62,7 @@ fn parse_prop(line: usize, text: &str) -> Option<Prop> {
 /// (`X-WR-TIMEZONE`).
 pub fn parse(text: &str, path: &Path, default_tz: &TimeZone) -> Result<Vec<Interval>, IcsError> {
     let name = path.display().to_string();
-    let err = |line: usize, message: String| IcsError::Invalid { path: name.clone(), line, message };
+    let err = |line: usize, message: String| IcsError::new(name.clone(), line as u64, message);
     let props: Vec<Prop> = unfold(text)
         .into_iter()
         .map(|(line, t)| parse_prop(line, &t).ok_or_else(|| err(line, format!("expected NAME:VALUE, found {t:?}"))))
@@ -243,12 +223,6 @@ fn event(props: &[&Prop], line: usize, cal_tz: &TimeZone, err: &dyn Fn(usize, St
 
 fn unescape(s: &str) -> String {
     s.replace("\\n", " ").replace("\\N", " ").replace("\\,", ",").replace("\\;", ";").replace("\\\\", "\\")
-}
-
-/// Reads and parses a calendar file.
-pub fn read(path: &Path, shown_as: &Path, default_tz: &TimeZone) -> Result<Vec<Interval>, IcsError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| IcsError::Read { path: shown_as.display().to_string(), cause })?;
-    parse(&text, shown_as, default_tz)
 }
 
 #[cfg(test)]

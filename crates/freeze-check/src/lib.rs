@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::cli::CommonArgs;
-use release_gate_core::github::{ApiError, GitHub};
+use release_gate_core::github::GitHub;
 use release_gate_core::report::{Check, Report, Section, Status, Verdict};
 use release_gate_core::{Run, render};
 use serde_json::json;
 
 use crate::engine::{Interval, Kind};
 use crate::policy::{FreezePolicy, Zone};
-use crate::scope::{PullFacts, Review};
+use crate::scope::PullFacts;
 
 /// Decide whether a production deploy may start now: release windows,
 /// freezes, blackouts and market-event calendars, the rollback buffer, the
@@ -33,10 +33,18 @@ use crate::scope::{PullFacts, Review};
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
+}
 
-    /// Evaluate at this instant (RFC 3339, e.g. 2026-12-01T13:30:00Z) instead of the clock.
-    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
-    pub now: Option<String>,
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "freeze-check";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self) -> anyhow::Result<Verdict> {
+        run(self)
+    }
 }
 
 /// Everything the rules look at besides the policy.
@@ -88,12 +96,17 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
     // The emergency override: only freezes and windows can be overridden, never blackouts.
     let blackout_hit = !a.blackouts.is_empty() || a.buffer_conflicts.iter().any(|i| i.kind == Kind::Blackout);
     let needed = !a.allowed();
-    let emergency = match (&input.pr, needed) {
-        (_, false) => None,
-        (None, true) => {
+    let outcome = input.pr.as_ref().filter(|_| needed).map(|pr| scope::emergency(&policy.emergency, pr));
+    let emergency = match (&input.pr, &outcome, needed) {
+        (_, _, false) => None,
+        (None, _, true) => {
             Some(Err(format!("no pull request in this event; an emergency change needs a PR with the `{}` label", policy.emergency.label)))
         }
-        (Some(pr), true) => Some(scope::emergency(&policy.emergency, pr)),
+        (Some(_), Some(o), true) => Some(match &o.approval {
+            Some(a) => Ok(a.clone()),
+            None => Err(o.refusal.clone().unwrap_or_default()),
+        }),
+        (Some(_), None, true) => None,
     };
     let granted = match &emergency {
         Some(Ok(approval)) if !blackout_hit => Some(approval.clone()),
@@ -160,7 +173,14 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
         Some(Ok(g)) => Check::new(
             "emergency",
             Status::Warn,
-            format!("emergency change approved by {} (via {}) at {}: {}", g.approver, g.via, g.at, g.url),
+            format!(
+                "emergency change approved by {} (via {}, {} permission) at {}: {}",
+                g.approver,
+                g.via,
+                g.permission.as_str(),
+                g.at,
+                g.url
+            ),
         ),
         Some(Err(why)) => {
             let labelled = input.pr.as_ref().is_some_and(|pr| pr.labels.iter().any(|l| l == &policy.emergency.label));
@@ -255,25 +275,37 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
             markdown: format!("| name | kind | from | until |\n| --- | --- | --- | --- |\n{}", upcoming.join("\n")),
         });
     }
+    let not_counting = outcome.as_ref().map(|o| o.not_counting.clone()).unwrap_or_default();
+    if !not_counting.is_empty() {
+        let rows: Vec<String> = not_counting
+            .iter()
+            .map(|n| format!("| `{}` | {} | {} |", render::cell(&n.login), render::cell(&n.why), render::cell(&n.url)))
+            .collect();
+        report.details.push(Section {
+            title: "Approvals that do not count".into(),
+            markdown: format!("| reviewer | why not | review |\n| --- | --- | --- |\n{}", rows.join("\n")),
+        });
+    }
     report.data = json!({
         "evaluated_at": rfc3339(now),
         "buffer_minutes": buffer.as_mins(),
         "window": a.window.as_ref().map(|w| json!({"name": w.name, "start": rfc3339(w.start), "end": rfc3339(w.end)})),
-        "emergency": granted.as_ref().map(|g| json!({"approver": g.approver, "via": g.via, "approved_at": g.at, "review_url": g.url})),
+        "emergency": granted.as_ref().map(|g| json!({"approver": g.approver, "via": g.via, "permission": g.permission.as_str(), "approved_at": g.at, "review_url": g.url})),
+        "not_counting": not_counting.iter().map(|n| json!({"reviewer": n.login, "why": n.why, "review_url": n.url})).collect::<Vec<_>>(),
     });
 }
 
 /// Reads what the rules need, evaluates them and publishes the report.
 pub fn run(args: Args) -> anyhow::Result<Verdict> {
     let run = Run::<FreezePolicy>::start("freeze-check", args.common)?;
-    let now = release_gate_core::policy::now(args.now.as_deref())?;
     let policy = &run.policy.section;
     let mut calendar = Vec::new();
     for path in &policy.calendars {
-        calendar.extend(ics::read(&run.in_root(path), path, &policy.calendar_timezone.tz)?);
+        let text = run.root.read_text(path, "calendar (freeze-check.calendars)")?;
+        calendar.extend(ics::parse(&text, path, &policy.calendar_timezone.tz)?);
     }
     let roster = match &policy.oncall {
-        Some(rule) => Some(oncall::read(&run.in_root(&rule.roster), &rule.roster)?),
+        Some(rule) => Some(oncall::parse(&run.root.read_text(&rule.roster, "on-call roster (freeze-check.oncall.roster)")?, &rule.roster)?),
         None => None,
     };
     let display = Zone::named(&run.policy.reporting.display_timezone).map_err(|e| anyhow::anyhow!("reporting.display-timezone: {e}"))?;
@@ -281,14 +313,15 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         Some(pr) => Some(run.block_on(pull_facts(run.github(), pr, policy))?),
         None => None,
     };
-    let mut report = run.new_report(now);
-    evaluate(policy, &run.release, &Inputs { now, calendar, pr, roster, display }, &mut report);
+    let mut report = run.new_report();
+    evaluate(policy, &run.release, &Inputs { now: run.now, calendar, pr, roster, display }, &mut report);
     run.finish(report)
 }
 
 /// The pull request as the rules see it: the event's copy, refreshed from
-/// the API when online (labels change after the event), with reviews and
-/// team memberships fetched only when the emergency label asks for them.
+/// the API when online (labels change after the event), with reviews, team
+/// memberships and permissions fetched only when the emergency label asks
+/// for them.
 async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRequest, policy: &FreezePolicy) -> anyhow::Result<PullFacts> {
     let mut facts = PullFacts {
         number: pr.number,
@@ -300,25 +333,24 @@ async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRe
         head_sha: pr.head.sha.clone(),
         reviews: Err("the gate ran without a GitHub token".into()),
         teams: BTreeMap::new(),
+        permissions: BTreeMap::new(),
     };
     let Some(gh) = gh else { return Ok(facts) };
-    match gh.get(&gh.repo_path(&format!("/pulls/{}", pr.number))).await {
-        Ok(fresh) => {
-            if let Ok(current) = serde_json::from_value::<release_gate_core::context::PullRequest>(fresh) {
-                facts.labels = current.labels.iter().map(|l| l.name.clone()).collect();
-                facts.title = current.title;
-                facts.body = current.body.unwrap_or_default();
-                facts.head_sha = current.head.sha;
-            }
+    match gh.pull(pr.number).await {
+        Ok(current) => {
+            facts.labels = current.labels.iter().map(|l| l.name.clone()).collect();
+            facts.title = current.title;
+            facts.body = current.body.unwrap_or_default();
+            facts.head_sha = current.head.sha;
         }
         Err(e) if e.is_unreachable() => return Err(e.into()),
         Err(e) => eprintln!("release-gate: using the event's copy of PR #{}: {e}", pr.number),
     }
-    if !facts.labels.iter().any(|l| l == &policy.emergency.label) {
+    if !facts.labels.iter().any(|l| l == &policy.emergency.label) || policy.emergency.approvers.is_empty() {
         return Ok(facts);
     }
-    facts.reviews = match gh.get_all(&gh.repo_path(&format!("/pulls/{}/reviews", pr.number)), None, 10).await {
-        Ok(list) => Ok(list.into_iter().filter_map(|v| serde_json::from_value::<Review>(v).ok()).collect()),
+    facts.reviews = match gh.reviews(pr.number).await {
+        Ok(list) => Ok(list),
         Err(e) if e.is_unreachable() => return Err(e.into()),
         Err(e) => Err(e.to_string()),
     };
@@ -331,13 +363,13 @@ async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRe
         let Some((org, name)) = slug.split_once('/') else { continue };
         let mut members = Ok(Vec::new());
         for login in &approvers {
-            match gh.get(&format!("/orgs/{org}/teams/{name}/memberships/{login}")).await {
-                Ok(m) if m.get("state").and_then(|s| s.as_str()) == Some("active") => {
+            match gh.team_member(org, name, login).await {
+                Ok(true) => {
                     if let Ok(list) = members.as_mut() {
                         list.push(login.clone());
                     }
                 }
-                Ok(_) | Err(ApiError::NotFound { .. }) => {}
+                Ok(false) => {}
                 Err(e) if e.is_unreachable() => return Err(e.into()),
                 Err(e) => {
                     members = Err(e.to_string());
@@ -346,6 +378,14 @@ async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRe
             }
         }
         facts.teams.insert(slug.to_owned(), members);
+    }
+    for login in scope::needs_permission(&policy.emergency, &facts) {
+        let p = match gh.permission(&login).await {
+            Ok(p) => Ok(p),
+            Err(e) if e.is_unreachable() => return Err(e.into()),
+            Err(e) => Err(e.to_string()),
+        };
+        facts.permissions.insert(login, p);
     }
     Ok(facts)
 }

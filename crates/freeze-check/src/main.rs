@@ -1,11 +1,6 @@
-//! `freeze-check`: parses flags, runs the gate, maps the outcome to the
+//! `freeze-check`: the shared edge runs the gate and maps the outcome to the
 //! documented exit code (0 pass/warn, 1 refused, 2 invalid input, 3 unreachable).
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let args = freeze_check::Args::parse();
-    release_gate_core::exit::finish(freeze_check::run(args))
+fn main() -> std::process::ExitCode {
+    release_gate_core::gate::main::<freeze_check::Args>()
 }

@@ -33,12 +33,9 @@ pub struct Roster {
     pub shifts: Vec<Shift>,
 }
 
-/// Reads a roster with positions in its errors.
-pub fn read(path: &Path, shown_as: &Path) -> anyhow::Result<Roster> {
-    use anyhow::Context as _;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read on-call roster {}; check `oncall.roster` in the policy", shown_as.display()))?;
-    Ok(release_gate_core::policy::parse_yaml(&text, shown_as)?)
+/// Parses a roster with positions in its errors.
+pub fn parse(text: &str, shown_as: &Path) -> anyhow::Result<Roster> {
+    Ok(release_gate_core::policy::parse_yaml(text, shown_as)?)
 }
 
 /// A stretch with too few timezones on call.

@@ -1,7 +1,8 @@
 //! The `freeze-check` section of the policy file, with built-in defaults
 //! that encode runbook §3: Tue/Thu 13:00–15:00 UTC windows, the Fri 18:00 →
 //! Mon 04:00 UTC weekend freeze, a 90-minute rollback buffer and an
-//! emergency label approved by the Risk Officer's delegates.
+//! emergency label; the Risk Officers who may approve it are named by each
+//! repository (none is built in).
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -185,7 +186,9 @@ pub struct Emergency {
 
 impl Default for Emergency {
     fn default() -> Self {
-        Self { label: "emergency-change".into(), approvers: vec!["alice".into(), "bob".into()] }
+        // No approver is built in: a default naming anyone would let those
+        // accounts lift the freeze on every repository that relies on it.
+        Self { label: "emergency-change".into(), approvers: Vec::new() }
     }
 }
 
@@ -309,7 +312,8 @@ freeze-check:
         assert_eq!(p.section.windows, d.windows);
         assert_eq!(p.section.freezes, d.freezes);
         assert_eq!(p.section.buffer, d.buffer);
-        assert_eq!(p.section.emergency, d.emergency);
+        assert_eq!(p.section.emergency, Emergency { label: "emergency-change".into(), approvers: vec!["alice".into(), "bob".into()] });
+        assert!(d.emergency.approvers.is_empty(), "no approver is built in");
         assert_eq!(p.section.blackouts.len(), 1);
         assert_eq!(p.section.calendars, vec![PathBuf::from(".github/market-events.ics")]);
     }

@@ -1,11 +1,15 @@
 //! The pull-request rules: release-train scope (label and ticket key) and
-//! the emergency-change override (label plus an approving review on the head
-//! commit from a configured approver who is not the author).
+//! the emergency-change override: the label plus an approving review of the
+//! head commit by an approver the policy names (a login, or a member of a
+//! named team), who is not the author and has write access to the
+//! repository (an owner, member or collaborator with `write`, `maintain` or
+//! `admin` permission). No approver is built in: with none named, the
+//! override cannot be granted.
 
 use std::collections::BTreeMap;
 
 use regex::Regex;
-use serde::Deserialize;
+pub use release_gate_core::github::types::{Permission, Review};
 
 use crate::policy::{Emergency, ReleaseTrain};
 
@@ -30,29 +34,8 @@ pub struct PullFacts {
     pub reviews: Result<Vec<Review>, String>,
     /// For each `org/team` approver: its members among the reviewers, or why it could not be read.
     pub teams: BTreeMap<String, Result<Vec<String>, String>>,
-}
-
-/// A PR review as GitHub returns it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Review {
-    /// Reviewer (absent for deleted users).
-    pub user: Option<crate::scope::Login>,
-    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
-    pub state: String,
-    /// The commit reviewed.
-    pub commit_id: Option<String>,
-    /// When.
-    pub submitted_at: Option<String>,
-    /// Link.
-    #[serde(default)]
-    pub html_url: String,
-}
-
-/// A login.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Login {
-    /// The login.
-    pub login: String,
+    /// Repository permission of the reviewers that could count (lowercase login), or why it could not be read.
+    pub permissions: BTreeMap<String, Result<Permission, String>>,
 }
 
 /// The release-train outcome.
@@ -90,71 +73,163 @@ pub struct Approval {
     pub at: String,
     /// Review link.
     pub url: String,
+    /// Their permission on the repository.
+    pub permission: Permission,
 }
 
-/// Whether the emergency override is granted, and if not, why.
-pub fn emergency(rule: &Emergency, pr: &PullFacts) -> Result<Approval, String> {
-    if !pr.labels.iter().any(|l| l == &rule.label) {
-        return Err(format!("PR #{} does not carry the `{}` label", pr.number, rule.label));
-    }
-    let reviews =
-        pr.reviews.as_ref().map_err(|why| format!("reviews could not be read ({why}), so the emergency approval cannot be verified"))?;
-    // The latest deciding review of each reviewer counts, as on GitHub.
-    let mut latest: BTreeMap<String, &Review> = BTreeMap::new();
+/// A review that does not count, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotCounting {
+    /// The reviewer.
+    pub login: String,
+    /// Why it does not count.
+    pub why: String,
+    /// Review link.
+    pub url: String,
+}
+
+/// What the emergency rule found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmergencyOutcome {
+    /// The approval that grants the override, if one counts.
+    pub approval: Option<Approval>,
+    /// Approving reviews that do not count, with why.
+    pub not_counting: Vec<NotCounting>,
+    /// Why none counts, when none does.
+    pub refusal: Option<String>,
+}
+
+/// Reviewers whose permission the rule needs: the latest approvals of the
+/// head commit by someone who is not the author, is associated with the
+/// repository, and is named by the policy (directly or through a team whose
+/// membership is known).
+pub fn needs_permission(rule: &Emergency, pr: &PullFacts) -> Vec<String> {
+    let Ok(reviews) = &pr.reviews else { return Vec::new() };
+    latest(reviews)
+        .into_iter()
+        .filter(|(login, r)| {
+            r.state == "APPROVED"
+                && !login.eq_ignore_ascii_case(&pr.author)
+                && r.commit_id.as_deref() == Some(pr.head_sha.as_str())
+                && associated(r)
+                && named(rule, pr, login).is_some()
+        })
+        .map(|(login, _)| login)
+        .collect()
+}
+
+/// The latest deciding review of each reviewer (lowercase login), as on GitHub.
+fn latest(reviews: &[Review]) -> BTreeMap<String, &Review> {
+    let mut latest = BTreeMap::new();
     for r in reviews {
         let Some(user) = &r.user else { continue };
         if matches!(r.state.as_str(), "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED") {
             latest.insert(user.login.to_lowercase(), r);
         }
     }
-    let mut notes = Vec::new();
-    for (login, r) in &latest {
+    latest
+}
+
+/// GitHub's first filter: an owner, member or collaborator of the repository.
+fn associated(r: &Review) -> bool {
+    matches!(r.author_association.as_deref(), Some("OWNER" | "MEMBER" | "COLLABORATOR"))
+}
+
+/// The policy entry that names `login` (a login, or a team it belongs to).
+fn named<'a>(rule: &'a Emergency, pr: &PullFacts, login: &str) -> Option<&'a String> {
+    rule.approvers.iter().find(|a| {
+        if a.contains('/') {
+            matches!(pr.teams.get(a.trim_start_matches('@')), Some(Ok(members)) if members.iter().any(|m| m.eq_ignore_ascii_case(login)))
+        } else {
+            a.eq_ignore_ascii_case(login)
+        }
+    })
+}
+
+/// Whether the emergency override is granted, with every approving review
+/// that does not count and why.
+pub fn emergency(rule: &Emergency, pr: &PullFacts) -> EmergencyOutcome {
+    let refuse = |why: String, not_counting: Vec<NotCounting>| EmergencyOutcome { approval: None, not_counting, refusal: Some(why) };
+    if !pr.labels.iter().any(|l| l == &rule.label) {
+        return refuse(format!("PR #{} does not carry the `{}` label", pr.number, rule.label), Vec::new());
+    }
+    if rule.approvers.is_empty() {
+        return refuse(
+            format!(
+                "PR #{} carries `{}` but the policy names no emergency approvers, so no approval can count; name the Risk Officers in freeze-check.emergency.approvers (logins, or \"@org/team\")",
+                pr.number, rule.label
+            ),
+            Vec::new(),
+        );
+    }
+    let reviews = match &pr.reviews {
+        Ok(r) => r,
+        Err(why) => return refuse(format!("reviews could not be read ({why}), so the emergency approval cannot be verified"), Vec::new()),
+    };
+    let mut approval = None;
+    let mut not_counting = Vec::new();
+    for (login, r) in latest(reviews) {
         if r.state != "APPROVED" {
             continue;
         }
         let display = r.user.as_ref().map_or(login.clone(), |u| u.login.clone());
-        if login.eq_ignore_ascii_case(&pr.author) {
-            notes.push(format!("{display} is the PR's author"));
-            continue;
-        }
-        if r.commit_id.as_deref() != Some(pr.head_sha.as_str()) {
-            notes.push(format!("{display}'s approval is for an older commit"));
-            continue;
-        }
-        let via = rule.approvers.iter().find(|a| {
-            if a.contains('/') {
-                matches!(pr.teams.get(a.trim_start_matches('@')), Some(Ok(members)) if members.iter().any(|m| m.eq_ignore_ascii_case(login)))
-            } else {
-                a.eq_ignore_ascii_case(login)
+        let why = if login.eq_ignore_ascii_case(&pr.author) {
+            Some("is the PR's author".to_owned())
+        } else if r.commit_id.as_deref() != Some(pr.head_sha.as_str()) {
+            Some("approved an older commit, not the PR's head".to_owned())
+        } else if !associated(r) {
+            Some(format!(
+                "is not an owner, member or collaborator of the repository (association {})",
+                r.author_association.as_deref().unwrap_or("unknown")
+            ))
+        } else if named(rule, pr, &login).is_none() {
+            Some("is not an approver the policy names".to_owned())
+        } else {
+            match pr.permissions.get(&login) {
+                Some(Ok(p)) if *p >= Permission::Write => None,
+                Some(Ok(p)) => Some(format!("has {} permission on the repository, not write", p.as_str())),
+                Some(Err(e)) => Some(format!("their permission could not be read ({e})")),
+                None => Some("their permission was not read".to_owned()),
             }
-        });
-        match via {
-            Some(via) => {
-                return Ok(Approval {
+        };
+        match why {
+            Some(why) => not_counting.push(NotCounting { login: display, why, url: r.html_url.clone() }),
+            None if approval.is_none() => {
+                let via = named(rule, pr, &login).cloned().unwrap_or_default();
+                let permission = pr.permissions.get(&login).and_then(|p| p.as_ref().ok().copied()).unwrap_or(Permission::None);
+                approval = Some(Approval {
                     approver: display,
-                    via: via.clone(),
+                    via,
                     at: r.submitted_at.clone().unwrap_or_default(),
                     url: r.html_url.clone(),
+                    permission,
                 });
             }
-            None => notes.push(format!("{display} is not a configured approver")),
+            None => {}
         }
     }
+    if approval.is_some() {
+        return EmergencyOutcome { approval, not_counting, refusal: None };
+    }
+    let mut notes: Vec<String> = not_counting.iter().map(|n| format!("{} {}", n.login, n.why)).collect();
     for (team, res) in &pr.teams {
         if let Err(why) = res {
             notes.push(format!("team {team} could not be read ({why}); grant the token `read:org` or list approvers by login"));
         }
     }
     let who = rule.approvers.join(", ");
-    Err(if notes.is_empty() {
+    let why = if notes.is_empty() {
         format!("PR #{} carries `{}` but has no approving review on its head commit from {who}", pr.number, rule.label)
     } else {
         format!("PR #{} carries `{}` but no approval counts: {}; approvers: {who}", pr.number, rule.label, notes.join("; "))
-    })
+    };
+    refuse(why, not_counting)
 }
 
 #[cfg(test)]
 mod tests {
+    use release_gate_core::github::types::User;
+
     use super::*;
 
     fn pr() -> PullFacts {
@@ -168,17 +243,27 @@ mod tests {
             head_sha: "head".into(),
             reviews: Ok(Vec::new()),
             teams: BTreeMap::new(),
+            permissions: BTreeMap::new(),
         }
     }
 
     fn review(login: &str, state: &str, commit: &str) -> Review {
         Review {
-            user: Some(Login { login: login.into() }),
+            user: Some(User { login: login.into() }),
             state: state.into(),
             commit_id: Some(commit.into()),
             submitted_at: Some("2026-12-05T10:00:00Z".into()),
             html_url: format!("https://x/{login}"),
+            author_association: Some("MEMBER".into()),
         }
+    }
+
+    fn rule() -> Emergency {
+        Emergency { label: "emergency-change".into(), approvers: vec!["bob".into(), "alice".into()] }
+    }
+
+    fn writer(p: &mut PullFacts, login: &str) {
+        p.permissions.insert(login.into(), Ok(Permission::Write));
     }
 
     #[test]
@@ -197,25 +282,69 @@ mod tests {
     }
 
     #[test]
-    fn emergency_needs_an_approver_on_the_head_commit_who_is_not_the_author() {
-        let rule = Emergency::default();
+    fn no_approver_is_built_in() {
         let mut p = pr();
-        assert!(emergency(&rule, &p).expect_err("none").contains("no approving review"));
+        p.reviews = Ok(vec![review("alice", "APPROVED", "head"), review("bob", "APPROVED", "head")]);
+        writer(&mut p, "alice");
+        writer(&mut p, "bob");
+        let o = emergency(&Emergency::default(), &p);
+        assert!(o.approval.is_none());
+        let why = o.refusal.expect("refused");
+        assert!(why.contains("names no emergency approvers") && why.contains("freeze-check.emergency.approvers"), "{why}");
+    }
+
+    #[test]
+    fn an_approval_counts_only_from_a_named_writer_on_the_head_who_is_not_the_author() {
+        let rule = rule();
+        let mut p = pr();
+        assert!(emergency(&rule, &p).refusal.expect("none").contains("no approving review"));
+        let refused = |p: &PullFacts, want: &str| {
+            let o = emergency(&rule, p);
+            assert!(o.approval.is_none(), "{want}: {o:?}");
+            assert!(o.not_counting.iter().any(|n| n.why.contains(want)), "{want}: {:?}", o.not_counting);
+            assert!(o.refusal.expect("refusal").contains(want));
+        };
         p.reviews = Ok(vec![review("bob", "APPROVED", "old")]);
-        assert!(emergency(&rule, &p).expect_err("stale").contains("older commit"));
+        writer(&mut p, "bob");
+        refused(&p, "older commit");
         p.reviews = Ok(vec![review("mallory", "APPROVED", "head")]);
-        assert!(emergency(&rule, &p).expect_err("not approver").contains("not a configured approver"));
+        writer(&mut p, "mallory");
+        refused(&p, "not an approver the policy names");
+        // An outsider who shares a named approver's login on another account cannot be one, but an
+        // outsider's approval never counts even when named.
+        let mut outsider = review("bob", "APPROVED", "head");
+        outsider.author_association = Some("NONE".into());
+        p.reviews = Ok(vec![outsider]);
+        refused(&p, "not an owner, member or collaborator");
+        // A member with read or triage permission only.
+        p.reviews = Ok(vec![review("bob", "APPROVED", "head")]);
+        p.permissions.insert("bob".into(), Ok(Permission::Triage));
+        refused(&p, "has triage permission on the repository, not write");
+        p.permissions.insert("bob".into(), Err("403 forbidden".into()));
+        refused(&p, "permission could not be read (403 forbidden)");
+        p.permissions.remove("bob");
+        refused(&p, "permission was not read");
         p.author = "alice".into();
         p.reviews = Ok(vec![review("alice", "APPROVED", "head")]);
-        assert!(emergency(&rule, &p).expect_err("self").contains("author"));
+        writer(&mut p, "alice");
+        refused(&p, "author");
         p.reviews = Ok(vec![review("bob", "APPROVED", "head"), review("bob", "CHANGES_REQUESTED", "head")]);
-        assert!(emergency(&rule, &p).is_err(), "latest review wins");
-        p.reviews =
-            Ok(vec![review("bob", "CHANGES_REQUESTED", "head"), review("bob", "APPROVED", "head"), review("bob", "COMMENTED", "head")]);
-        let a = emergency(&rule, &p).expect("approved");
-        assert_eq!((a.approver.as_str(), a.via.as_str(), a.url.as_str()), ("bob", "bob", "https://x/bob"));
+        writer(&mut p, "bob");
+        assert!(emergency(&rule, &p).approval.is_none(), "latest review wins");
+        // The one that counts, with the others listed as not counting.
+        p.reviews = Ok(vec![
+            review("bob", "CHANGES_REQUESTED", "head"),
+            review("bob", "APPROVED", "head"),
+            review("bob", "COMMENTED", "head"),
+            review("mallory", "APPROVED", "head"),
+        ]);
+        let o = emergency(&rule, &p);
+        let a = o.approval.expect("approved");
+        assert_eq!((a.approver.as_str(), a.via.as_str(), a.url.as_str(), a.permission), ("bob", "bob", "https://x/bob", Permission::Write));
+        assert_eq!(o.not_counting.len(), 1);
+        assert_eq!(o.not_counting[0].login, "mallory");
         p.labels.retain(|l| l != "emergency-change");
-        assert!(emergency(&rule, &p).expect_err("label").contains("does not carry"));
+        assert!(emergency(&rule, &p).refusal.expect("label").contains("does not carry"));
     }
 
     #[test]
@@ -224,9 +353,11 @@ mod tests {
         let mut p = pr();
         p.reviews = Ok(vec![review("erin", "APPROVED", "head")]);
         p.teams.insert("tradepulse/risk-officers".into(), Ok(vec!["erin".into()]));
-        assert_eq!(emergency(&rule, &p).expect("team").via, "@tradepulse/risk-officers");
+        assert_eq!(needs_permission(&rule, &p), vec!["erin".to_owned()]);
+        writer(&mut p, "erin");
+        assert_eq!(emergency(&rule, &p).approval.expect("team").via, "@tradepulse/risk-officers");
         p.teams.insert("tradepulse/risk-officers".into(), Err("403 forbidden".into()));
-        let e = emergency(&rule, &p).expect_err("unreadable");
+        let e = emergency(&rule, &p).refusal.expect("unreadable");
         assert!(e.contains("could not be read") && e.contains("read:org"), "{e}");
     }
 }

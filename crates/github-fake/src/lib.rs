@@ -62,6 +62,9 @@ pub struct Fault {
     /// How many times (absent: always).
     #[serde(default)]
     pub times: Option<u32>,
+    /// A raw body instead of GitHub's JSON error (a broken proxy, a truncated answer).
+    #[serde(default)]
+    pub raw_body: Option<String>,
 }
 
 impl Fault {
@@ -75,7 +78,14 @@ impl Fault {
             message: String::new(),
             after_apply: false,
             times: None,
+            raw_body: None,
         }
+    }
+
+    /// Answers this raw body instead of GitHub's JSON.
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.raw_body = Some(body.to_owned());
+        self
     }
 
     /// The message GitHub sends with it.
@@ -139,6 +149,10 @@ pub struct State {
     pub reviews: BTreeMap<u64, Vec<Value>>,
     /// `org/team` to member logins.
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Repository permission by login (`admin`, `maintain`, `write`, `triage`, `read`); others read.
+    pub permissions: BTreeMap<String, String>,
+    /// Workflow runs by id.
+    pub runs: BTreeMap<u64, Value>,
     /// Repository files by branch, then path: content and blob sha.
     pub files: BTreeMap<String, BTreeMap<String, StoredFile>>,
     /// Branch heads: commit sha.
@@ -266,6 +280,14 @@ impl Fake {
         });
     }
 
+    /// Points a branch at a commit (e.g. the base commit a pull request event names).
+    pub fn set_branch_head(&self, branch: &str, sha: &str) {
+        self.with(|s| {
+            s.branches.insert(branch.to_owned(), sha.to_owned());
+            s.files.entry(branch.to_owned()).or_default();
+        });
+    }
+
     /// A file's content on a branch.
     pub fn file(&self, branch: &str, path: &str) -> Option<String> {
         self.with(|s| s.files.get(branch).and_then(|f| f.get(path)).map(|f| f.content.clone()))
@@ -287,8 +309,13 @@ impl Fake {
         self.with(|s| s.latency.push((method.to_owned(), path_contains.to_owned(), ms)));
     }
 
-    /// Adds a review to a pull request.
+    /// Adds a review to a pull request by a member of the organisation.
     pub fn add_review(&self, number: u64, login: &str, state: &str, commit_id: &str, submitted_at: &str) {
+        self.add_review_as(number, login, state, commit_id, submitted_at, "MEMBER");
+    }
+
+    /// Adds a review with the reviewer's association (`OWNER`, `MEMBER`, `COLLABORATOR`, `CONTRIBUTOR`, `NONE`).
+    pub fn add_review_as(&self, number: u64, login: &str, state: &str, commit_id: &str, submitted_at: &str, association: &str) {
         self.with(|s| {
             s.next_id += 1;
             let id = s.next_id;
@@ -297,8 +324,25 @@ impl Fake {
                 "html_url": format!("https://github.com/o/r/pull/{number}#pullrequestreview-{id}"),
                 "pull_request_url": format!("https://api.github.com/repos/o/r/pulls/{number}"),
                 "_links": {"html": {"href": ""}, "pull_request": {"href": ""}},
-                "submitted_at": submitted_at, "commit_id": commit_id, "author_association": "MEMBER"
+                "submitted_at": submitted_at, "commit_id": commit_id, "author_association": association
             }));
+        });
+    }
+
+    /// Gives `login` a permission on the repository (`admin`, `maintain`, `write`, `triage`, `read`).
+    pub fn set_permission(&self, login: &str, role: &str) {
+        self.with(|s| s.permissions.insert(login.to_lowercase(), role.to_owned()));
+    }
+
+    /// Records a workflow run: its workflow file, commit and event.
+    pub fn add_run(&self, id: u64, path: &str, head_sha: &str, event: &str) {
+        self.with(|s| {
+            s.runs.insert(
+                id,
+                json!({"id": id, "name": path.rsplit('/').next().unwrap_or(path), "node_id": format!("WFR_{id}"), "path": path, "head_sha": head_sha,
+                       "event": event, "head_branch": "main", "status": "completed", "conclusion": "success", "workflow_id": 1,
+                       "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1}),
+            )
         });
     }
 
@@ -445,7 +489,10 @@ fn take_fault(state: &mut State, method: &str, path: &str) -> Option<Fault> {
 
 fn fault_response(f: &Fault) -> Response {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = gh_error(status, if f.message.is_empty() { "fault injected by the fake" } else { &f.message });
+    let mut resp = match &f.raw_body {
+        Some(body) => (status, body.clone()).into_response(),
+        None => gh_error(status, if f.message.is_empty() { "fault injected by the fake" } else { &f.message }),
+    };
     for (k, v) in &f.headers {
         if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(k.as_str()), axum::http::HeaderValue::try_from(v.as_str())) {
             resp.headers_mut().insert(name, value);
@@ -469,6 +516,21 @@ fn control_endpoint(shared: &Shared, method: &Method, what: &str, body: &[u8]) -
                 StatusCode::NO_CONTENT.into_response()
             }
             None => gh_error(StatusCode::BAD_REQUEST, "expected a Fault"),
+        },
+        ("POST", "files") => match parsed {
+            // {branch, path, content, head?}: a file on a branch (and the branch's head commit).
+            Some(f) if f["branch"].is_string() && f["path"].is_string() && f["content"].is_string() => {
+                let branch = f["branch"].as_str().unwrap_or_default().to_owned();
+                let path = f["path"].as_str().unwrap_or_default().to_owned();
+                let content = f["content"].as_str().unwrap_or_default().to_owned();
+                state.branches.entry(branch.clone()).or_insert_with(|| blob_sha(branch.as_bytes()));
+                if let Some(head) = f["head"].as_str() {
+                    state.branches.insert(branch.clone(), head.to_owned());
+                }
+                state.files.entry(branch).or_default().insert(path, StoredFile { sha: blob_sha(content.as_bytes()), content });
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected {branch, path, content, head?}"),
         },
         ("POST", "pulls") => match parsed {
             Some(pr) if pr["number"].is_u64() => {
@@ -632,8 +694,31 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
                 gh_error(StatusCode::NOT_FOUND, "Not Found")
             }
         }
+        ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") => {
+            let login = p("username");
+            let role = state.permissions.get(&login.to_lowercase()).cloned().unwrap_or_else(|| "read".into());
+            let permission = match role.as_str() {
+                "maintain" => "write",
+                "triage" => "read",
+                other => other,
+            };
+            axum::Json(json!({"permission": permission, "role_name": role, "user": user(&login)})).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}") => {
+            let id: u64 = p("run_id").parse().unwrap_or(0);
+            match state.runs.get(&id) {
+                Some(run) => axum::Json(run.clone()).into_response(),
+                None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
         ("GET", "/repos/{owner}/{repo}/contents/{path}") => {
-            let branch = query.iter().find(|(k, _)| k == "ref").map(|(_, v)| v.clone()).unwrap_or_else(|| "main".into());
+            let wanted = query.iter().find(|(k, _)| k == "ref").map(|(_, v)| v.clone()).unwrap_or_else(|| "main".into());
+            // A ref is a branch, or a commit: the branch whose head it is (or was, for a recorded base).
+            let branch = if state.files.contains_key(&wanted) {
+                wanted
+            } else {
+                state.branches.iter().find(|(_, h)| **h == wanted).map(|(b, _)| b.clone()).unwrap_or(wanted)
+            };
             let path = p("path");
             match state.files.get(&branch).and_then(|f| f.get(&path)) {
                 Some(f) => axum::Json(file_json(&api, &owner, &repo, &branch, &path, f)).into_response(),

@@ -29,6 +29,15 @@ pub fn webhook_example(event: &str, action: Option<&str>) -> anyhow::Result<Valu
         .with_context(|| format!("no {event} example with action {action:?}"))
 }
 
+/// Puts `policy` at `path` on the base commit a pull-request `event` names
+/// (a branch `base` whose head is that commit): on pull requests, the
+/// policy in force is the base commit's, read through the contents API.
+pub fn base_policy(fake: &crate::Fake, event: &Value, path: &str, policy: &str) {
+    let base = event["pull_request"]["base"]["sha"].as_str().unwrap_or_default();
+    fake.put_file("base", path, policy);
+    fake.set_branch_head("base", base);
+}
+
 /// A command for a workspace binary with `GITHUB_*`, `RUNNER_*`, `CI` and
 /// `RELEASE_GATE_*` removed from its environment.
 pub fn clean_command(bin: &Path) -> Command {

@@ -85,6 +85,9 @@ fn run(root: Option<PathBuf>, release: Option<String>, now: Option<String>) -> a
     let release = release
         .or(parsed.run.release)
         .ok_or_else(|| anyhow::anyhow!("no release: pass --release or set run.release in {}", policy_path.display()))?;
+    // Checked before anything is read or removed: the id names directories.
+    release_gate_core::release::validate(&release)?;
+    let repo = release_gate_core::paths::Root::new(&root, None)?;
     let now = now.or(parsed.run.now).unwrap_or_else(|| jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
     let stages: Vec<String> = parsed
         .smoke
@@ -100,9 +103,11 @@ fn run(root: Option<PathBuf>, release: Option<String>, now: Option<String>) -> a
         .unwrap_or_else(|| vec!["smoke".into(), "fast-suite".into()]);
     let report_dir = root.join("reports/release-gate").join(&release);
     // Each local run is a first attempt: earlier smoke-gate reports would count as failures.
-    if let Ok(list) = std::fs::read_dir(&report_dir) {
+    // Only regular files inside the repository are removed.
+    let real_dir = repo.resolve(Path::new("reports/release-gate").join(&release), "report directory")?;
+    if let Ok(list) = std::fs::read_dir(&real_dir) {
         for e in list.flatten() {
-            if e.file_name().to_string_lossy().starts_with("smoke-gate-") {
+            if e.file_name().to_string_lossy().starts_with("smoke-gate-") && e.file_type().is_ok_and(|t| t.is_file()) {
                 let _ = std::fs::remove_file(e.path());
             }
         }

@@ -79,3 +79,20 @@ fn the_second_release_is_a_no_go_with_its_reasons() {
         assert!(out.contains(reason), "{reason:?} missing:\n{out}");
     }
 }
+
+#[test]
+fn a_release_id_that_is_a_path_touches_nothing_outside() {
+    let dir = example();
+    // A victim directory beside the repository, with a file a run would remove in its own report directory.
+    let victim = dir.path().parent().unwrap().join(format!("victim-{}", std::process::id()));
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("smoke-gate-keep.json"), "{}").unwrap();
+    let policy = std::fs::read_to_string(dir.path().join(".github/release-gate.yml")).unwrap();
+    let rel = format!("../../../{}", victim.file_name().unwrap().to_string_lossy());
+    std::fs::write(dir.path().join(".github/release-gate.yml"), policy.replace("release: 2.4.0", &format!("release: \"{rel}\""))).unwrap();
+    let (code, out) = run(dir.path(), &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("release id") && out.contains("contains '/'"), "{out}");
+    assert!(victim.join("smoke-gate-keep.json").exists(), "nothing outside the repository is removed");
+    std::fs::remove_dir_all(&victim).unwrap();
+}

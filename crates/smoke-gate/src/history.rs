@@ -4,33 +4,35 @@
 use std::path::Path;
 
 use release_gate_core::Run;
+use release_gate_core::publish::ExternalId;
 use release_gate_core::report::Report;
 use serde_json::Value;
 
 use crate::decision::Attempt;
 use crate::policy::SmokePolicy;
 
-/// Earlier attempts of `stage` from GitHub: this gate's check runs on the commit.
-pub fn online(run: &Run<SmokePolicy>, check_name: &str, stage: &str) -> anyhow::Result<Option<Vec<Attempt>>> {
+/// Earlier attempts of the stage from GitHub: this gate's check runs for
+/// the stage on the commit, each with the outcome its `external_id` records
+/// (this run's own excluded).
+pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> anyhow::Result<Option<Vec<Attempt>>> {
     let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) else { return Ok(None) };
-    let path = gh.repo_path(&format!("/commits/{sha}/check-runs?check_name={}", release_gate_core::publish::url_encode(check_name)));
-    let runs = match run.block_on(gh.get_all(&path, Some("check_runs"), 10)) {
+    let runs = match run.block_on(gh.check_runs(sha, Some(check_name))) {
         Ok(r) => r,
         Err(e) if e.is_unreachable() => return Err(e.into()),
         // A token without checks: read falls back to the reports.
         Err(_) => return Ok(None),
     };
-    let current = format!(":{}:{}:", run.ctx.run_id.as_deref().unwrap_or("local"), run.ctx.run_attempt.as_deref().unwrap_or("1"));
     let mut out: Vec<Attempt> = runs
         .iter()
-        .filter(|r| !r["external_id"].as_str().unwrap_or_default().contains(&current))
         .filter_map(|r| {
-            let title = r.pointer("/output/title").and_then(Value::as_str)?;
-            let outcome = title.strip_prefix(&format!("{stage}: "))?.split_whitespace().next()?.to_owned();
+            let id = ExternalId::parse(r.external_id.as_deref()?)?;
+            if id.is_run(&run.ctx) {
+                return None;
+            }
             Some(Attempt {
-                at: r["completed_at"].as_str().or(r["started_at"].as_str()).unwrap_or_default().to_owned(),
-                outcome,
-                source: r["html_url"].as_str().unwrap_or_default().to_owned(),
+                at: r.completed_at.clone().or(r.started_at.clone()).unwrap_or(id.generated_at),
+                outcome: id.outcome?,
+                source: r.html_url.clone().unwrap_or_default(),
             })
         })
         .collect();

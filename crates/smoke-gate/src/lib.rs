@@ -27,6 +27,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::paths::Root;
 use release_gate_core::report::{Check, Section, Status, Verdict};
 use release_gate_core::{Run, render};
 use serde_json::{Value, json};
@@ -62,14 +63,30 @@ pub struct Args {
     /// A link to the verified external cause of a failure (incident, provider status page).
     #[arg(long, env = "RELEASE_GATE_EXTERNAL_CAUSE", value_name = "URL")]
     pub external_cause: Option<String>,
-
-    /// Evaluate at this instant (RFC 3339) instead of the clock: the metrics window ends here.
-    #[arg(long, env = "RELEASE_GATE_NOW", value_name = "RFC3339")]
-    pub now: Option<String>,
 }
 
-/// Finds files matching `patterns` under `root`; returns repository-relative paths.
-pub fn find_reports(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "smoke-gate";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    /// Each stage is its own check run: `release-gate/smoke-gate/<stage>`.
+    fn default_check_name(&self) -> String {
+        format!("release-gate/smoke-gate/{}", self.stage)
+    }
+
+    fn run(self) -> anyhow::Result<Verdict> {
+        run(self)
+    }
+}
+
+/// Finds files matching `patterns` under the root; returns root-relative
+/// paths. Directories are walked without following links; a matching file
+/// is opened only through [`Root::file`] (a link leading out of the
+/// repository, a FIFO or a device is an error, not a report).
+pub fn find_reports(root: &Root, patterns: &[String]) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
     let mut out = Vec::new();
     for pat in patterns {
         for c in Path::new(pat).components() {
@@ -87,13 +104,13 @@ pub fn find_reports(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<(Str
         let base: PathBuf =
             Path::new(pat).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{'])).collect();
         let mut found = Vec::new();
-        let start = root.join(&base);
+        let start = root.resolve(&base, "report glob")?;
         if start.is_file() {
             found.push(base.clone());
         } else {
             let mut stack = vec![base.clone()];
             while let Some(d) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(root.join(&d)) else { continue };
+                let Ok(entries) = std::fs::read_dir(root.real().join(&d)) else { continue };
                 for e in entries.flatten() {
                     let rel = d.join(e.file_name());
                     if e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -110,25 +127,13 @@ pub fn find_reports(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<(Str
     Ok(out)
 }
 
-/// The repository's top (the nearest ancestor with `.git`, else the
-/// runner's workspace when `root` is inside it, else `root`), and `root`
-/// relative to it: annotation paths are relative to the repository.
-pub fn repository_top(root: &Path, workspace: Option<&Path>) -> (PathBuf, PathBuf) {
-    let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
-    let top = abs
-        .ancestors()
-        .find(|d| d.join(".git").exists())
-        .map(Path::to_owned)
-        .or_else(|| workspace.and_then(|w| std::fs::canonicalize(w).ok()).filter(|w| abs.starts_with(w)))
-        .unwrap_or_else(|| abs.clone());
-    let prefix = abs.strip_prefix(&top).map(Path::to_owned).unwrap_or_default();
-    (top, prefix)
-}
-
 /// Finds the reports, reads the metrics and the history, decides and publishes.
-pub fn run(args: Args) -> anyhow::Result<Verdict> {
-    let mut run = Run::<SmokePolicy>::start("smoke-gate", args.common)?;
-    let now = release_gate_core::policy::now(args.now.as_deref())?;
+pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
+    if args.common.check_name.is_none() {
+        args.common.check_name = Some(release_gate_core::gate::Gate::default_check_name(&args));
+    }
+    let run = Run::<SmokePolicy>::start("smoke-gate", args.common.clone())?;
+    let now = run.now;
     let policy = run.policy.section.clone();
     let stage_name = args.stage.clone();
     let stage = match policy.stages.get(&stage_name) {
@@ -170,13 +175,13 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     );
 
     // Everything that can be refused as bad input is read before anything is written.
-    let root = run.args.root.clone();
-    let found = find_reports(&root, &globs)?;
+    let root = &run.root;
+    let found = find_reports(root, &globs)?;
     let mut results = Results::default();
     for (_, files) in &found {
         for f in files {
             let shown = f.display().to_string();
-            let pipe = junit::open(&root.join(f)).with_context(|| format!("cannot read test report {shown}"))?;
+            let pipe = junit::open(&root.file(f, "test report")?).with_context(|| format!("cannot read test report {shown}"))?;
             junit::parse(pipe, &shown, &mut results)?;
         }
     }
@@ -191,7 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
                 .as_deref()
                 .context("metrics source is `file` but no file is given (metrics.file or --metrics-file)")?
                 .replace("{release}", &release);
-            let series = metrics::read_file(&run.in_root(Path::new(&f)), &f)?;
+            let series = metrics::parse(&root.read_text(&f, "metrics file")?, &f)?;
             for m in &c.metrics {
                 for q in std::iter::once(&m.query).chain(m.baseline.as_ref()) {
                     anyhow::ensure!(
@@ -209,20 +214,15 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         }
         _ => None,
     };
-    let check_name = run.args.check_name.clone().unwrap_or_else(|| format!("release-gate/smoke-gate/{stage_name}"));
-    run.args.check_name = Some(check_name.clone());
+    let check_name = run.check_name();
 
-    let mut report = run.new_report(now);
+    let mut report = run.new_report();
     report.stage = Some(stage_name.clone());
     let mut findings = Findings::default();
-    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
-    let (repo, prefix) = repository_top(&root, workspace.as_deref());
-    let blob = match (&run.ctx.repository, &run.ctx.sha) {
-        (Some((o, r)), Some(sha)) => Some(format!("{}/{o}/{r}/blob/{sha}/", run.ctx.server_url)),
-        _ => None,
-    };
+    let (repo, prefix) = (root.top(), root.prefix());
+    let blob = run.blob_url();
     if !globs.is_empty() {
-        judge_tests(&mut report, &mut findings, &results, &found, &repo, &prefix, blob.as_deref());
+        judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
     }
     let mut metrics_data = Value::Null;
     if let (Some(cfg), Some(window)) = (&metrics_cfg, window) {
@@ -243,8 +243,8 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     }
 
     // Attempt history: GitHub's check runs when online, else the last report.
-    let report_path = report.path_in(&run.report_dir());
-    let (attempts, history_source) = match history::online(&run, &check_name, &stage_name)? {
+    let report_path = report.path_in(&run.report_dir()?);
+    let (attempts, history_source) = match history::online(&run, &check_name)? {
         Some(a) => (a, "check runs on this commit"),
         None => (history::offline(&report_path), "earlier reports"),
     };
@@ -296,6 +296,7 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     report.title = format!("{stage_name}: {outcome} → {}: {why}", decision.as_str());
     report.output("decision", decision.as_str());
     report.output("stage", stage_name.clone());
+    report.output("outcome", outcome);
     report.output("attempt", (attempts.len() + 1).to_string());
     report.output("tests", results.tests.to_string());
     report.output("failed", (results.failed + results.errored).to_string());

@@ -1,11 +1,6 @@
-//! `smoke-gate`: parses flags, runs the gate, maps the outcome to the
-//! documented exit code (0 promote, 1 hold or rollback, 2 invalid input, 3 unreachable).
+//! `smoke-gate`: the shared edge runs the gate and maps the outcome to the
+//! documented exit code (0 pass/warn, 1 refused, 2 invalid input, 3 unreachable).
 
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let args = smoke_gate::Args::parse();
-    release_gate_core::exit::finish(smoke_gate::run(args))
+fn main() -> std::process::ExitCode {
+    release_gate_core::gate::main::<smoke_gate::Args>()
 }

@@ -23,7 +23,6 @@
 //!   inconclusive: the stage holds, it never passes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -282,9 +281,8 @@ pub fn duration_s(text: &str) -> Option<f64> {
 
 /// A metrics file: JSON `{"series": [[time, value], …], …}` or wide CSV
 /// `timestamp,series_a,series_b`. Times are unix seconds or RFC 3339.
-pub fn read_file(path: &Path, shown: &str) -> anyhow::Result<BTreeMap<String, Series>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read metrics file {shown}: {e}"))?;
-    if shown.ends_with(".csv") { parse_csv(&text, shown) } else { parse_json(&text, shown) }
+pub fn parse(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series>> {
+    if shown.ends_with(".csv") { parse_csv(text, shown) } else { parse_json(text, shown) }
 }
 
 fn time_of(v: &serde_json::Value) -> Option<f64> {

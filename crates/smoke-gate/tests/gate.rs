@@ -18,7 +18,8 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit").join(name)
 }
 
-const POLICY: &str = r#"smoke-gate:
+const POLICY: &str = r#"evaluation: {allow-dry-run: true}
+smoke-gate:
   stages:
     smoke:
       reports: ["reports/release-smoke/{release}/**/*.xml*"]
@@ -293,6 +294,24 @@ fn a_kpi_whose_baseline_is_zero_is_judged_never_inconclusive() {
     assert!(msg(&r, "metric:reconciliation breaks").contains("above the maximum 0.5"));
 }
 
+#[cfg(unix)]
+#[test]
+fn a_report_that_is_a_link_out_or_a_fifo_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("junit.xml"), std::fs::read(fixture("pytest-7-no-tz.xml")).unwrap()).unwrap();
+    let repo = Repo::new();
+    std::fs::create_dir_all(repo.path("reports/release-smoke/2.4.0")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("junit.xml"), repo.path("reports/release-smoke/2.4.0/junit.xml")).unwrap();
+    let (code, _, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("leads outside the repository"), "{err}");
+    std::fs::remove_file(repo.path("reports/release-smoke/2.4.0/junit.xml")).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(repo.path("reports/release-smoke/2.4.0/junit.xml")).status().unwrap().success());
+    let (code, _, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+}
+
 fn series(from_min: i64, value: impl Fn(i64) -> f64) -> Value {
     // A point a minute for the 40 minutes before NOW.
     Value::Array((0..=40).filter(|m| *m >= from_min).map(|m| json!([NOW_S - (40 - m) * 60, value(m)])).collect())
@@ -402,6 +421,7 @@ fn history_comes_from_earlier_check_runs_on_the_commit() {
     event["pull_request"]["labels"] = json!([{"id": 1, "node_id": "L", "url": "", "name": "external-cause", "color": "f29513", "default": false,
         "description": "AWS us-east-1 outage https://health.aws.amazon.com/health/status"}]);
     fake.add_pull(event["pull_request"].clone());
+    github_fake::support::base_policy(&fake, &event, ".github/release-gate.yml", POLICY);
     repo.write("event.json", serde_json::to_vec(&event).unwrap());
     let step = |run_id: &str, labels: bool| {
         let mut ev = event.clone();
@@ -443,7 +463,8 @@ fn history_comes_from_earlier_check_runs_on_the_commit() {
     assert!(msg(&r3, "external-cause").contains("via label external-cause"));
     let runs = fake.check_runs();
     assert_eq!(runs.len(), 3);
-    assert!(runs.iter().all(|r| r["name"] == "release-gate/smoke-gate/smoke" && r["conclusion"] == "failure"));
+    // Pinned time: dry runs, under their own check name (history counts among them).
+    assert!(runs.iter().all(|r| r["name"] == "release-gate/smoke-gate/smoke (dry run)" && r["conclusion"] == "failure"));
     assert!(runs[1]["output"]["title"].as_str().unwrap().starts_with("smoke: failed → rollback"));
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     assert_eq!(fake.comments().len(), 1, "one sticky comment per stage");

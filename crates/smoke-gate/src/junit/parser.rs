@@ -20,17 +20,9 @@ use super::fast;
 use super::model::{Case, DETAIL_BYTES, Identity, KEEP, Outcome, Results, SuiteProblem};
 use super::reader::Pipe;
 
-/// A report that cannot be read as JUnit XML.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{file}:{line}: {message}")]
-pub struct ParseError {
-    /// File.
-    pub file: String,
-    /// 1-based line.
-    pub line: u64,
-    /// What is wrong and what to do.
-    pub message: String,
-}
+/// A report that cannot be read as JUnit XML (the one located error type:
+/// the gate reports it on its line).
+pub type ParseError = release_gate_core::error::Located;
 
 /// Counts lines as the parser consumes bytes, so errors name the line.
 struct Lines {
@@ -137,7 +129,7 @@ fn run(reader: Pipe, shown: &str, results: &mut Results, fast: bool) -> Result<(
     let mut r = quick_xml::Reader::from_reader(Lines { inner: reader, line: 1 });
     r.config_mut().check_end_names = true;
     r.config_mut().check_comments = true;
-    let err = |line: u64, message: String| ParseError { file: shown.to_owned(), line, message };
+    let err = |line: u64, message: String| ParseError::new(shown, line, message);
     let mut p = Parser {
         shown,
         pytest: false,
@@ -485,7 +477,7 @@ fn push_capped(s: &mut String, more: &str) {
 
 impl Parser<'_> {
     fn error(&self, line: u64, message: String) -> ParseError {
-        ParseError { file: self.shown.to_owned(), line, message }
+        ParseError::new(self.shown, line, message)
     }
 
     /// A start tag (or an empty element) at `depth`.

@@ -1,5 +1,7 @@
-//! S3 through aws-sdk-s3: objects streamed and hashed, S3's own SHA-256
-//! checksum compared, Object Lock retention and lifecycle rules read.
+//! S3 through aws-sdk-s3, for every gate that uses it (artifact-verify's
+//! artifacts and retention, decision-log-commit's archive): objects streamed,
+//! S3's own SHA-256 checksum read, Object Lock retention and lifecycle rules
+//! read, uploads with a SHA-256 checksum S3 verifies.
 //!
 //! Credentials, region and endpoint come from the standard AWS chain
 //! (`AWS_ACCESS_KEY_ID`, profiles, web identity, instance metadata…);
@@ -18,8 +20,8 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::ChecksumMode;
-
-use crate::hash::{Digests, Hasher};
+use base64::Engine as _;
+use sha2::Digest as _;
 
 /// How to reach S3.
 #[derive(Debug, Clone, Default)]
@@ -165,19 +167,33 @@ pub async fn head(c: &Client, bucket: &str, key: &str) -> Result<Head, ObjectErr
     })
 }
 
-/// Streams an object through the hasher.
-pub async fn hash(c: &Client, bucket: &str, key: &str, sha512: bool) -> Result<Digests, ObjectError> {
+/// Streams an object, chunk by chunk, to `each` (never held whole).
+pub async fn stream(c: &Client, bucket: &str, key: &str, mut each: impl FnMut(&[u8])) -> Result<(), ObjectError> {
     let out = c.get_object().bucket(bucket).key(key).send().await.map_err(classify).map_err(naming(bucket, key))?;
     let mut body = out.body;
-    let mut h = Hasher::new(sha512);
     loop {
         match body.try_next().await {
-            Ok(Some(chunk)) => h.update(&chunk),
-            Ok(None) => break,
+            Ok(Some(chunk)) => each(&chunk),
+            Ok(None) => return Ok(()),
             Err(e) => return Err(ObjectError::Unreachable(format!("reading s3://{bucket}/{key}: {e}"))),
         }
     }
-    Ok(h.finish())
+}
+
+/// Uploads `bytes` to `s3://bucket/key` with its SHA-256 checksum, which S3 verifies.
+pub async fn put(c: &Client, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+    let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+    c.put_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+        .checksum_sha256(sum)
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+        .send()
+        .await
+        .map(drop)
+        .map_err(classify)
+        .map_err(naming(bucket, key))
 }
 
 /// Reads a small object (SBOM, provenance, signature) whole, up to `limit` bytes.

@@ -1,4 +1,6 @@
-//! The GitHub REST client every gate shares, on octocrab's transport.
+//! The one GitHub REST client every gate shares, on octocrab's transport.
+//! Gates ask it for facts through typed calls ([`calls`]), with typed
+//! answers ([`types`]); no gate builds a URL or reads raw JSON.
 //!
 //! octocrab's own retry layer retries immediately and repeats POSTs (a 502 on
 //! a comment create posts it twice), so it is left out and retries are
@@ -9,9 +11,17 @@
 //!   [`ApiError::Ambiguous`] and first looks for what the POST may have made;
 //! - secondary rate limits (403/429 with `retry-after`, or with
 //!   `x-ratelimit-remaining: 0` and `x-ratelimit-reset`) are waited out for
-//!   every method, since GitHub did not process the request.
+//!   every method, since GitHub did not process the request;
+//! - one deadline bounds the whole run (`RELEASE_GATE_HTTP_DEADLINE_S`,
+//!   default 120 s): a hung or throttling API ends the gate with exit 3 in
+//!   bounded time, naming the call and the attempts really made;
+//! - an answer that is not the JSON GitHub documents is the service
+//!   failing (exit 3), not bad input.
 
-use std::time::Duration;
+pub mod calls;
+pub mod types;
+
+use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
@@ -46,8 +56,8 @@ pub enum ApiError {
         /// GitHub's message.
         message: String,
     },
-    /// Retries were exhausted on 5xx, timeouts or transport errors.
-    #[error("{call}: GitHub could not be reached after {attempts} attempts: {detail}")]
+    /// Retries were exhausted on 5xx, timeouts, transport errors, rate limits or the run's deadline.
+    #[error("{call}: GitHub could not be reached after {attempts} attempt(s): {detail}")]
     Unreachable {
         /// `METHOD /path`.
         call: String,
@@ -64,8 +74,8 @@ pub enum ApiError {
         /// The failure.
         detail: String,
     },
-    /// GitHub answered with something that is not the expected JSON.
-    #[error("{call}: unexpected response: {detail}")]
+    /// GitHub answered with something that is not the expected JSON (the service failed).
+    #[error("{call}: GitHub answered something that is not the documented JSON: {detail}")]
     Decode {
         /// `METHOD /path`.
         call: String,
@@ -85,7 +95,7 @@ pub enum ApiError {
 impl ApiError {
     /// Whether this error means the service stayed unreachable (exit code 3).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ApiError::Unreachable { .. } | ApiError::Ambiguous { .. })
+        matches!(self, ApiError::Unreachable { .. } | ApiError::Ambiguous { .. } | ApiError::Decode { .. })
     }
 }
 
@@ -100,17 +110,26 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
     /// Timeout for one request.
     pub timeout: Duration,
+    /// The whole run's budget for GitHub, from the client's creation.
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 4, base_delay: Duration::from_secs(1), max_wait: Duration::from_secs(120), timeout: Duration::from_secs(30) }
+        Self {
+            attempts: 4,
+            base_delay: Duration::from_secs(1),
+            max_wait: Duration::from_secs(120),
+            timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(120),
+        }
     }
 }
 
 impl RetryPolicy {
     /// Defaults, tuned by `RELEASE_GATE_HTTP_ATTEMPTS`, `RELEASE_GATE_HTTP_BACKOFF_MS`,
-    /// `RELEASE_GATE_HTTP_MAX_WAIT_S` and `RELEASE_GATE_HTTP_TIMEOUT_S`.
+    /// `RELEASE_GATE_HTTP_MAX_WAIT_S`, `RELEASE_GATE_HTTP_TIMEOUT_S` and
+    /// `RELEASE_GATE_HTTP_DEADLINE_S`.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
         let num = |k: &str| env(k).and_then(|v| v.trim().parse::<u64>().ok());
         let d = Self::default();
@@ -119,6 +138,7 @@ impl RetryPolicy {
             base_delay: num("RELEASE_GATE_HTTP_BACKOFF_MS").map_or(d.base_delay, Duration::from_millis),
             max_wait: num("RELEASE_GATE_HTTP_MAX_WAIT_S").map_or(d.max_wait, Duration::from_secs),
             timeout: num("RELEASE_GATE_HTTP_TIMEOUT_S").map_or(d.timeout, Duration::from_secs),
+            deadline: num("RELEASE_GATE_HTTP_DEADLINE_S").map_or(d.deadline, Duration::from_secs),
         }
     }
 
@@ -146,6 +166,8 @@ pub struct GitHub {
     /// Repository name.
     pub repo: String,
     retry: RetryPolicy,
+    /// When the run's budget for GitHub ends.
+    deadline: Instant,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -168,23 +190,24 @@ impl GitHub {
             .set_read_timeout(Some(retry.timeout))
             .build()
             .map_err(|e| setup(e.to_string()))?;
-        Ok(Self { client, owner: owner.to_owned(), repo: repo.to_owned(), retry })
-    }
-
-    /// `/repos/{owner}/{repo}` followed by `rest`.
-    pub fn repo_path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+        Ok(Self { client, owner: owner.to_owned(), repo: repo.to_owned(), retry, deadline: Instant::now() + retry.deadline })
     }
 
     /// Sends one request under the retry rules in the module docs.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ApiError> {
+    pub(crate) async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ApiError> {
         let call = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let idempotent = method != Method::POST;
-        let mut attempt = 0u32;
-        let mut rate_waits = 0u32;
+        // Requests sent, and those that failed in a way that counts against `attempts`.
+        let (mut sent, mut failures, mut rate_waits) = (0u32, 0u32, 0u32);
+        let unreachable = |sent: u32, detail: String| ApiError::Unreachable { call: call.clone(), attempts: sent, detail };
         loop {
-            attempt += 1;
-            let outcome = tokio::time::timeout(self.retry.timeout, self.once(&method, path, body)).await;
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(unreachable(sent, format!("the run's deadline of {} s for GitHub passed", self.retry.deadline.as_secs())));
+            }
+            sent += 1;
+            let budget = self.retry.timeout.min(left);
+            let outcome = tokio::time::timeout(budget, self.once(&method, path, body)).await;
             let failure = match outcome {
                 Ok(Ok((status, headers, text))) => {
                     if status.is_success() {
@@ -198,17 +221,20 @@ impl GitHub {
                     let message = github_message(&text);
                     if let Some(wait) = rate_limit_wait(status, &headers, &message) {
                         rate_waits += 1;
-                        if wait > self.retry.max_wait || rate_waits > 3 {
-                            return Err(ApiError::Unreachable {
-                                call,
-                                attempts: attempt,
-                                detail: format!("rate limited; GitHub asks to wait {} s", wait.as_secs()),
-                            });
+                        let left = self.deadline.saturating_duration_since(Instant::now());
+                        if wait > self.retry.max_wait || wait > left || rate_waits > 3 {
+                            return Err(unreachable(
+                                sent,
+                                format!(
+                                    "rate limited; GitHub asks to wait {} s, beyond what this run may wait ({} s left)",
+                                    wait.as_secs(),
+                                    left.as_secs()
+                                ),
+                            ));
                         }
                         eprintln!("release-gate: {call}: rate limited, waiting {} ms as GitHub asks", wait.as_millis());
                         tokio::time::sleep(wait).await;
-                        attempt -= 1; // a rate-limited request was not processed
-                        continue;
+                        continue; // a rate-limited request was not processed: not a failure
                     }
                     match status.as_u16() {
                         403 => return Err(ApiError::Forbidden { call, message }),
@@ -218,15 +244,16 @@ impl GitHub {
                     }
                 }
                 Ok(Err(e)) => format!("transport error: {e}"),
-                Err(_) => format!("timed out after {} s", self.retry.timeout.as_secs()),
+                Err(_) => format!("timed out after {} s", budget.as_secs_f32()),
             };
             if !idempotent {
                 return Err(ApiError::Ambiguous { call, detail: failure });
             }
-            if attempt >= self.retry.attempts {
-                return Err(ApiError::Unreachable { call, attempts: attempt, detail: failure });
+            failures += 1;
+            if failures >= self.retry.attempts {
+                return Err(unreachable(sent, failure));
             }
-            let delay = self.retry.backoff(attempt);
+            let delay = self.retry.backoff(failures).min(self.deadline.saturating_duration_since(Instant::now()));
             eprintln!("release-gate: {call}: {failure}; retrying in {} ms", delay.as_millis());
             tokio::time::sleep(delay).await;
         }
@@ -248,13 +275,13 @@ impl GitHub {
     }
 
     /// GET returning JSON.
-    pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, ApiError> {
         Ok(self.send(Method::GET, path, None).await?.body)
     }
 
     /// GET every page of a list endpoint (`per_page=100`), up to `max_pages`.
     /// `key` names the array inside an object response (e.g. `check_runs`).
-    pub async fn get_all(&self, path: &str, key: Option<&str>, max_pages: u32) -> Result<Vec<Value>, ApiError> {
+    pub(crate) async fn get_all(&self, path: &str, key: Option<&str>, max_pages: u32) -> Result<Vec<Value>, ApiError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut out = Vec::new();
         for page in 1..=max_pages {

@@ -1,0 +1,117 @@
+//! The edge every gate binary shares: parse the flags, run the gate, and
+//! whatever happens, leave a trace where people look.
+//!
+//! When a gate stops with an error (bad input, exit 2; a service that
+//! stayed unreachable, exit 3) it has published nothing, and a required
+//! status check would wait forever. So [`main`] publishes one itself: a
+//! failed check run under the gate's check name (and the sticky comment,
+//! the job summary, and `::error file=…,line=…::` on the runner) with the
+//! error, its file and line as an annotation, and what to do. No report
+//! file is written: no partial writes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::CommonArgs;
+use crate::context::Context;
+use crate::github::{GitHub, RetryPolicy};
+use crate::paths::Root;
+use crate::report::{Annotation, Check, Level, Report, Status, Verdict};
+use crate::{emit, error, exit, mask, publish};
+
+/// The gate refused because the commit to report on is not the one it was
+/// asked about: nothing is published, on any commit.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AnotherCommit(pub String);
+
+/// A gate binary.
+pub trait Gate: clap::Parser {
+    /// The gate's name, e.g. `freeze-check`.
+    const NAME: &'static str;
+
+    /// The shared flags.
+    fn common(&self) -> &CommonArgs;
+
+    /// The check run's name when `--check-name` is not given.
+    fn default_check_name(&self) -> String {
+        format!("release-gate/{}", Self::NAME)
+    }
+
+    /// Runs the gate.
+    fn run(self) -> anyhow::Result<Verdict>;
+}
+
+/// Parses the flags, runs the gate, publishes a failed check run when it
+/// could not finish, and returns the documented exit code.
+pub fn main<G: Gate>() -> ExitCode {
+    let args = G::parse();
+    let common = args.common().clone();
+    let check = common.check_name.clone().unwrap_or_else(|| args.default_check_name());
+    let result = args.run();
+    if let Err(e) = &result {
+        publish_failure(G::NAME, &common, &check, e);
+    }
+    exit::finish(result)
+}
+
+/// Publishes a gate's error on every surface it can reach; never fails.
+pub fn publish_failure(gate: &str, common: &CommonArgs, check_name: &str, err: &anyhow::Error) {
+    let code = exit::for_error(err);
+    if code == exit::PASS || err.chain().any(|c| c.is::<AnotherCommit>()) {
+        return; // a closed stdout pipe; or no commit this could be reported on
+    }
+    let Ok(ctx) = Context::from_process(common.event.as_deref(), common.token.clone()) else { return };
+    let message = mask::redact(&format!("{err:#}"));
+    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
+    let root = Root::new(&common.root, workspace.as_deref()).ok();
+    let what = if code == exit::UNREACHABLE { "could not reach a service" } else { "could not read its input" };
+    let mut report =
+        Report::new(gate, crate::release::validate(&common.release).unwrap_or("unknown"), jiff::Timestamp::now(), ctx.sha.clone());
+    report.title = format!("{gate} {what}: {}", first_line(&message, 180));
+    let fix = if code == exit::UNREACHABLE {
+        "re-run the job; if it keeps failing, check the service's status and the job's network and credentials"
+    } else {
+        "fix the file or input named above and push; the check is re-evaluated on the next run"
+    };
+    report.push(Check::new(if code == exit::UNREACHABLE { "service" } else { "input" }, Status::Fail, format!("{message}. To do: {fix}")));
+    if let Some(l) = error::location(err) {
+        let path = root.as_ref().map_or_else(|| l.file.clone(), |r| r.in_repository(&l.file));
+        report.annotations.push(Annotation::line(
+            path,
+            u32::try_from(l.line).unwrap_or(u32::MAX),
+            Level::Failure,
+            format!("release-gate {gate}"),
+            l.message.clone(),
+        ));
+    } else if ctx.in_actions {
+        emit(&format!("::error title=release-gate {gate}::{}\n", message.replace('%', "%25").replace('\n', "%0A")));
+    }
+    if ctx.in_actions {
+        emit(&publish::workflow_commands(&report));
+    }
+    let shown = PathBuf::from("(no report: the gate stopped before writing one)");
+    if let Some(file) = &ctx.summary_file {
+        let _ = publish::write_summary(file, &crate::render::markdown(&report), &shown);
+    }
+    let (Some((owner, repo)), true) = (&ctx.repository, ctx.online()) else { return };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    // A short budget: the gate has failed already, and GitHub may be why.
+    let retry = RetryPolicy {
+        attempts: 2,
+        timeout: std::time::Duration::from_secs(10),
+        deadline: std::time::Duration::from_secs(30),
+        ..RetryPolicy::from_env(&|k| std::env::var(k).ok())
+    };
+    let _guard = runtime.enter();
+    let Ok(gh) = GitHub::new(&ctx.api_url, &ctx.token, owner, repo, retry) else { return };
+    let opts = publish::Options { check_name: check_name.to_owned(), comment_mode: common.comment_mode.unwrap_or_default() };
+    if let Err(e) = runtime.block_on(publish::to_github(&gh, &ctx, &report, &opts, &shown)) {
+        eprintln!("release-gate: could not publish the failure either: {}", mask::redact(&e.to_string()));
+    }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let l = s.lines().next().unwrap_or_default();
+    if l.chars().count() > max { format!("{}…", l.chars().take(max - 1).collect::<String>()) } else { l.to_owned() }
+}

@@ -1,0 +1,222 @@
+//! One method per GitHub REST call the gates make, each with its typed
+//! answer. The REST paths live here and nowhere else.
+
+use base64::Engine as _;
+use http::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::types::{CheckRun, Comment, Content, Permission, PullRequest, PullSummary, Review, WorkflowRun};
+use super::{ApiError, GitHub};
+
+/// Percent-encodes a query value or a path segment.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encodes a repository path or branch, keeping its `/` separators.
+fn encode_path(s: &str) -> String {
+    s.split('/').map(url_encode).collect::<Vec<_>>().join("/")
+}
+
+fn typed<T: DeserializeOwned>(value: Value, call: &str) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::Decode { call: call.to_owned(), detail: e.to_string() })
+}
+
+/// What writing a file through the contents API did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Put {
+    /// Committed; the commit's web link.
+    Committed(Option<String>),
+    /// Someone committed in between (409/422 "does not match"): read again.
+    Conflict,
+    /// The branch's rules require a pull request; GitHub's message.
+    Protected(String),
+}
+
+impl GitHub {
+    /// `/repos/{owner}/{repo}` followed by `rest`.
+    fn repo_path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+    }
+
+    async fn get_typed<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let call = format!("GET {}", path.split('?').next().unwrap_or(path));
+        typed(self.get(path).await?, &call)
+    }
+
+    /// Every page of a list (`per_page=100`, up to `max_pages`); `key` names
+    /// the array inside an object answer (e.g. `check_runs`).
+    async fn list<T: DeserializeOwned>(&self, path: &str, key: Option<&str>, max_pages: u32) -> Result<Vec<T>, ApiError> {
+        let call = format!("GET {}", path.split('?').next().unwrap_or(path));
+        self.get_all(path, key, max_pages).await?.into_iter().map(|v| typed(v, &call)).collect()
+    }
+
+    /// `GET /repos/{o}/{r}/pulls/{n}`: the pull request as it is now.
+    pub async fn pull(&self, number: u64) -> Result<PullRequest, ApiError> {
+        self.get_typed(&self.repo_path(&format!("/pulls/{number}"))).await
+    }
+
+    /// `GET /repos/{o}/{r}/pulls/{n}/reviews`: every review, oldest first.
+    pub async fn reviews(&self, number: u64) -> Result<Vec<Review>, ApiError> {
+        self.list(&self.repo_path(&format!("/pulls/{number}/reviews")), None, 10).await
+    }
+
+    /// `GET /orgs/{org}/teams/{team}/memberships/{login}`: whether `login` is an active member.
+    pub async fn team_member(&self, org: &str, team: &str, login: &str) -> Result<bool, ApiError> {
+        let path = format!("/orgs/{}/teams/{}/memberships/{}", url_encode(org), url_encode(team), url_encode(login));
+        match self.get(&path).await {
+            Ok(m) => Ok(m.get("state").and_then(Value::as_str) == Some("active")),
+            Err(ApiError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /repos/{o}/{r}/collaborators/{login}/permission`: the user's permission on the repository.
+    pub async fn permission(&self, login: &str) -> Result<Permission, ApiError> {
+        let path = self.repo_path(&format!("/collaborators/{}/permission", url_encode(login)));
+        let call = "GET /repos/{owner}/{repo}/collaborators/{username}/permission";
+        let v = self.get(&path).await?;
+        let permission = v
+            .get("permission")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::Decode { call: call.into(), detail: "no permission".into() })?;
+        Ok(Permission::parse(v.get("role_name").and_then(Value::as_str), permission))
+    }
+
+    /// `GET /repos/{o}/{r}/commits/{sha}/check-runs`: the commit's check runs, newest first, by name when given.
+    pub async fn check_runs(&self, sha: &str, name: Option<&str>) -> Result<Vec<CheckRun>, ApiError> {
+        let filter = name.map(|n| format!("?check_name={}", url_encode(n))).unwrap_or_default();
+        self.list(&self.repo_path(&format!("/commits/{}/check-runs{filter}", url_encode(sha))), Some("check_runs"), 10).await
+    }
+
+    /// `POST /repos/{o}/{r}/check-runs`; returns the id. An ambiguous failure
+    /// comes back as [`ApiError::Ambiguous`]: look for the run before retrying.
+    pub async fn create_check_run(&self, body: &Value) -> Result<u64, ApiError> {
+        let resp = self.send(Method::POST, &self.repo_path("/check-runs"), Some(body)).await?;
+        id_of(&resp.body, "POST /repos/{owner}/{repo}/check-runs")
+    }
+
+    /// `PATCH /repos/{o}/{r}/check-runs/{id}`.
+    pub async fn update_check_run(&self, id: u64, body: &Value) -> Result<(), ApiError> {
+        self.send(Method::PATCH, &self.repo_path(&format!("/check-runs/{id}")), Some(body)).await.map(drop)
+    }
+
+    /// `GET /repos/{o}/{r}/issues/{n}/comments`: every comment, oldest first.
+    pub async fn comments(&self, number: u64) -> Result<Vec<Comment>, ApiError> {
+        self.list(&self.repo_path(&format!("/issues/{number}/comments")), None, 30).await
+    }
+
+    /// `POST /repos/{o}/{r}/issues/{n}/comments`; returns the id.
+    pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ApiError> {
+        let resp = self.send(Method::POST, &self.repo_path(&format!("/issues/{number}/comments")), Some(&json!({ "body": body }))).await?;
+        id_of(&resp.body, "POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
+    }
+
+    /// `PATCH /repos/{o}/{r}/issues/comments/{id}`.
+    pub async fn update_comment(&self, id: u64, body: &str) -> Result<(), ApiError> {
+        self.send(Method::PATCH, &self.repo_path(&format!("/issues/comments/{id}")), Some(&json!({ "body": body }))).await.map(drop)
+    }
+
+    /// `GET /repos/{o}/{r}/actions/runs/{id}`: a workflow run.
+    pub async fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ApiError> {
+        self.get_typed(&self.repo_path(&format!("/actions/runs/{id}"))).await
+    }
+
+    /// `GET /repos/{o}/{r}/contents/{path}?ref=`: a file at a branch, tag or commit; `None` when absent.
+    pub async fn file(&self, path: &str, git_ref: &str) -> Result<Option<Content>, ApiError> {
+        let call = "GET /repos/{owner}/{repo}/contents/{path}";
+        let v = match self.get(&self.repo_path(&format!("/contents/{}?ref={}", encode_path(path), url_encode(git_ref)))).await {
+            Ok(v) => v,
+            Err(ApiError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let decode = |detail: &str| ApiError::Decode { call: call.into(), detail: detail.into() };
+        if v.get("type").and_then(Value::as_str).is_some_and(|t| t != "file") {
+            return Err(ApiError::Status { call: call.into(), status: 422, message: format!("{path} is not a file") });
+        }
+        let text = v.get("content").and_then(Value::as_str).ok_or_else(|| decode("no content"))?.replace(['\n', '\r'], "");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|_| decode("content that is not Base64"))?;
+        let sha = v.get("sha").and_then(Value::as_str).ok_or_else(|| decode("no sha"))?.to_owned();
+        Ok(Some(Content { bytes, sha }))
+    }
+
+    /// `PUT /repos/{o}/{r}/contents/{path}`: commits `bytes` to `branch`,
+    /// `sha` being the blob it replaces (the precondition).
+    pub async fn put_file(&self, path: &str, branch: &str, message: &str, bytes: &[u8], sha: Option<&str>) -> Result<Put, ApiError> {
+        let mut body = json!({
+            "message": message,
+            "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "branch": branch,
+        });
+        if let Some(sha) = sha {
+            body["sha"] = Value::String(sha.to_owned());
+        }
+        match self.send(Method::PUT, &self.repo_path(&format!("/contents/{}", encode_path(path))), Some(&body)).await {
+            Ok(resp) => Ok(Put::Committed(resp.body.pointer("/commit/html_url").and_then(Value::as_str).map(str::to_owned))),
+            Err(e) => {
+                let (status, message) = match &e {
+                    ApiError::Status { status, message, .. } => (*status, message.clone()),
+                    ApiError::Forbidden { message, .. } => (403, message.clone()),
+                    _ => return Err(e),
+                };
+                let m = message.to_ascii_lowercase();
+                if matches!(status, 403 | 409 | 422)
+                    && (m.contains("pull request") || m.contains("protected branch") || m.contains("rule violation"))
+                {
+                    Ok(Put::Protected(message))
+                } else if matches!(status, 409 | 422) && (message.contains("does not match") || message.contains("sha")) {
+                    Ok(Put::Conflict)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// `GET /repos/{o}/{r}/git/ref/heads/{branch}`: the branch's head commit.
+    pub async fn branch_head(&self, branch: &str) -> Result<String, ApiError> {
+        let call = "GET /repos/{owner}/{repo}/git/ref/{ref}";
+        let v = self.get(&self.repo_path(&format!("/git/ref/heads/{}", encode_path(branch)))).await?;
+        v.pointer("/object/sha")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::Decode { call: call.into(), detail: "no object.sha".into() })
+    }
+
+    /// `POST /repos/{o}/{r}/git/refs`: creates `branch` at `sha`; `false` when it exists already.
+    pub async fn create_branch(&self, branch: &str, sha: &str) -> Result<bool, ApiError> {
+        match self.send(Method::POST, &self.repo_path("/git/refs"), Some(&json!({"ref": format!("refs/heads/{branch}"), "sha": sha}))).await
+        {
+            Ok(_) => Ok(true),
+            Err(ApiError::Status { status: 422, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /repos/{o}/{r}/pulls?head=`: the open pull request from `branch` (in this repository), if any.
+    pub async fn open_pull_from(&self, branch: &str) -> Result<Option<PullSummary>, ApiError> {
+        let path = self.repo_path(&format!("/pulls?head={}&state=open", url_encode(&format!("{}:{branch}", self.owner))));
+        Ok(self.list::<PullSummary>(&path, None, 1).await?.into_iter().next())
+    }
+
+    /// `POST /repos/{o}/{r}/pulls`.
+    pub async fn create_pull(&self, title: &str, head: &str, base: &str, body: &str) -> Result<PullSummary, ApiError> {
+        let resp = self
+            .send(Method::POST, &self.repo_path("/pulls"), Some(&json!({"title": title, "head": head, "base": base, "body": body})))
+            .await?;
+        typed(resp.body, "POST /repos/{owner}/{repo}/pulls")
+    }
+}
+
+fn id_of(body: &Value, call: &str) -> Result<u64, ApiError> {
+    body.get("id").and_then(Value::as_u64).ok_or_else(|| ApiError::Decode { call: call.to_owned(), detail: "no id in the answer".into() })
+}

@@ -1,0 +1,169 @@
+//! GitHub's answers as the gates use them: only the fields read, typed.
+//! A field GitHub documents as nullable is an `Option`.
+
+use serde::Deserialize;
+
+pub use crate::context::{Branch, Label, PullRequest, RepoRef, User};
+
+/// A pull request review.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Review {
+    /// Reviewer (absent for deleted users).
+    pub user: Option<User>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    /// The commit reviewed.
+    pub commit_id: Option<String>,
+    /// When.
+    pub submitted_at: Option<String>,
+    /// Link.
+    #[serde(default)]
+    pub html_url: String,
+    /// The reviewer's association with the repository (`OWNER`, `MEMBER`,
+    /// `COLLABORATOR`, `CONTRIBUTOR`, `NONE`, …).
+    #[serde(default)]
+    pub author_association: Option<String>,
+}
+
+/// A user's permission on the repository, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Permission {
+    /// No access.
+    None,
+    /// Read.
+    Read,
+    /// Triage.
+    Triage,
+    /// Write (push).
+    Write,
+    /// Maintain.
+    Maintain,
+    /// Admin.
+    Admin,
+}
+
+impl Permission {
+    /// From the collaborator-permission answer: `role_name` when present
+    /// (it distinguishes triage and maintain), else `permission`.
+    pub fn parse(role_name: Option<&str>, permission: &str) -> Self {
+        match role_name.unwrap_or(permission) {
+            "admin" => Permission::Admin,
+            "maintain" => Permission::Maintain,
+            "write" | "push" => Permission::Write,
+            "triage" => Permission::Triage,
+            "read" | "pull" => Permission::Read,
+            _ => match permission {
+                "admin" => Permission::Admin,
+                "write" => Permission::Write,
+                "read" => Permission::Read,
+                _ => Permission::None,
+            },
+        }
+    }
+
+    /// As GitHub names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::None => "none",
+            Permission::Read => "read",
+            Permission::Triage => "triage",
+            Permission::Write => "write",
+            Permission::Maintain => "maintain",
+            Permission::Admin => "admin",
+        }
+    }
+}
+
+/// The app that created a check run.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct App {
+    /// e.g. `github-actions`.
+    pub slug: Option<String>,
+}
+
+/// A check run's output.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct CheckOutput {
+    /// Title.
+    pub title: Option<String>,
+    /// Summary.
+    pub summary: Option<String>,
+}
+
+/// A check run.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CheckRun {
+    /// Id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Commit.
+    pub head_sha: String,
+    /// `queued`, `in_progress`, `completed`.
+    pub status: String,
+    /// `success`, `failure`, `neutral`, …, when completed.
+    pub conclusion: Option<String>,
+    /// Web link.
+    pub html_url: Option<String>,
+    /// The link the creator set (a workflow run).
+    pub details_url: Option<String>,
+    /// The creator's own id.
+    pub external_id: Option<String>,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it completed.
+    pub completed_at: Option<String>,
+    /// Output.
+    #[serde(default)]
+    pub output: CheckOutput,
+    /// The app that created it.
+    pub app: Option<App>,
+}
+
+/// An issue or pull request comment.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Comment {
+    /// Id.
+    pub id: u64,
+    /// Body.
+    pub body: Option<String>,
+    /// Author.
+    pub user: Option<User>,
+    /// Web link.
+    #[serde(default)]
+    pub html_url: String,
+}
+
+/// A GitHub Actions workflow run.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct WorkflowRun {
+    /// Id.
+    pub id: u64,
+    /// The workflow file, e.g. `.github/workflows/release-validation.yml`.
+    pub path: String,
+    /// The commit it ran for.
+    pub head_sha: String,
+    /// The event that started it.
+    pub event: String,
+    /// The branch it ran for.
+    pub head_branch: Option<String>,
+}
+
+/// A file read through the contents API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Its blob sha (the precondition for writing it).
+    pub sha: String,
+}
+
+/// A pull request as lists and creation return it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct PullSummary {
+    /// Number.
+    pub number: u64,
+    /// Web link.
+    #[serde(default)]
+    pub html_url: String,
+}
