@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::canonical;
@@ -13,7 +13,7 @@ use crate::glob::Pattern;
 use crate::yaml::{Int, Node, Value};
 
 /// What kind of difference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Only in production.
@@ -42,7 +42,7 @@ impl Kind {
 }
 
 /// One difference between staging and production.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Difference {
     /// File, relative to its side's source.
     pub file: String,
@@ -141,10 +141,42 @@ fn any_word(segment: &str, mut f: impl FnMut(&str) -> bool) -> bool {
 }
 
 impl Options {
-    /// Whether a path segment names a secret.
+    /// Whether a key, list-item identifier or name names a secret: one of
+    /// its words is a secret word or its plural (`passwords`, `api-keys`,
+    /// `client_secrets`), or it contains a secret word of five letters or
+    /// more anywhere (`dbpassword`, `apitokens`). Hiding too much is safe
+    /// (the values' hashes still tell a divergence); hiding too little is not.
     pub fn is_secret(&self, segment: &str) -> bool {
-        any_word(segment, |w| self.secret_words.iter().any(|s| s.eq_ignore_ascii_case(w)))
-            || self.secret_words.iter().any(|w| w.len() > 4 && segment.eq_ignore_ascii_case(w))
+        let plural_of = |word: &str, secret: &str| {
+            let w = word.to_ascii_lowercase();
+            w == secret || w.strip_suffix('s').is_some_and(|x| x == secret) || w.strip_suffix("es").is_some_and(|x| x == secret)
+        };
+        let lower = segment.to_ascii_lowercase();
+        any_word(segment, |w| self.secret_words.iter().any(|s| plural_of(w, &s.to_ascii_lowercase())))
+            || self.secret_words.iter().any(|w| w.len() > 4 && lower.contains(&w.to_ascii_lowercase()))
+    }
+
+    /// A value as it may be shown: every value under a secret key, every
+    /// value of a list item named like a secret (`{name: DB_PASSWORD,
+    /// value: …}`) but its name, replaced by a short hash; the rest as is.
+    pub fn shown(&self, node: &Node, secret: bool) -> Json {
+        if secret {
+            return Json::String(format!("«secret sha256:{}»", &value_sha256(Some(node))[..12]));
+        }
+        match &node.value {
+            Value::Seq(items) => Json::Array(items.iter().map(|n| self.shown(n, false)).collect()),
+            Value::Map(entries) => {
+                let is_id = |k: &str| self.default_keys.iter().any(|d| d == k);
+                let named_secret = entries.iter().any(|e| is_id(&e.key) && matches!(&e.node.value, Value::Str(v) if self.is_secret(v)));
+                Json::Object(
+                    entries
+                        .iter()
+                        .map(|e| (e.key.to_string(), self.shown(&e.node, self.is_secret(&e.key) || (named_secret && !is_id(&e.key)))))
+                        .collect(),
+                )
+            }
+            _ => to_json(node),
+        }
     }
 }
 
@@ -272,6 +304,8 @@ pub struct Differ<'a> {
     opts: &'a Options,
     file: String,
     document: String,
+    /// A Kubernetes `Secret`: only key names and value hashes are ever shown.
+    secret_document: bool,
     path: Path,
     /// The differences found.
     pub out: Vec<Difference>,
@@ -279,7 +313,14 @@ pub struct Differ<'a> {
 
 impl<'a> Differ<'a> {
     fn new(opts: &'a Options, file: &str, document: &str) -> Self {
-        Self { opts, file: file.to_owned(), document: document.to_owned(), path: Path::default(), out: Vec::new() }
+        Self {
+            opts,
+            file: file.to_owned(),
+            document: document.to_owned(),
+            secret_document: document.starts_with("Secret/"),
+            path: Path::default(),
+            out: Vec::new(),
+        }
     }
 
     /// Records a difference at the current path plus `last` (if any).
@@ -287,10 +328,9 @@ impl<'a> Differ<'a> {
         if let Some(seg) = last.clone() {
             self.path.push(seg, self.opts);
         }
-        let secret = self.path.is_secret();
-        let shown = |n: Option<&Node>| {
-            n.map(|n| if secret { Json::String(format!("«secret sha256:{}»", &value_sha256(Some(n))[..12])) } else { to_json(n) })
-        };
+        let secret = self.path.is_secret() || self.secret_document;
+        let opts = self.opts;
+        let shown = |n: Option<&Node>| n.map(|n| opts.shown(n, secret));
         let text_diff = match (a.map(|n| &n.value), b.map(|n| &n.value)) {
             (Some(Value::Str(x)), Some(Value::Str(y))) if !secret && (x.contains('\n') || y.contains('\n')) => {
                 Some(similar::TextDiff::from_lines(&**x, &**y).unified_diff().context_radius(2).header("staging", "production").to_string())
@@ -619,5 +659,33 @@ mod tests {
                 && Options::default().is_secret("tls-key")
                 && Options::default().is_secret("clientSecret")
         );
+    }
+
+    #[test]
+    fn secrets_inside_added_removed_and_named_values_are_hidden() {
+        let o = Options::default();
+        for key in ["passwords", "api-keys", "client_secrets", "dbPassword", "DB_PASSWORDS", "apitokens", "privateKeys"] {
+            assert!(o.is_secret(key), "{key}");
+        }
+        for key in ["monkey", "keyboard_layout", "name", "replicas"] {
+            assert!(!o.is_secret(key), "{key}");
+        }
+        let d = diff(
+            "spec:\n  replicas: 2\n",
+            "spec:\n  replicas: 2\n  db:\n    host: db.internal\n    password: hunter2\n    creds: {apiKeys: [k-123]}\n  env:\n    - {name: DB_PASSWORD, value: s3cr3t}\n    - {name: LOG_LEVEL, value: debug}\n",
+        );
+        let text = serde_json::to_string(&d).expect("json");
+        for leaked in ["hunter2", "k-123", "s3cr3t"] {
+            assert!(!text.contains(leaked), "{leaked} leaked: {text}");
+        }
+        assert!(text.contains("db.internal") && text.contains("debug"), "what is not secret stays readable: {text}");
+        // A whole Secret document, added or changed: only names and hashes.
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: venue-creds}\nstringData:\n  gateway: wss://venue\n  note: rotated\n";
+        let d = diff("a: 1\n", &format!("a: 1\n---\n{secret}"));
+        let text = serde_json::to_string(&d).expect("json");
+        assert!(!text.contains("wss://venue") && !text.contains("rotated"), "{text}");
+        let d = diff(secret, &secret.replace("rotated", "rotated again"));
+        let text = serde_json::to_string(&d).expect("json");
+        assert!(!text.contains("rotated") && text.contains("/stringData/note"), "{text}");
     }
 }

@@ -118,7 +118,7 @@ fn judge(
         return Err(format!("signed by the PR's author ({author}); another approver must sign"));
     }
     if !ex.release.matches(release) {
-        return Err(format!("for release {:?}, not {release}", ex.release));
+        return Err(format!("for release {:?}, not {release}", ex.release.as_str()));
     }
     if ex.created.0 > now {
         return Err(format!("created {} is in the future", ex.created.0));

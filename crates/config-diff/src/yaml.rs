@@ -116,14 +116,49 @@ impl Default for Budget {
     }
 }
 
+/// Deepest nesting accepted, aliases included: every walk over the tree
+/// (diff, hashes, drop) is bounded by it, and configuration needs far less.
+pub const MAX_DEPTH: u32 = 128;
+
 enum Frame {
-    Seq { items: Vec<Node>, line: u32, anchor: usize },
-    Map { entries: Vec<Entry>, merges: Vec<(Node, u32)>, key: Option<(Arc<str>, u32, bool)>, line: u32, anchor: usize },
+    Seq { items: Vec<Node>, line: u32, anchor: usize, size: Size },
+    Map { entries: Vec<Entry>, merges: Vec<(Node, u32)>, key: Option<(Arc<str>, u32, bool)>, line: u32, anchor: usize, size: Size },
+}
+
+impl Frame {
+    fn size(&mut self) -> &mut Size {
+        match self {
+            Frame::Seq { size, .. } | Frame::Map { size, .. } => size,
+        }
+    }
+}
+
+/// A node's size, kept as the tree is built (no walk over it): its nodes and its depth.
+#[derive(Clone, Copy, Default)]
+struct Size {
+    nodes: u64,
+    depth: u32,
+}
+
+impl Size {
+    fn leaf() -> Self {
+        Self { nodes: 1, depth: 0 }
+    }
+
+    /// A collection's size, once its children are in.
+    fn closed(self) -> Self {
+        Self { nodes: self.nodes + 1, depth: self.depth + 1 }
+    }
+
+    fn add(&mut self, child: Size) {
+        self.nodes += child.nodes;
+        self.depth = self.depth.max(child.depth);
+    }
 }
 
 struct Builder<'a> {
     file: &'a str,
-    anchors: HashMap<usize, (Node, u64)>,
+    anchors: HashMap<usize, (Node, Size)>,
     expanded: u64,
     budget: Budget,
     /// Keys and short strings, stored once per file.
@@ -132,14 +167,6 @@ struct Builder<'a> {
 
 /// Strings up to this length are interned (identifiers, enums, hostnames).
 const INTERN_MAX: usize = 48;
-
-fn count(node: &Node) -> u64 {
-    1 + match &node.value {
-        Value::Seq(items) => items.iter().map(count).sum(),
-        Value::Map(entries) => entries.iter().map(|e| count(&e.node)).sum(),
-        _ => 0,
-    }
-}
 
 impl Builder<'_> {
     fn intern(&mut self, s: &str) -> Arc<str> {
@@ -204,7 +231,15 @@ impl Builder<'_> {
         }
     }
 
-    fn push(&mut self, stack: &mut [Frame], docs: &mut Vec<Node>, node: Node, key_style_plain: bool) -> Result<(), YamlError> {
+    fn push(&mut self, stack: &mut [Frame], docs: &mut Vec<Node>, node: Node, size: Size, key_style_plain: bool) -> Result<(), YamlError> {
+        if size.depth > MAX_DEPTH {
+            return Err(
+                self.err(node.line, format!("nesting deeper than {MAX_DEPTH} levels (aliases included); configuration needs far less"))
+            );
+        }
+        if let Some(f) = stack.last_mut() {
+            f.size().add(size);
+        }
         match stack.last_mut() {
             None => docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
@@ -234,10 +269,9 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    fn remember(&mut self, anchor: usize, node: &Node, size: Size) {
         if anchor != 0 {
-            let n = count(node);
-            self.anchors.insert(anchor, (node.clone(), n));
+            self.anchors.insert(anchor, (node.clone(), size));
         }
     }
 }
@@ -367,38 +401,45 @@ pub fn parse_chars<I: Iterator<Item = char>>(chars: I, file: &str, budget: Budge
                 let tag = builder.check_tag(&tag, line, "scalar")?;
                 let value = builder.scalar(&text, style, tag, line)?;
                 let node = Node { value, line };
-                builder.remember(anchor, &node);
-                builder.push(&mut stack, &mut docs, node, style == ScalarStyle::Plain)?;
+                builder.remember(anchor, &node, Size::leaf());
+                builder.push(&mut stack, &mut docs, node, Size::leaf(), style == ScalarStyle::Plain)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 builder.check_tag(&tag, line, "sequence")?;
-                stack.push(Frame::Seq { items: Vec::new(), line, anchor });
+                if stack.len() >= MAX_DEPTH as usize {
+                    return Err(builder.err(line, format!("nesting deeper than {MAX_DEPTH} levels; configuration needs far less")));
+                }
+                stack.push(Frame::Seq { items: Vec::new(), line, anchor, size: Size::default() });
             }
             Event::MappingStart(anchor, tag) => {
                 builder.check_tag(&tag, line, "mapping")?;
-                stack.push(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, line, anchor });
+                if stack.len() >= MAX_DEPTH as usize {
+                    return Err(builder.err(line, format!("nesting deeper than {MAX_DEPTH} levels; configuration needs far less")));
+                }
+                stack.push(Frame::Map { entries: Vec::new(), merges: Vec::new(), key: None, line, anchor, size: Size::default() });
             }
             Event::SequenceEnd => {
-                let Some(Frame::Seq { items, line, anchor }) = stack.pop() else {
+                let Some(Frame::Seq { items, line, anchor, size }) = stack.pop() else {
                     return Err(builder.err(line, "unbalanced sequence end"));
                 };
                 let node = Node { value: Value::Seq(items.into_boxed_slice()), line };
-                builder.remember(anchor, &node);
-                builder.push(&mut stack, &mut docs, node, false)?;
+                builder.remember(anchor, &node, size.closed());
+                builder.push(&mut stack, &mut docs, node, size.closed(), false)?;
             }
             Event::MappingEnd => {
-                let Some(Frame::Map { mut entries, merges, line, anchor, .. }) = stack.pop() else {
+                let Some(Frame::Map { mut entries, merges, line, anchor, size, .. }) = stack.pop() else {
                     return Err(builder.err(line, "unbalanced mapping end"));
                 };
                 merge(&builder, &mut entries, merges)?;
                 let node = Node { value: Value::Map(entries.into_boxed_slice()), line };
-                builder.remember(anchor, &node);
-                builder.push(&mut stack, &mut docs, node, false)?;
+                builder.remember(anchor, &node, size.closed());
+                builder.push(&mut stack, &mut docs, node, size.closed(), false)?;
             }
             Event::Alias(id) => {
-                let Some((node, n)) = builder.anchors.get(&id).cloned() else {
+                let Some((node, size)) = builder.anchors.get(&id).cloned() else {
                     return Err(builder.err(line, "alias to an unknown anchor"));
                 };
+                let n = size.nodes;
                 builder.expanded += n;
                 if builder.expanded > builder.budget.alias_nodes {
                     return Err(builder.err(
@@ -410,7 +451,7 @@ pub fn parse_chars<I: Iterator<Item = char>>(chars: I, file: &str, budget: Budge
                     ));
                 }
                 let node = Node { value: node.value, line };
-                builder.push(&mut stack, &mut docs, node, false)?;
+                builder.push(&mut stack, &mut docs, node, size, false)?;
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {}
         }
@@ -471,6 +512,27 @@ mod tests {
         assert!(err("a: !!int abc\n").contains("is not a valid !!int"));
         assert!(err("a: [1, 2\nb: 3\n").starts_with("t.yaml:"));
         assert!(err("? [a]\n: 1\n").contains("keys must be scalars"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_on_its_line_not_a_stack_overflow() {
+        // Flow style: the parser's own limit; block style: the model's.
+        let flow = format!("a:\n  b: {}1{}\n", "[".repeat(20_000), "]".repeat(20_000));
+        let e = parse(&flow, "deep.yaml", Budget::default()).expect_err("deep").to_string();
+        assert!(e.starts_with("deep.yaml:2:"), "{e}");
+        let block: String = (0..200).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect::<String>() + &"  ".repeat(200) + "1\n";
+        let e = parse(&block, "deep.yaml", Budget::default()).expect_err("deep").to_string();
+        assert!(e.starts_with("deep.yaml:") && e.contains("nesting deeper than 128 levels"), "{e}");
+        let json = format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000));
+        assert!(parse(&json, "deep.json", Budget::default()).is_err());
+        // Depth built from aliases, each a level deeper than the last.
+        let mut chain = String::from("l0: &l0 [x]\n");
+        for i in 1..200 {
+            chain.push_str(&format!("l{i}: &l{i} [*l{}]\n", i - 1));
+        }
+        let e = parse(&chain, "chain.yaml", Budget::default()).expect_err("alias depth").to_string();
+        assert!(e.contains("aliases included"), "{e}");
+        assert!(parse("a: [[[[1]]]]\n", "ok.yaml", Budget::default()).is_ok());
     }
 
     #[test]

@@ -80,7 +80,10 @@ impl Repo {
 
     fn run(&self, extra: &[&str], event: Option<&str>) -> Output {
         let mut cmd = clean_command(Path::new(env!("CARGO_BIN_EXE_config-diff")));
-        cmd.current_dir(self.dir.path()).args(["--release", "2.4.0", "--now", NOW]).args(extra);
+        cmd.current_dir(self.dir.path()).args(["--now", NOW]).args(extra);
+        if !extra.contains(&"--release") {
+            cmd.args(["--release", "2.4.0"]);
+        }
         if let Some(e) = event {
             self.write("event.json", e);
             cmd.args(["--event", "event.json"]);
@@ -149,6 +152,14 @@ fn every_way_an_exception_can_be_wrong_fails_with_its_reason() {
     r.sign(&rel, "bob", "release-gate-exception");
     check("no longer matches", None);
     check("the production value changed since it was approved", None);
+
+    // Valid in every other way, but for other releases.
+    let rel = r.exception("notional", "bob", "2026-11-25T00:00:00Z", "2026-12-20T00:00:00Z", (&s, &p));
+    r.sign(&rel, "bob", "release-gate-exception");
+    r.write("configs/releases/2.5.0.yaml", "staging: configs/staging\nproduction: configs/production\n");
+    let out = r.run(&["--release", "2.5.0"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("for release \"2.4.*\", not 2.5.0"), "{}", text(&out));
 }
 
 #[test]
