@@ -13,7 +13,6 @@ pub mod provenance;
 pub mod sbom;
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,12 +20,12 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
 use release_gate_core::paths::{PathError, Root};
-use release_gate_core::report::{Check, Section, Status, Verdict};
+use release_gate_core::report::{Check, Section, Status, Verdict, data};
 use release_gate_core::signing::{AllowedSigners, HashAlg};
 use release_gate_core::{Run, render};
 use serde::Deserialize;
-use serde_json::json;
 
 use release_gate_s3 as s3;
 
@@ -67,6 +66,13 @@ pub struct Args {
     pub threads: Option<usize>,
 }
 
+impl Args {
+    /// A local run's flags (`release-gate run`): the policy's settings, nothing from the environment.
+    pub fn local(common: CommonArgs) -> Self {
+        Self { common, manifest: None, s3_endpoint: None, s3_region: None, s3_path_style: false, strict: None, threads: None }
+    }
+}
+
 impl release_gate_core::gate::Gate for Args {
     const NAME: &'static str = "artifact-verify";
 
@@ -74,8 +80,8 @@ impl release_gate_core::gate::Gate for Args {
         &self.common
     }
 
-    fn run(self) -> anyhow::Result<Verdict> {
-        run(self)
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
     }
 }
 
@@ -256,14 +262,11 @@ pub struct Outcome {
     pub cells: [String; 5],
 }
 
+/// A table cell: the status's mark and a word; an aspect that does not
+/// apply is an empty-looking `—`, as in every table.
 fn cell(status: Status, text: &str) -> String {
-    let mark = match status {
-        Status::Pass => "✅",
-        Status::Warn => "⚠️",
-        Status::Fail => "❌",
-        Status::Skip => "—",
-    };
-    if text.is_empty() { mark.to_owned() } else { format!("{mark} {}", render::cell(text)) }
+    let mark = if status == Status::Skip { "—" } else { render::mark(status) };
+    if text.is_empty() { mark.to_owned() } else { format!("{mark} {text}") }
 }
 
 /// Judges one artifact from what was observed.
@@ -630,8 +633,8 @@ async fn read_evidence(
 }
 
 /// Reads the manifest, its signature and every artifact; judges and publishes.
-pub fn run(args: Args) -> anyhow::Result<Verdict> {
-    let run = Run::<ArtifactPolicy>::start("artifact-verify", args.common)?;
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<ArtifactPolicy>::start("artifact-verify", args.common, ctx)?;
     let now = run.now;
     let policy = run.policy.section.clone();
     let root = run.root.clone();
@@ -798,23 +801,14 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     }
 
     let v = Verification { policy: &policy, signers: signers.as_ref(), keys: &keys, sigstore: sigstore.as_ref(), now };
-    let mut table = String::from(
-        "| artifact | kind | location | digest | SBOM | provenance | signature | retention |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
+    let mut table = render::Table::new(&["artifact", "kind", "location", "digest", "SBOM", "provenance", "signature", "retention"]);
     let mut failed = BTreeSet::new();
     for (a, o) in manifest.artifacts.iter().zip(&observed) {
         let out = judge(a, o, &v);
         if out.checks.iter().any(|c| c.status == Status::Fail) {
             failed.insert(a.name.clone());
         }
-        let _ = writeln!(
-            table,
-            "| `{}` | {} | `{}` | {} |",
-            render::cell(&a.name),
-            a.kind.as_str(),
-            render::cell(&a.location.to_string()),
-            out.cells.join(" | ")
-        );
+        table.row([render::code(&a.name), a.kind.as_str().to_owned(), render::code(&a.location)].into_iter().chain(out.cells));
         for c in out.checks {
             report.push(c);
         }
@@ -848,19 +842,27 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         (0, _) => format!("All {n} artifact(s) verified"),
         (k, _) => format!("{k} of {n} artifact(s) failed verification: {}", failed.iter().take(5).cloned().collect::<Vec<_>>().join(", ")),
     };
-    report.details.push(Section { title: format!("Artifacts ({n})"), markdown: table });
-    report.data = json!({
-        "manifest": manifest_shown,
-        "artifacts": manifest.artifacts.iter().zip(&observed).map(|(a, o)| json!({
-            "name": a.name,
-            "kind": a.kind.as_str(),
-            "location": a.location.to_string(),
-            "sha256": o.digests.as_ref().and_then(|d| d.as_ref().ok()).map(Digests::sha256_hex),
-            "expected_sha256": a.sha256,
-            "size": o.digests.as_ref().and_then(|d| d.as_ref().ok()).map(|d| d.size),
-            "retain_until": o.head.as_ref().and_then(|h| h.retain_until).map(|t| t.to_string()),
-            "lock_mode": o.head.as_ref().and_then(|h| h.lock_mode.clone()),
-        })).collect::<Vec<_>>(),
+    report.details.push(Section { title: format!("Artifacts ({n})"), markdown: table.finish() });
+    report.set_data(&data::ArtifactVerify {
+        manifest: manifest_shown,
+        artifacts: manifest
+            .artifacts
+            .iter()
+            .zip(&observed)
+            .map(|(a, o)| {
+                let digests = o.digests.as_ref().and_then(|d| d.as_ref().ok());
+                data::Artifact {
+                    name: a.name.clone(),
+                    kind: a.kind.as_str().to_owned(),
+                    location: a.location.to_string(),
+                    sha256: digests.map(Digests::sha256_hex),
+                    expected_sha256: a.sha256.clone(),
+                    size: digests.map(|d| d.size),
+                    retain_until: o.head.as_ref().and_then(|h| h.retain_until).map(|t| t.to_string()),
+                    lock_mode: o.head.as_ref().and_then(|h| h.lock_mode.clone()),
+                }
+            })
+            .collect(),
     });
     run.finish(report)
 }

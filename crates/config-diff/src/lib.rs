@@ -20,11 +20,11 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
 use release_gate_core::hashes::Hashes;
-use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status, Verdict};
+use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status, Verdict, data};
 use release_gate_core::{Run, render};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::diff::{Difference, Kind};
 use crate::exceptions::Judged;
@@ -52,6 +52,13 @@ pub struct Args {
     pub production: Vec<String>,
 }
 
+impl Args {
+    /// A local run's flags (`release-gate run`): the release's manifest, nothing from the environment.
+    pub fn local(common: CommonArgs) -> Self {
+        Self { common, manifest: None, staging: Vec::new(), production: Vec::new() }
+    }
+}
+
 impl release_gate_core::gate::Gate for Args {
     const NAME: &'static str = "config-diff";
 
@@ -59,8 +66,8 @@ impl release_gate_core::gate::Gate for Args {
         &self.common
     }
 
-    fn run(self) -> anyhow::Result<Verdict> {
-        run(self)
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
     }
 }
 
@@ -407,31 +414,21 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
     }
     let link = |side: &Side, d: &Difference, line: Option<u32>| -> String {
         match (side.files.get(&d.file), line) {
-            (Some((p, _)), Some(l)) => match &input.blob_url {
-                Some(base) => format!("[{p}:{l}]({base}{p}#L{l})"),
-                None => format!("`{p}:{l}`"),
-            },
+            (Some((p, _)), Some(l)) => render::file_line(input.blob_url.as_deref(), &p.to_string(), l),
             _ => "—".into(),
         }
     };
     let table = |standing: fn(&Standing) -> bool| -> String {
-        let mut md = String::from("| path | change | staging | production | where |\n| --- | --- | --- | --- | --- |\n");
+        let mut t = render::Table::new(&["path", "change", "staging", "production", "where"]);
         for (d, _) in judged.iter().filter(|(_, s)| standing(s)).take(200) {
             let change = match d.moved {
                 Some((i, j)) => format!("moved {i} → {j}"),
                 None => d.kind.as_str().to_owned(),
             };
-            let _ = writeln!(
-                md,
-                "| `{}` | {change} | {} | {} | {} · {} |",
-                render::cell(&d.id()),
-                render::cell(&short(&d.staging)),
-                render::cell(&short(&d.production)),
-                link(&input.staging, d, d.staging_line),
-                link(&input.production, d, d.production_line)
-            );
+            let at = format!("{} · {}", link(&input.staging, d, d.staging_line), link(&input.production, d, d.production_line));
+            t.row([render::code(d.id()), change, short(&d.staging), short(&d.production), at]);
         }
-        md
+        t.finish()
     };
     if divergent > 0 {
         let mut md = table(|s| *s == Standing::Divergent);
@@ -451,23 +448,33 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
             markdown: table(|s| matches!(s, Standing::Excepted(_))),
         });
     }
-    let mut hash_md = String::from("| config | hash |\n| --- | --- |\n");
+    let mut hash_md = render::Table::new(&["config", "hash"]);
     for (k, v) in &hashes {
-        let _ = writeln!(hash_md, "| `{k}` | `{v}` |");
+        hash_md.row([render::code(k), render::code(v)]);
     }
-    report.details.push(Section { title: "Applied config hashes".into(), markdown: hash_md });
-    report.data = json!({
-        "hashes": hashes,
-        "differences": judged.iter().map(|(d, s)| {
-            let mut v = serde_json::to_value(d).unwrap_or_default();
-            v["standing"] = json!(match s { Standing::Expected => "expected", Standing::Excepted(_) => "excepted", Standing::Divergent => "divergent" });
-            if let Standing::Excepted(i) = s
-                && let Ok(ex) = &input.exceptions[*i].outcome
-            {
-                v["exception"] = json!({"file": input.exceptions[*i].file, "approver": ex.approver, "ticket": ex.ticket, "expires": ex.expires.0.to_string()});
-            }
-            v
-        }).collect::<Vec<_>>(),
+    report.details.push(Section { title: "Applied config hashes".into(), markdown: hash_md.finish() });
+    report.set_data(&data::ConfigDiff {
+        hashes,
+        differences: judged
+            .iter()
+            .map(|(d, s)| data::Divergence {
+                difference: d.clone(),
+                standing: match s {
+                    Standing::Expected => data::Standing::Expected,
+                    Standing::Excepted(_) => data::Standing::Excepted,
+                    Standing::Divergent => data::Standing::Divergent,
+                },
+                exception: match s {
+                    Standing::Excepted(i) => input.exceptions[*i].outcome.as_ref().ok().map(|ex| data::ExceptionUse {
+                        file: input.exceptions[*i].file.clone(),
+                        approver: ex.approver.clone(),
+                        ticket: ex.ticket.clone(),
+                        expires: ex.expires.0.to_string(),
+                    }),
+                    _ => None,
+                },
+            })
+            .collect(),
     });
     Ok(judged)
 }
@@ -518,8 +525,8 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
 
 /// Reads the manifest, sources, exceptions and recorded hashes, evaluates
 /// the rules and publishes the report.
-pub fn run(args: Args) -> anyhow::Result<Verdict> {
-    let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common)?;
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common, ctx)?;
     let now = run.now;
     let policy = &run.policy.section;
     let root = &run.root;

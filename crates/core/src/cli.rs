@@ -84,3 +84,23 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
+
+impl CommonArgs {
+    /// The flags of a local run: this root, release and instant, nothing
+    /// from the environment, nothing printed.
+    pub fn local(root: PathBuf, release: &str, now: Option<String>) -> Self {
+        Self {
+            policy: None,
+            release: release.to_owned(),
+            report_dir: None,
+            event: None,
+            root,
+            pull_request: None,
+            token: None,
+            comment_mode: None,
+            check_name: None,
+            now,
+            format: Format::Quiet,
+        }
+    }
+}

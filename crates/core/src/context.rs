@@ -163,6 +163,10 @@ pub struct Context {
     pub workflow_ref: Option<String>,
     /// `GITHUB_REF_NAME`: the branch or tag the run is for.
     pub ref_name: Option<String>,
+    /// `GITHUB_WORKSPACE`: on a runner, the checkout every path must stay in.
+    pub workspace: Option<PathBuf>,
+    /// `RELEASE_GATE_HTTP_*`: retries and the overall deadline of GitHub calls.
+    pub retry: crate::github::RetryPolicy,
 }
 
 impl Context {
@@ -213,7 +217,20 @@ impl Context {
                 .or_else(|| payload.as_ref().and_then(|p| p.merge_group.as_ref().map(|m| m.base_sha.clone()))),
             workflow_ref: get("GITHUB_WORKFLOW_REF"),
             ref_name: get("GITHUB_REF_NAME"),
+            workspace: get("GITHUB_WORKSPACE").map(PathBuf::from),
+            retry: crate::github::RetryPolicy::from_env(env),
         })
+    }
+
+    /// A local, offline context: no runner, no event, no token, whatever
+    /// the process environment holds (`release-gate run`).
+    pub fn offline() -> Self {
+        Self {
+            api_url: "https://api.github.com".to_owned(),
+            server_url: "https://github.com".to_owned(),
+            retry: crate::github::RetryPolicy::from_env(&|_| None),
+            ..Self::default()
+        }
     }
 
     /// Reads the context from the process environment.

@@ -35,36 +35,39 @@ pub trait Gate: clap::Parser {
 
     /// The check run's name when `--check-name` is not given.
     fn default_check_name(&self) -> String {
-        format!("release-gate/{}", Self::NAME)
+        crate::report::check_name(Self::NAME, None)
     }
 
-    /// Runs the gate.
-    fn run(self) -> anyhow::Result<Verdict>;
+    /// Runs the gate in `ctx`.
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict>;
 }
 
-/// Parses the flags, runs the gate, publishes a failed check run when it
-/// could not finish, and returns the documented exit code.
+/// Parses the flags, reads the runner's context (the only place a gate
+/// binary reads the process environment), runs the gate, publishes a failed
+/// check run when it could not finish, and returns the documented exit code.
 pub fn main<G: Gate>() -> ExitCode {
     let args = G::parse();
     let common = args.common().clone();
     let check = common.check_name.clone().unwrap_or_else(|| args.default_check_name());
-    let result = args.run();
+    let ctx = match Context::from_process(common.event.as_deref(), common.token.clone()) {
+        Ok(ctx) => ctx,
+        Err(e) => return exit::finish(Err(e.into())),
+    };
+    let result = args.run(ctx.clone());
     if let Err(e) = &result {
-        publish_failure(G::NAME, &common, &check, e);
+        publish_failure(G::NAME, &common, &ctx, &check, e);
     }
     exit::finish(result)
 }
 
 /// Publishes a gate's error on every surface it can reach; never fails.
-pub fn publish_failure(gate: &str, common: &CommonArgs, check_name: &str, err: &anyhow::Error) {
+pub fn publish_failure(gate: &str, common: &CommonArgs, ctx: &Context, check_name: &str, err: &anyhow::Error) {
     let code = exit::for_error(err);
     if code == exit::PASS || err.chain().any(|c| c.is::<AnotherCommit>()) {
         return; // a closed stdout pipe; or no commit this could be reported on
     }
-    let Ok(ctx) = Context::from_process(common.event.as_deref(), common.token.clone()) else { return };
     let message = mask::redact(&format!("{err:#}"));
-    let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
-    let root = Root::new(&common.root, workspace.as_deref()).ok();
+    let root = Root::new(&common.root, ctx.workspace.as_deref()).ok();
     let what = if code == exit::UNREACHABLE { "could not reach a service" } else { "could not read its input" };
     let mut report =
         Report::new(gate, crate::release::validate(&common.release).unwrap_or("unknown"), jiff::Timestamp::now(), ctx.sha.clone());
@@ -97,16 +100,12 @@ pub fn publish_failure(gate: &str, common: &CommonArgs, check_name: &str, err: &
     let (Some((owner, repo)), true) = (&ctx.repository, ctx.online()) else { return };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
     // A short budget: the gate has failed already, and GitHub may be why.
-    let retry = RetryPolicy {
-        attempts: 2,
-        timeout: std::time::Duration::from_secs(10),
-        deadline: std::time::Duration::from_secs(30),
-        ..RetryPolicy::from_env(&|k| std::env::var(k).ok())
-    };
+    let retry =
+        RetryPolicy { attempts: 2, timeout: std::time::Duration::from_secs(10), deadline: std::time::Duration::from_secs(30), ..ctx.retry };
     let _guard = runtime.enter();
     let Ok(gh) = GitHub::new(&ctx.api_url, &ctx.token, owner, repo, retry) else { return };
     let opts = publish::Options { check_name: check_name.to_owned(), comment_mode: common.comment_mode.unwrap_or_default() };
-    if let Err(e) = runtime.block_on(publish::to_github(&gh, &ctx, &report, &opts, &shown)) {
+    if let Err(e) = runtime.block_on(publish::to_github(&gh, ctx, &report, &opts, &shown)) {
         eprintln!("release-gate: could not publish the failure either: {}", mask::redact(&e.to_string()));
     }
 }

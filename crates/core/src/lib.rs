@@ -44,7 +44,7 @@ use anyhow::Context as _;
 
 use crate::cli::{CommonArgs, Format};
 use crate::context::Context;
-use crate::github::{GitHub, RetryPolicy};
+use crate::github::GitHub;
 use crate::paths::Root;
 use crate::policy::{GateSection, PolicyFile};
 use crate::report::{Report, Section, Status, Verdict};
@@ -77,23 +77,21 @@ pub struct Run<S> {
 }
 
 impl<S: GateSection> Run<S> {
-    /// Validates the release id, reads the runner's context, the root, the
-    /// policy in force and the clock, and builds a GitHub client when a
-    /// token, repository and commit are known.
-    pub fn start(gate: &'static str, args: CommonArgs) -> anyhow::Result<Self> {
+    /// Validates the release id, reads the root, the policy in force and
+    /// the clock, and builds a GitHub client when a token, repository and
+    /// commit are known. The process environment is read only through `ctx`
+    /// ([`gate::main`] reads it; `release-gate run` passes [`Context::offline`]).
+    /// The token is registered with the redactor (never `::add-mask::`ed,
+    /// which would print it): the runner already masks `github.token` and
+    /// secrets, and everything the gate prints passes through `mask::redact`.
+    pub fn start(gate: &'static str, args: CommonArgs, mut ctx: Context) -> anyhow::Result<Self> {
         let release = release::validate(&args.release)?.to_owned();
-        // The token is registered with the redactor (never `::add-mask::`ed,
-        // which would print it): the runner already masks `github.token` and
-        // secrets, and everything the gate prints passes through `mask::redact`.
-        let mut ctx = Context::from_process(args.event.as_deref(), args.token.clone())?;
-        let workspace = std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from);
-        let root = Root::new(&args.root, workspace.as_deref())?;
+        let root = Root::new(&args.root, ctx.workspace.as_deref())?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
         let github = match (&ctx.repository, ctx.online()) {
             (Some((owner, repo)), true) => {
-                let retry = RetryPolicy::from_env(&|k| std::env::var(k).ok());
                 let _guard = runtime.enter();
-                Some(GitHub::new(&ctx.api_url, &ctx.token, owner, repo, retry)?)
+                Some(GitHub::new(&ctx.api_url, &ctx.token, owner, repo, ctx.retry)?)
             }
             _ => None,
         };
@@ -137,7 +135,7 @@ impl<S: GateSection> Run<S> {
     /// The check run's name: `--check-name`, else `release-gate/<gate>`;
     /// a dry run's ends in " (dry run)".
     pub fn check_name(&self) -> String {
-        let name = self.args.check_name.clone().unwrap_or_else(|| format!("release-gate/{}", self.gate));
+        let name = self.args.check_name.clone().unwrap_or_else(|| report::check_name(self.gate, None));
         if self.dry_run && self.ctx.in_actions { format!("{name}{DRY_RUN_SUFFIX}") } else { name }
     }
 

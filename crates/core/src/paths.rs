@@ -61,7 +61,7 @@ pub enum PathError {
     /// Reading or writing failed.
     #[error("cannot {verb} {what} `{path}`: {cause}")]
     Io {
-        /// `read` or `write`.
+        /// `read`, `write` or `remove`.
         verb: &'static str,
         /// The setting that named it.
         what: String,
@@ -251,6 +251,24 @@ impl Root {
         })?;
         Ok(full)
     }
+
+    /// Removes the regular file at `path` inside the root; `false` when
+    /// there was none. A path or link leading outside, or something other
+    /// than a regular file (a directory, a FIFO), is an error: nothing else
+    /// is ever removed.
+    pub fn remove(&self, path: impl AsRef<Path>, what: &str) -> Result<bool, PathError> {
+        let path = path.as_ref();
+        let full = self.resolve(path, what)?;
+        let io = |cause| PathError::Io { verb: "remove", what: what.to_owned(), path: path.display().to_string(), cause };
+        match std::fs::symlink_metadata(&full) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io(e)),
+            Ok(meta) if !meta.is_file() => {
+                Err(PathError::NotAFile { what: what.to_owned(), path: path.display().to_string(), kind: special_kind(&meta) })
+            }
+            Ok(_) => std::fs::remove_file(&full).map(|()| true).map_err(io),
+        }
+    }
 }
 
 /// Text from bytes, or an error naming the line of the first byte that is not UTF-8.
@@ -415,5 +433,20 @@ mod tests {
         assert!(root.write("reports/d.json", b"{}", "report").is_err());
         let names: Vec<_> = std::fs::read_dir(dir.path().join("svc/reports")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn remove_takes_only_regular_files_inside() {
+        let (dir, root) = repo();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("keep.json"), dir.path().join("svc/link.json")).unwrap();
+        assert!(root.remove("link.json", "report").unwrap_err().to_string().contains("symbolic link"));
+        assert!(root.remove("../../keep.json", "report").is_err());
+        assert!(root.remove("configs", "report").unwrap_err().to_string().contains("a directory"));
+        assert!(outside.path().join("keep.json").exists(), "nothing removed outside");
+        assert!(root.remove("configs/a.yaml", "report").unwrap());
+        assert!(!root.remove("configs/a.yaml", "report").unwrap(), "already gone");
     }
 }

@@ -5,27 +5,101 @@ use std::fmt::Write as _;
 
 use crate::report::{Report, Status, Verdict};
 
-/// The emoji and word a verdict is shown with.
-pub fn verdict_badge(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "✅ pass",
-        Verdict::Warn => "⚠️ warn",
-        Verdict::Fail => "❌ fail",
+/// The one status vocabulary: the mark a status is shown with, everywhere
+/// (tables of checks, artifacts, the readiness checklist, canary metrics).
+pub fn mark(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+        Status::Skip => "➖",
     }
 }
 
-fn status_badge(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "✅ pass",
-        Status::Warn => "⚠️ warn",
-        Status::Fail => "❌ fail",
-        Status::Skip => "➖ skip",
-    }
+/// The mark of a rollback decision (beyond a failure: undo the release).
+pub const ROLLBACK: &str = "🛑";
+
+/// The mark of "no verdict yet" (too little data: hold).
+pub const NO_VERDICT: &str = "⏸";
+
+/// The emoji and word a verdict is shown with.
+pub fn verdict_badge(verdict: Verdict) -> String {
+    let status = match verdict {
+        Verdict::Pass => Status::Pass,
+        Verdict::Warn => Status::Warn,
+        Verdict::Fail => Status::Fail,
+    };
+    status_badge(status)
+}
+
+/// The emoji and word a status is shown with: `✅ pass`.
+pub fn status_badge(status: Status) -> String {
+    format!("{} {}", mark(status), status.as_str())
 }
 
 /// Escapes text for a Markdown table cell.
 pub fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// A place in a file: a link to the line on GitHub when the blob URL
+/// (`https://github.com/o/r/blob/<sha>/`) is known, else `path:line` as code.
+/// `path` is repository-relative, like every annotation's.
+pub fn file_line(blob: Option<&str>, path: &str, line: u32) -> String {
+    match blob {
+        Some(base) => format!("[{path}:{line}]({base}{path}#L{line})"),
+        None => format!("`{path}:{line}`"),
+    }
+}
+
+/// Text as inline code: `` `text` ``.
+pub fn code(text: impl std::fmt::Display) -> String {
+    format!("`{text}`")
+}
+
+/// A Markdown table: the gate names the columns and gives each row's
+/// cells as text; the table escapes every cell (`|`, new lines) and lays it
+/// out. The only place a table is written.
+#[derive(Debug, Clone)]
+pub struct Table {
+    md: String,
+    columns: usize,
+    rows: usize,
+}
+
+impl Table {
+    /// A table with these column headings.
+    pub fn new(head: &[&str]) -> Self {
+        let mut md = format!("| {} |\n|", head.join(" | "));
+        md.push_str(&" --- |".repeat(head.len()));
+        md.push('\n');
+        Self { md, columns: head.len(), rows: 0 }
+    }
+
+    /// Adds a row; each cell is escaped. Missing cells are left empty.
+    pub fn row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) -> &mut Self {
+        let mut cells: Vec<String> = cells.into_iter().map(|c| cell(c.as_ref())).collect();
+        debug_assert!(cells.len() <= self.columns, "{} cells for {} columns", cells.len(), self.columns);
+        cells.resize(self.columns, String::new());
+        let _ = writeln!(self.md, "| {} |", cells.join(" | "));
+        self.rows += 1;
+        self
+    }
+
+    /// Rows added so far.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no row was added.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The Markdown, ending in a new line.
+    pub fn finish(self) -> String {
+        self.md
+    }
 }
 
 /// The report as Markdown: [`summary`] followed by [`details`].
@@ -64,7 +138,7 @@ pub fn summary(report: &Report) -> String {
     if !report.title.is_empty() {
         let _ = writeln!(md, "**{}**\n", report.title);
     }
-    md.push_str("| rule | status | detail |\n| --- | --- | --- |\n");
+    let mut table = Table::new(&["rule", "status", "detail"]);
     let rank = |s: Status| match s {
         Status::Fail => 0,
         Status::Warn => 1,
@@ -74,8 +148,9 @@ pub fn summary(report: &Report) -> String {
     let mut checks: Vec<_> = report.checks.iter().collect();
     checks.sort_by_key(|c| rank(c.status));
     for c in checks {
-        let _ = writeln!(md, "| `{}` | {} | {} |", c.id, status_badge(c.status), cell(&c.message));
+        table.row([code(&c.id), status_badge(c.status), c.message.clone()]);
     }
+    md.push_str(&table.finish());
     md
 }
 

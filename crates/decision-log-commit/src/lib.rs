@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
 use release_gate_core::paths::{PathError, Root};
-use release_gate_core::report::{Check, Report, Status, Verdict};
+use release_gate_core::report::{Check, Report, Status, Verdict, data};
 use release_gate_core::{Run, render as md};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::log::GateEntry;
 
@@ -79,6 +79,26 @@ pub struct Args {
     pub s3_path_style: bool,
 }
 
+impl Args {
+    /// A local run's flags (`release-gate run`): written, not committed, not archived.
+    pub fn local(common: CommonArgs) -> Self {
+        Self {
+            common,
+            via: Via::None,
+            branch: None,
+            participants: None,
+            scope: None,
+            notes: None,
+            rollback: None,
+            evidence: Vec::new(),
+            archive_bucket: None,
+            no_archive: true,
+            s3_endpoint: None,
+            s3_path_style: false,
+        }
+    }
+}
+
 impl release_gate_core::gate::Gate for Args {
     const NAME: &'static str = "decision-log-commit";
 
@@ -86,8 +106,8 @@ impl release_gate_core::gate::Gate for Args {
         &self.common
     }
 
-    fn run(self) -> anyhow::Result<Verdict> {
-        run(self)
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
     }
 }
 
@@ -213,8 +233,8 @@ pub struct ItemState {
     pub label: String,
     /// Ok.
     pub ok: bool,
-    /// Evidence lines: `✅ …`, `❌ …`.
-    pub lines: Vec<String>,
+    /// Each piece of evidence: held (`Pass`) or not (`Fail`), and what it says.
+    pub lines: Vec<(Status, String)>,
 }
 
 /// Evidence observed at the edge for one evidence entry that is not a report.
@@ -245,23 +265,22 @@ pub fn checklist(
         let mut lines = Vec::new();
         let mut ok = !evidence.is_empty();
         if evidence.is_empty() {
-            lines.push("❌ no evidence bound to this item in the policy (decision-log-commit.checklist)".to_owned());
+            lines.push((Status::Fail, "no evidence bound to this item in the policy (decision-log-commit.checklist)".to_owned()));
         }
         for ev in &evidence {
             if let Some(r) = &ev.report {
                 match entries.get(r) {
-                    Some(e) if e.passing() => lines.push(format!(
-                        "✅ {r}: {}{}",
-                        e.verdict,
-                        e.url.as_ref().map(|u| format!(" ([report]({u}))")).unwrap_or_default()
+                    Some(e) if e.passing() => lines.push((
+                        Status::Pass,
+                        format!("{r}: {}{}", e.verdict, e.url.as_ref().map(|u| format!(" ([report]({u}))")).unwrap_or_default()),
                     )),
                     Some(e) => {
                         ok = false;
-                        lines.push(format!("❌ {r}: {} — {}", e.decision.as_deref().unwrap_or(&e.verdict), e.title));
+                        lines.push((Status::Fail, format!("{r}: {} — {}", e.decision.as_deref().unwrap_or(&e.verdict), e.title)));
                     }
                     None => {
                         ok = false;
-                        lines.push(format!("❌ {r}: no report for this release"));
+                        lines.push((Status::Fail, format!("{r}: no report for this release")));
                     }
                 }
                 continue;
@@ -269,23 +288,29 @@ pub fn checklist(
             match observe(ev) {
                 Observed::Missing(why) => {
                     ok = false;
-                    lines.push(format!("❌ {why}"));
+                    lines.push((Status::Fail, why));
                 }
                 Observed::Present { shown, at } => {
                     let limit = ev.max_age.as_deref().and_then(release_gate_core::policy::duration);
                     match (limit, at) {
                         (Some(limit), Some(at)) if now.duration_since(at) > limit => {
                             ok = false;
-                            lines.push(format!("❌ {shown}: stale, from {at}, older than {}", ev.max_age.as_deref().unwrap_or_default()));
+                            lines.push((
+                                Status::Fail,
+                                format!("{shown}: stale, from {at}, older than {}", ev.max_age.as_deref().unwrap_or_default()),
+                            ));
                         }
                         (Some(_), None) => {
                             ok = false;
-                            lines.push(format!(
-                                "❌ {shown}: its age is unknown and the policy limits it to {}",
-                                ev.max_age.as_deref().unwrap_or_default()
+                            lines.push((
+                                Status::Fail,
+                                format!(
+                                    "{shown}: its age is unknown and the policy limits it to {}",
+                                    ev.max_age.as_deref().unwrap_or_default()
+                                ),
                             ));
                         }
-                        (_, at) => lines.push(format!("✅ {shown}{}", at.map(|t| format!(" ({t})")).unwrap_or_default())),
+                        (_, at) => lines.push((Status::Pass, format!("{shown}{}", at.map(|t| format!(" ({t})")).unwrap_or_default()))),
                     }
                 }
             }
@@ -330,7 +355,7 @@ pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items
         }
     }
     for i in items.iter().filter(|i| !i.ok) {
-        let why: Vec<&str> = i.lines.iter().filter(|l| l.starts_with('❌')).map(|l| l.trim_start_matches("❌ ")).collect();
+        let why: Vec<&str> = i.lines.iter().filter(|(st, _)| *st == Status::Fail).map(|(_, l)| l.as_str()).collect();
         out.push(format!("readiness “{}” unchecked: {}", i.label, why.join("; ")));
     }
     out
@@ -438,28 +463,21 @@ pub fn render(
         if risks.is_empty() { "None recorded by the gates".into() } else { risks.iter().map(|r| format!("\n  - {r}")).collect::<String>() },
     );
 
-    let mut checklist_md = String::from("| item | evidence | status |\n| --- | --- | --- |\n");
+    let mut checklist = md::Table::new(&["item", "evidence", "status"]);
     for i in &items {
-        let _ = writeln!(
-            checklist_md,
-            "| {} | {} | {} |",
-            if i.ok { format!("[x] {}", i.label) } else { format!("[ ] {}", i.label) },
-            md::cell(&i.lines.join("\n")),
-            if i.ok { "✅" } else { "❌" }
-        );
+        let status = if i.ok { Status::Pass } else { Status::Fail };
+        checklist.row([
+            format!("[{}] {}", if i.ok { "x" } else { " " }, i.label),
+            i.lines.iter().map(|(st, l)| format!("{} {l}", md::mark(*st))).collect::<Vec<_>>().join("\n"),
+            md::mark(status).to_owned(),
+        ]);
     }
-    let mut gates_md = String::from("| gate | verdict | decision | headline | evaluated |\n| --- | --- | --- | --- | --- |\n");
+    let checklist_md = checklist.finish();
+    let mut gates = md::Table::new(&["gate", "verdict", "decision", "headline", "evaluated"]);
     for e in all.values() {
-        let _ = writeln!(
-            gates_md,
-            "| {} | {} | {} | {} | {} |",
-            link(e),
-            e.verdict,
-            e.decision.as_deref().unwrap_or("—"),
-            md::cell(&e.title),
-            e.generated_at
-        );
+        gates.row([link(e), e.verdict.clone(), e.decision.clone().unwrap_or_else(|| "—".into()), e.title.clone(), e.generated_at.clone()]);
     }
+    let mut gates_md = gates.finish();
     if let Some(u) = &ctx.run_url {
         let _ = writeln!(gates_md, "\nWorkflow run: {u}");
     }
@@ -538,14 +556,12 @@ updates only the marked sections.\n\n\
     )
 }
 
-/// A report as the log records it.
-pub fn entry_of(report: &Report, url: Option<String>) -> GateEntry {
-    let key = match &report.stage {
-        Some(s) => format!("{}-{s}", report.gate),
-        None => report.gate.clone(),
-    };
+/// A report as the log records it; a config-diff report whose hashes do
+/// not read is an error, never "no hashes recorded".
+pub fn entry_of(report: &Report, url: Option<String>) -> anyhow::Result<GateEntry> {
+    let key = report.key();
     let line = |c: &Check| format!("{}: {}", c.id, c.message);
-    GateEntry {
+    Ok(GateEntry {
         key,
         verdict: report.verdict.as_str().to_owned(),
         title: report.title.clone(),
@@ -556,12 +572,8 @@ pub fn entry_of(report: &Report, url: Option<String>) -> GateEntry {
         failed: report.checks.iter().filter(|c| c.status == Status::Fail).take(5).map(line).collect(),
         warnings: report.checks.iter().filter(|c| c.status == Status::Warn).take(10).map(line).collect(),
         dry_run: report.dry_run,
-        hashes: if report.gate == "config-diff" {
-            report.data.get("hashes").and_then(|h| serde_json::from_value(h.clone()).ok()).unwrap_or_default()
-        } else {
-            BTreeMap::new()
-        },
-    }
+        hashes: report.data::<data::ConfigDiff>()?.map(|d| d.hashes).unwrap_or_default(),
+    })
 }
 
 /// Reads every report in `dir` (inside the repository) for the release,
@@ -664,8 +676,8 @@ fn mtime(p: &Path) -> Option<jiff::Timestamp> {
 }
 
 /// Reads the reports, renders the log and saves it; publishes its own report.
-pub fn run(args: Args) -> anyhow::Result<Verdict> {
-    let run = Run::<LogPolicy>::start("decision-log-commit", args.common)?;
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<LogPolicy>::start("decision-log-commit", args.common, ctx)?;
     let now = run.now;
     let policy = run.policy.section.clone();
     let release = run.release.clone();
@@ -705,17 +717,14 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
     }
     let mut entries = BTreeMap::new();
     for (path, r) in &reports {
-        let check = match &r.stage {
-            Some(s) => format!("release-gate/{}/{s}", r.gate),
-            None => format!("release-gate/{}", r.gate),
-        };
+        let check = r.check_name();
         let url = check_runs
             .counting
             .get(&check)
             .map(|(_, u)| u.clone())
             .filter(|u| !u.is_empty())
             .or_else(|| Some(path.strip_prefix(root.real()).unwrap_or(path).display().to_string()));
-        let e = entry_of(r, url);
+        let e = entry_of(r, url).with_context(|| format!("cannot record {}", path.display()))?;
         entries.insert(e.key.clone(), e);
     }
     let hand = Hand {
@@ -817,6 +826,12 @@ pub fn run(args: Args) -> anyhow::Result<Verdict> {
         format!("NO-GO for release {release}: {} blocker(s)", blockers.len())
     };
     report.details.push(release_gate_core::report::Section { title: "Decision log".into(), markdown: final_doc.clone() });
-    report.data = json!({"log": log_rel, "blockers": blockers, "commits": saved.commits, "retries": saved.retries, "gates": entries.keys().collect::<Vec<_>>()});
+    report.set_data(&data::DecisionLog {
+        log: log_rel,
+        blockers,
+        commits: saved.commits,
+        retries: saved.retries,
+        gates: entries.keys().cloned().collect(),
+    });
     run.finish(report)
 }

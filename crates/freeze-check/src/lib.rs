@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
 use release_gate_core::github::GitHub;
-use release_gate_core::report::{Check, Report, Section, Status, Verdict};
+use release_gate_core::report::{Check, Report, Section, Status, Verdict, data};
 use release_gate_core::{Run, render};
-use serde_json::json;
 
 use crate::engine::{Interval, Kind};
 use crate::policy::{FreezePolicy, Zone};
@@ -35,6 +35,13 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
+impl Args {
+    /// A local run's flags (`release-gate run`): nothing from the environment.
+    pub fn local(common: CommonArgs) -> Self {
+        Self { common }
+    }
+}
+
 impl release_gate_core::gate::Gate for Args {
     const NAME: &'static str = "freeze-check";
 
@@ -42,8 +49,8 @@ impl release_gate_core::gate::Gate for Args {
         &self.common
     }
 
-    fn run(self) -> anyhow::Result<Verdict> {
-        run(self)
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
     }
 }
 
@@ -260,44 +267,45 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
         });
     }
     let week = now.checked_add(SignedDuration::from_hours(24 * 7)).unwrap_or(now);
-    let upcoming: Vec<String> = intervals
-        .iter()
-        .filter(|i| i.kind != Kind::Window && i.end > now && i.start < week)
-        .take(10)
-        .map(|i| {
-            let kind = if i.kind == Kind::Freeze { "freeze" } else { "blackout" };
-            format!("| `{}` | {kind} | {} | {} |", render::cell(&i.name), show(i.start), show(i.end))
-        })
-        .collect();
+    let mut upcoming = render::Table::new(&["name", "kind", "from", "until"]);
+    for i in intervals.iter().filter(|i| i.kind != Kind::Window && i.end > now && i.start < week).take(10) {
+        let kind = if i.kind == Kind::Freeze { "freeze" } else { "blackout" };
+        upcoming.row([render::code(&i.name), kind.to_owned(), show(i.start), show(i.end)]);
+    }
     if !upcoming.is_empty() {
-        report.details.push(Section {
-            title: "Freezes and blackouts in the next 7 days".into(),
-            markdown: format!("| name | kind | from | until |\n| --- | --- | --- | --- |\n{}", upcoming.join("\n")),
-        });
+        report
+            .details
+            .push(Section { title: "Freezes and blackouts in the next 7 days".into(), markdown: upcoming.finish().trim_end().to_owned() });
     }
     let not_counting = outcome.as_ref().map(|o| o.not_counting.clone()).unwrap_or_default();
     if !not_counting.is_empty() {
-        let rows: Vec<String> = not_counting
-            .iter()
-            .map(|n| format!("| `{}` | {} | {} |", render::cell(&n.login), render::cell(&n.why), render::cell(&n.url)))
-            .collect();
-        report.details.push(Section {
-            title: "Approvals that do not count".into(),
-            markdown: format!("| reviewer | why not | review |\n| --- | --- | --- |\n{}", rows.join("\n")),
-        });
+        let mut t = render::Table::new(&["reviewer", "why not", "review"]);
+        for n in &not_counting {
+            t.row([render::code(&n.login), n.why.clone(), n.url.clone()]);
+        }
+        report.details.push(Section { title: "Approvals that do not count".into(), markdown: t.finish().trim_end().to_owned() });
     }
-    report.data = json!({
-        "evaluated_at": rfc3339(now),
-        "buffer_minutes": buffer.as_mins(),
-        "window": a.window.as_ref().map(|w| json!({"name": w.name, "start": rfc3339(w.start), "end": rfc3339(w.end)})),
-        "emergency": granted.as_ref().map(|g| json!({"approver": g.approver, "via": g.via, "permission": g.permission.as_str(), "approved_at": g.at, "review_url": g.url})),
-        "not_counting": not_counting.iter().map(|n| json!({"reviewer": n.login, "why": n.why, "review_url": n.url})).collect::<Vec<_>>(),
+    report.set_data(&data::FreezeCheck {
+        evaluated_at: rfc3339(now),
+        buffer_minutes: buffer.as_mins(),
+        window: a.window.as_ref().map(|w| data::Window { name: w.name.clone(), start: rfc3339(w.start), end: rfc3339(w.end) }),
+        emergency: granted.as_ref().map(|g| data::Emergency {
+            approver: g.approver.clone(),
+            via: g.via.clone(),
+            permission: g.permission.as_str().to_owned(),
+            approved_at: g.at.clone(),
+            review_url: g.url.clone(),
+        }),
+        not_counting: not_counting
+            .iter()
+            .map(|n| data::NotCounting { reviewer: n.login.clone(), why: n.why.clone(), review_url: n.url.clone() })
+            .collect(),
     });
 }
 
 /// Reads what the rules need, evaluates them and publishes the report.
-pub fn run(args: Args) -> anyhow::Result<Verdict> {
-    let run = Run::<FreezePolicy>::start("freeze-check", args.common)?;
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<FreezePolicy>::start("freeze-check", args.common, ctx)?;
     let policy = &run.policy.section;
     let mut calendar = Vec::new();
     for path in &policy.calendars {

@@ -96,3 +96,30 @@ fn a_release_id_that_is_a_path_touches_nothing_outside() {
     assert!(victim.join("smoke-gate-keep.json").exists(), "nothing outside the repository is removed");
     std::fs::remove_dir_all(&victim).unwrap();
 }
+
+#[test]
+fn a_token_in_the_environment_does_not_make_the_local_run_online() {
+    // The gates are called as functions with a local context: a runner's
+    // variables and a token reach none of them, and nothing is published.
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = example();
+    let out = github_fake::support::clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
+        .args(["run", "--root"])
+        .arg(dir.path())
+        .envs([
+            ("GITHUB_TOKEN", "ghs_0123456789abcdef0123456789abcdef0123"),
+            ("GITHUB_REPOSITORY", "tradepulse/platform"),
+            ("GITHUB_SHA", "1111111111111111111111111111111111111111"),
+            ("GITHUB_API_URL", fake.base_url().as_str()),
+            ("GITHUB_ACTIONS", "true"),
+            ("RELEASE_GATE_CHECK_NAME", "not-this"),
+            ("RELEASE_GATE_POLICY", "missing.yml"),
+        ])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("\nGO\n"), "{text}");
+    assert!(fake.requests().is_empty(), "the local run called GitHub: {:?}", fake.requests().len());
+    assert!(!text.contains("ghs_0123"), "{text}");
+}

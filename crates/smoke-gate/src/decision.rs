@@ -1,8 +1,6 @@
 //! From what a stage's evidence says to promote, hold or rollback (runbook
 //! §6), and what counts as a verified external cause.
 
-use serde::Deserialize;
-
 use crate::policy::ExternalCausePolicy;
 
 /// The decision, from best to worst.
@@ -36,17 +34,6 @@ pub struct Findings {
     pub rollback: Vec<String>,
     /// Reasons it cannot be judged (no data, Prometheus errors).
     pub inconclusive: Vec<String>,
-}
-
-/// An earlier attempt of this stage.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct Attempt {
-    /// When.
-    pub at: String,
-    /// `passed`, `failed` or `inconclusive`.
-    pub outcome: String,
-    /// Where it was read from (check run URL or report).
-    pub source: String,
 }
 
 /// A verified external cause.

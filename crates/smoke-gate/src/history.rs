@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
+use crate::policy::SmokePolicy;
 use release_gate_core::Run;
+use release_gate_core::paths::{PathError, Root};
 use release_gate_core::publish::ExternalId;
 use release_gate_core::report::Report;
-use serde_json::Value;
-
-use crate::decision::Attempt;
-use crate::policy::SmokePolicy;
+use release_gate_core::report::data::{Attempt, Outcome, SmokeGate};
 
 /// Earlier attempts of the stage from GitHub: this gate's check runs for
 /// the stage on the commit, each with the outcome its `external_id` records
@@ -31,7 +30,7 @@ pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> anyhow::Result<Option
             }
             Some(Attempt {
                 at: r.completed_at.clone().or(r.started_at.clone()).unwrap_or(id.generated_at),
-                outcome: id.outcome?,
+                outcome: Outcome::parse(id.outcome.as_deref()?)?,
                 source: r.html_url.clone().unwrap_or_default(),
             })
         })
@@ -40,12 +39,18 @@ pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> anyhow::Result<Option
     Ok(Some(out))
 }
 
-/// Earlier attempts from the last report of this stage (offline).
-pub fn offline(path: &Path) -> Vec<Attempt> {
-    let Ok(r) = Report::read(path) else { return Vec::new() };
-    let mut v: Vec<Attempt> = r.data.get("attempts").and_then(|a| serde_json::from_value(a.clone()).ok()).unwrap_or_default();
-    if let Some(o) = r.data.get("outcome").and_then(Value::as_str) {
-        v.push(Attempt { at: r.generated_at.clone(), outcome: o.to_owned(), source: path.display().to_string() });
-    }
-    v
+/// Earlier attempts from the last report of this stage (offline): its
+/// attempts and its own outcome. A report that is there but does not read
+/// is an error, never "no earlier attempts".
+pub fn offline(root: &Root, path: &Path) -> anyhow::Result<Vec<Attempt>> {
+    let file = match root.file(path, "earlier report of this stage") {
+        Ok(f) => f,
+        Err(PathError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let r = Report::read(&file)?;
+    let Some(d) = r.data::<SmokeGate>()? else { return Ok(Vec::new()) };
+    let mut v = d.attempts;
+    v.push(Attempt { at: r.generated_at.clone(), outcome: d.outcome, source: path.display().to_string() });
+    Ok(v)
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use release_gate_core::render;
+use release_gate_core::report::data;
 use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status};
-use serde_json::{Value, json};
 
 use crate::decision::Findings;
 use crate::junit::{Outcome, Results};
@@ -84,18 +84,13 @@ pub fn judge_tests(
         );
         findings.failed.push(why.clone());
         report.push(Check::new("suites", Status::Fail, why));
-        let mut md = String::from("| suite | report | what it says |\n| --- | --- | --- |\n");
+        let mut t = render::Table::new(&["suite", "report", "what it says"]);
         for p in &results.suite_problems {
-            let _ = writeln!(
-                md,
-                "| `{}` | `{}:{}` | {} |",
-                render::cell(&p.suite),
-                render::cell(&p.report),
-                p.line,
-                render::cell(&first_line(&p.message, 300))
-            );
+            t.row([render::code(&p.suite), render::code(format!("{}:{}", p.report, p.line)), first_line(&p.message, 300)]);
         }
-        report.details.push(Section { title: format!("Results outside a test case ({})", results.suite_problems.len()), markdown: md });
+        report
+            .details
+            .push(Section { title: format!("Results outside a test case ({})", results.suite_problems.len()), markdown: t.finish() });
     }
     if results.flaky > 0 {
         let first: Vec<String> = results.flaky_cases.iter().take(5).map(|c| format!("`{}`", c.id())).collect();
@@ -105,23 +100,17 @@ pub fn judge_tests(
             format!("{} test(s) passed only on a retry: {}{}", results.flaky, first.join(", "), if results.flaky > 5 { ", …" } else { "" }),
         ));
     }
-    let link = |p: &str, l: u32| match blob {
-        Some(b) => format!("[{p}:{l}]({b}{p}#L{l})"),
-        None => format!("`{p}:{l}`"),
-    };
     let mut locator = Locator::new(repo, prefix);
-    let mut table = String::from("| test | outcome | message | where |\n| --- | --- | --- | --- |\n");
+    let mut table = render::Table::new(&["test", "outcome", "message", "where"]);
     for c in &results.failures {
         let at = locator.locate(c);
         let outcome = if c.outcome == Outcome::Errored { "error" } else { "failed" };
-        let _ = writeln!(
-            table,
-            "| `{}` | {outcome}{} | {} | {} |",
-            render::cell(&c.id()),
-            if c.reruns > 0 { format!(" ({} retries)", c.reruns) } else { String::new() },
-            render::cell(&first_line(if c.message.is_empty() { &c.detail } else { &c.message }, 160)),
-            at.as_ref().map_or_else(|| render::cell(&c.report), |(p, l)| link(p, *l))
-        );
+        table.row([
+            render::code(c.id()),
+            format!("{outcome}{}", if c.reruns > 0 { format!(" ({} retries)", c.reruns) } else { String::new() }),
+            first_line(if c.message.is_empty() { &c.detail } else { &c.message }, 160),
+            at.as_ref().map_or_else(|| c.report.clone(), |(p, l)| render::file_line(blob, p, *l)),
+        ]);
         if let Some((path, line)) = at {
             let message = if c.detail.is_empty() { c.message.clone() } else { c.detail.clone() };
             report.annotations.push(Annotation::line(path, line, Level::Failure, format!("{outcome}: {}", c.id()), message));
@@ -129,21 +118,22 @@ pub fn judge_tests(
     }
     if !results.failures.is_empty() {
         let more = (results.failed + results.errored).saturating_sub(results.failures.len() as u64);
+        let mut md = table.finish();
         if more > 0 {
-            let _ = writeln!(table, "\n{more} more failure(s) are counted but not listed.");
+            let _ = writeln!(md, "\n{more} more failure(s) are counted but not listed.");
         }
-        report.details.push(Section { title: format!("Failures ({})", results.failed + results.errored), markdown: table });
+        report.details.push(Section { title: format!("Failures ({})", results.failed + results.errored), markdown: md });
     }
     if !results.flaky_cases.is_empty() {
-        let mut md = String::from("| test | failed attempts | first failure |\n| --- | --- | --- |\n");
+        let mut t = render::Table::new(&["test", "failed attempts", "first failure"]);
         for c in &results.flaky_cases {
-            let _ = writeln!(md, "| `{}` | {} | {} |", render::cell(&c.id()), c.reruns.max(1), render::cell(&first_line(&c.message, 160)));
+            t.row([render::code(c.id()), c.reruns.max(1).to_string(), first_line(&c.message, 160)]);
             if let Some((path, line)) = locator.locate(c) {
                 let message = format!("passed only after {} failed attempt(s): {}", c.reruns.max(1), first_line(&c.message, 300));
                 report.annotations.push(Annotation::line(path, line, Level::Warning, format!("flaky: {}", c.id()), message));
             }
         }
-        report.details.push(Section { title: format!("Flaky tests ({})", results.flaky), markdown: md });
+        report.details.push(Section { title: format!("Flaky tests ({})", results.flaky), markdown: t.finish() });
     }
 }
 
@@ -156,9 +146,11 @@ pub fn judge_metrics(
     start: f64,
     end: f64,
     fetch: &dyn Fn(&str) -> Result<metrics::Series, String>,
-) -> Value {
+) -> data::Canary {
     let mut rows = Vec::new();
-    let mut md = String::from("| metric | canary | baseline | deviation | allowed | result |\n| --- | --- | --- | --- | --- | --- |\n");
+    let mut md = render::Table::new(&["metric", "canary", "baseline", "deviation", "allowed", "result"]);
+    let within = || format!("{} within", render::mark(Status::Pass));
+    let rollback = || format!("{} rollback", render::ROLLBACK);
     for m in &cfg.metrics {
         let tol = m.tolerance.unwrap_or(policy.tolerance);
         let id = format!("metric:{}", m.name);
@@ -193,7 +185,7 @@ pub fn judge_metrics(
                 } else {
                     format!("{} (baseline {}, allowed {})", fmt(ms.canary), base(ms), ms.allowed)
                 },
-                (fmt(ms.canary), base(ms), dev(ms), "✅ within"),
+                (fmt(ms.canary), base(ms), dev(ms), within()),
             ),
             Judgement::Outside(ms) => {
                 let why = ms.breach.clone().unwrap_or_default();
@@ -205,7 +197,7 @@ pub fn judge_metrics(
                     } else {
                         format!("{}: {why}", fmt(ms.canary))
                     },
-                    (fmt(ms.canary), base(ms), dev(ms), "❌ outside"),
+                    (fmt(ms.canary), base(ms), dev(ms), format!("{} outside", render::mark(Status::Fail))),
                 )
             }
             Judgement::Critical(ms) => {
@@ -233,35 +225,34 @@ pub fn judge_metrics(
                     } else {
                         format!("critical KPI {}: {why}: rollback", fmt(ms.canary))
                     },
-                    (fmt(ms.canary), base(ms), dev(ms), "🛑 rollback"),
+                    (fmt(ms.canary), base(ms), dev(ms), rollback()),
                 )
             }
             Judgement::Inconclusive(why) => {
                 findings.inconclusive.push(format!("{}: {why}", m.name));
-                (Status::Fail, format!("inconclusive ({why}): hold, never pass"), ("—".into(), "—".into(), "—".into(), "⏸ no verdict"))
+                (
+                    Status::Fail,
+                    format!("inconclusive ({why}): hold, never pass"),
+                    ("—".into(), "—".into(), "—".into(), format!("{} no verdict", render::NO_VERDICT)),
+                )
             }
         };
         let allowed = match &j {
             Judgement::Within(ms) | Judgement::Outside(ms) | Judgement::Critical(ms) => ms.allowed.clone(),
             Judgement::Inconclusive(_) => format!("±{tol} %"),
         };
-        let _ = writeln!(
-            md,
-            "| {}{} | {} | {} | {} | {} | {} |",
-            render::cell(&m.name),
-            if m.critical { " (critical)" } else { "" },
-            cells.0,
-            cells.1,
-            cells.2,
-            render::cell(&allowed),
-            cells.3
-        );
+        md.row([format!("{}{}", m.name, if m.critical { " (critical)" } else { "" }), cells.0, cells.1, cells.2, allowed, cells.3]);
         report.push(Check::new(id, status, text.clone()));
-        rows.push(
-            json!({"name": m.name, "query": m.query, "critical": m.critical, "tolerance": tol, "status": status.as_str(), "result": text}),
-        );
+        rows.push(data::Metric {
+            name: m.name.clone(),
+            query: m.query.clone(),
+            critical: m.critical,
+            tolerance: tol,
+            status,
+            result: text,
+        });
     }
-    let mut budget = Value::Null;
+    let mut budget = None;
     if let Some(b) = &cfg.error_budget {
         let period = metrics::duration_s(&b.period).unwrap_or(30.0 * 86_400.0);
         let check = match fetch(&b.query).and_then(|s| metrics::usable(&s, start, end, cfg.coverage)) {
@@ -271,15 +262,20 @@ pub fn judge_metrics(
             }
             Ok(ratio) => {
                 let used = metrics::budget_consumed(&ratio, end - start, b.slo, period);
-                budget = json!({"consumed_percent": used, "max_percent": b.max_consumption, "slo": b.slo, "period": b.period});
-                let _ = writeln!(
-                    md,
-                    "| error budget ({} SLO over {}) | {used:.2} % used | — | — | ≤ {} % | {} |",
-                    b.slo,
-                    b.period,
-                    b.max_consumption,
-                    if used > b.max_consumption { "🛑 rollback" } else { "✅ within" }
-                );
+                budget = Some(data::ErrorBudget {
+                    consumed_percent: used,
+                    max_percent: b.max_consumption,
+                    slo: b.slo,
+                    period: b.period.clone(),
+                });
+                md.row([
+                    format!("error budget ({} SLO over {})", b.slo, b.period),
+                    format!("{used:.2} % used"),
+                    "—".into(),
+                    "—".into(),
+                    format!("≤ {} %", b.max_consumption),
+                    if used > b.max_consumption { rollback() } else { within() },
+                ]);
                 if used > b.max_consumption {
                     findings.rollback.push(format!("error budget consumption {used:.1} % in the window (> {} %)", b.max_consumption));
                     Check::new(
@@ -298,6 +294,6 @@ pub fn judge_metrics(
         };
         report.push(check);
     }
-    report.details.push(Section { title: "Canary metrics".into(), markdown: md });
-    json!({"metrics": rows, "error_budget": budget, "window": {"start": start, "end": end}})
+    report.details.push(Section { title: "Canary metrics".into(), markdown: md.finish() });
+    data::Canary { metrics: rows, error_budget: budget, window: data::TimeWindow { start, end } }
 }

@@ -17,20 +17,20 @@ pub mod metrics;
 pub mod policy;
 pub mod prometheus;
 
-pub use decision::{Attempt, Cause, Decision, Findings, decide, verify_cause};
+pub use decision::{Cause, Decision, Findings, decide, verify_cause};
 pub use policy::{ExternalCausePolicy, MetricsConfig, SmokePolicy, Source, Stage};
 
-use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
 use release_gate_core::paths::Root;
+use release_gate_core::report::data::{self, Outcome};
 use release_gate_core::report::{Check, Section, Status, Verdict};
 use release_gate_core::{Run, render};
-use serde_json::{Value, json};
 
 use crate::judge::{judge_metrics, judge_tests};
 use crate::junit::{Case, Results};
@@ -65,6 +65,13 @@ pub struct Args {
     pub external_cause: Option<String>,
 }
 
+impl Args {
+    /// A local run's flags for `stage` (`release-gate run`): the policy's settings, nothing from the environment.
+    pub fn local(common: CommonArgs, stage: &str) -> Self {
+        Self { common, stage: stage.to_owned(), reports: Vec::new(), metrics_file: None, prometheus_url: None, external_cause: None }
+    }
+}
+
 impl release_gate_core::gate::Gate for Args {
     const NAME: &'static str = "smoke-gate";
 
@@ -74,11 +81,11 @@ impl release_gate_core::gate::Gate for Args {
 
     /// Each stage is its own check run: `release-gate/smoke-gate/<stage>`.
     fn default_check_name(&self) -> String {
-        format!("release-gate/smoke-gate/{}", self.stage)
+        release_gate_core::report::check_name(Self::NAME, Some(&self.stage))
     }
 
-    fn run(self) -> anyhow::Result<Verdict> {
-        run(self)
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
     }
 }
 
@@ -128,11 +135,11 @@ pub fn find_reports(root: &Root, patterns: &[String]) -> anyhow::Result<Vec<(Str
 }
 
 /// Finds the reports, reads the metrics and the history, decides and publishes.
-pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
+pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     if args.common.check_name.is_none() {
         args.common.check_name = Some(release_gate_core::gate::Gate::default_check_name(&args));
     }
-    let run = Run::<SmokePolicy>::start("smoke-gate", args.common.clone())?;
+    let run = Run::<SmokePolicy>::start("smoke-gate", args.common.clone(), ctx)?;
     let now = run.now;
     let policy = run.policy.section.clone();
     let stage_name = args.stage.clone();
@@ -224,11 +231,11 @@ pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
     if !globs.is_empty() {
         judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
     }
-    let mut metrics_data = Value::Null;
+    let mut metrics_data = None;
     if let (Some(cfg), Some(window)) = (&metrics_cfg, window) {
         let end = now.as_millisecond() as f64 / 1000.0;
         let start = end - window;
-        metrics_data = match &file_series {
+        metrics_data = Some(match &file_series {
             Some(series) => {
                 judge_metrics(&mut report, &mut findings, cfg, &policy, start, end, &|q| Ok(series.get(q).cloned().unwrap_or_default()))
             }
@@ -239,16 +246,16 @@ pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
                 let prom = prometheus::Prometheus::new(&url, Duration::from_secs(15));
                 judge_metrics(&mut report, &mut findings, cfg, &policy, start, end, &|q| prom.range(q, start, end, step))
             }
-        };
+        });
     }
 
     // Attempt history: GitHub's check runs when online, else the last report.
     let report_path = report.path_in(&run.report_dir()?);
     let (attempts, history_source) = match history::online(&run, &check_name)? {
         Some(a) => (a, "check runs on this commit"),
-        None => (history::offline(&report_path), "earlier reports"),
+        None => (history::offline(root, &report_path)?, "earlier reports"),
     };
-    let previous_failures = attempts.iter().filter(|a| a.outcome == "failed").count() as u32;
+    let previous_failures = attempts.iter().filter(|a| a.outcome == Outcome::Failed).count() as u32;
     // An external cause: the input, or the PR label's description.
     let mut cause = None;
     let mut cause_problem = None;
@@ -272,11 +279,11 @@ pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
     };
     let (decision, why) = decide(&findings, previous_failures, policy.max_failures, cause.as_ref(), judged);
     let outcome = if !findings.failed.is_empty() || !findings.rollback.is_empty() {
-        "failed"
+        Outcome::Failed
     } else if !findings.inconclusive.is_empty() {
-        "inconclusive"
+        Outcome::Inconclusive
     } else {
-        "passed"
+        Outcome::Passed
     };
     report.push(Check::new(
         "history",
@@ -296,32 +303,48 @@ pub fn run(mut args: Args) -> anyhow::Result<Verdict> {
     report.title = format!("{stage_name}: {outcome} → {}: {why}", decision.as_str());
     report.output("decision", decision.as_str());
     report.output("stage", stage_name.clone());
-    report.output("outcome", outcome);
+    report.output("outcome", outcome.as_str());
     report.output("attempt", (attempts.len() + 1).to_string());
     report.output("tests", results.tests.to_string());
     report.output("failed", (results.failed + results.errored).to_string());
     report.output("flaky", results.flaky.to_string());
     if !attempts.is_empty() {
-        let mut md = String::from("| attempt | when | outcome | where |\n| --- | --- | --- | --- |\n");
+        let mut t = render::Table::new(&["attempt", "when", "outcome", "where"]);
         for (i, a) in attempts.iter().enumerate() {
-            let _ = writeln!(md, "| {} | {} | {} | {} |", i + 1, a.at, a.outcome, render::cell(&a.source));
+            t.row([(i + 1).to_string(), a.at.clone(), a.outcome.to_string(), a.source.clone()]);
         }
-        let _ = writeln!(md, "| {} | {} | {outcome} | this run |", attempts.len() + 1, report.generated_at);
-        report.details.push(Section { title: "Attempts of this stage".into(), markdown: md });
+        t.row([(attempts.len() + 1).to_string(), report.generated_at.clone(), outcome.to_string(), "this run".into()]);
+        report.details.push(Section { title: "Attempts of this stage".into(), markdown: t.finish() });
     }
-    let case_json = |c: &Case| json!({"id": c.id(), "suite": c.suite, "file": c.file, "line": c.line, "message": c.message, "retries": c.reruns, "report": c.report});
-    report.data = json!({
-        "stage": stage_name,
-        "decision": decision.as_str(),
-        "outcome": outcome,
-        "reason": why,
-        "attempts": attempts,
-        "external_cause": cause.as_ref().map(|c| json!({"url": c.url, "via": c.via})),
-        "tests": {"total": results.tests, "passed": results.passed, "failed": results.failed, "errored": results.errored,
-                  "skipped": results.skipped, "flaky": results.flaky, "time_s": results.time, "reports": results.files},
-        "failures": results.failures.iter().take(200).map(case_json).collect::<Vec<_>>(),
-        "flaky": results.flaky_cases.iter().take(200).map(case_json).collect::<Vec<_>>(),
-        "canary": metrics_data,
+    let case = |c: &Case| data::Case {
+        id: c.id(),
+        suite: c.suite.clone(),
+        file: c.file.clone(),
+        line: c.line,
+        message: c.message.clone(),
+        retries: c.reruns,
+        report: c.report.clone(),
+    };
+    report.set_data(&data::SmokeGate {
+        stage: stage_name,
+        decision: decision.as_str().to_owned(),
+        outcome,
+        reason: why,
+        attempts,
+        external_cause: cause.as_ref().map(|c| data::ExternalCause { url: c.url.clone(), via: c.via.clone() }),
+        tests: data::Tests {
+            total: results.tests,
+            passed: results.passed,
+            failed: results.failed,
+            errored: results.errored,
+            skipped: results.skipped,
+            flaky: results.flaky,
+            time_s: results.time,
+            reports: results.files.clone(),
+        },
+        failures: results.failures.iter().take(200).map(case).collect(),
+        flaky: results.flaky_cases.iter().take(200).map(case).collect(),
+        canary: metrics_data,
     });
     run.finish(report)
 }

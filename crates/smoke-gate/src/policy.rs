@@ -111,6 +111,17 @@ impl Default for SmokePolicy {
     }
 }
 
+impl SmokePolicy {
+    /// The stages in the runbook's order (smoke, fast suite, canary,
+    /// post-release), then any other by name: the order a whole run takes.
+    pub fn stages_in_order(&self) -> Vec<&str> {
+        const RUNBOOK: [&str; 4] = ["smoke", "fast-suite", "canary", "post-release"];
+        let mut v: Vec<&str> = self.stages.keys().map(String::as_str).collect();
+        v.sort_by_key(|s| (RUNBOOK.iter().position(|x| x == s).unwrap_or(RUNBOOK.len()), *s));
+        v
+    }
+}
+
 impl release_gate_core::policy::GateSection for SmokePolicy {
     const NAME: &'static str = "smoke-gate";
 }

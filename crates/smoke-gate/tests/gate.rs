@@ -140,6 +140,28 @@ fn a_failure_holds_the_second_rolls_back_unless_an_external_cause_is_verified() 
 }
 
 #[test]
+fn an_unreadable_earlier_attempt_is_an_error_not_a_first_attempt() {
+    // Offline, the attempt count comes from the stage's last report: if a
+    // report that does not read counted as "no earlier attempt", a second
+    // failure would hold instead of rolling back.
+    let repo = Repo::new();
+    repo.smoke("pytest-8.3.xml");
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("hold")));
+    let earlier = "reports/release-gate/2.4.0/smoke-gate-smoke.json";
+    let text = std::fs::read_to_string(repo.path(earlier)).unwrap();
+    for (broken, expect) in [
+        (text.replace(r#""outcome": "failed""#, r#""outcome": "passd""#), "data is not in this version's form"),
+        (text[..text.len() / 2].to_owned(), "is not a release-gate report"),
+    ] {
+        repo.write(earlier, &broken);
+        let (code, _, err) = repo.run(&["--stage", "smoke"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(expect), "{expect:?} in {err}");
+    }
+}
+
+#[test]
 fn no_report_or_an_empty_one_is_a_failure_not_a_pass() {
     let repo = Repo::new();
     let (code, r, _) = repo.run(&["--stage", "smoke"]);

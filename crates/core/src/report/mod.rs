@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod data;
+
 /// The schema id written into every report.
 pub const SCHEMA: &str = "release-gate/report/v1";
 
@@ -199,13 +201,41 @@ impl Report {
         self.outputs.insert(key.to_owned(), value.into());
     }
 
-    /// Where this report lives in `dir`: `<dir>/<gate>.json`, or
-    /// `<dir>/<gate>-<stage>.json` for a staged gate.
+    /// The report's key: `<gate>`, or `<gate>-<stage>` for a staged gate
+    /// (`smoke-gate-canary`). Its file name, its decision-log entry and its
+    /// name in `required`.
+    pub fn key(&self) -> String {
+        key(&self.gate, self.stage.as_deref())
+    }
+
+    /// The check run's default name: `release-gate/<gate>`, or
+    /// `release-gate/<gate>/<stage>`.
+    pub fn check_name(&self) -> String {
+        check_name(&self.gate, self.stage.as_deref())
+    }
+
+    /// Where this report lives in `dir`: `<dir>/<key>.json`.
     pub fn path_in(&self, dir: &Path) -> PathBuf {
-        match &self.stage {
-            Some(stage) => dir.join(format!("{}-{stage}.json", self.gate)),
-            None => dir.join(format!("{}.json", self.gate)),
+        dir.join(format!("{}.json", self.key()))
+    }
+
+    /// Sets the gate's typed data.
+    pub fn set_data<T: data::GateData>(&mut self, data: &T) {
+        debug_assert_eq!(self.gate, T::GATE, "data for {} in a {} report", T::GATE, self.gate);
+        // Plain structs of strings, numbers and maps: serialising cannot fail.
+        self.data = serde_json::to_value(data).unwrap_or_default();
+    }
+
+    /// The gate's typed data: `None` for another gate's report or one
+    /// without data, an error naming the report when it does not read.
+    pub fn data<T: data::GateData>(&self) -> anyhow::Result<Option<T>> {
+        use anyhow::Context as _;
+        if self.gate != T::GATE || self.data.is_null() {
+            return Ok(None);
         }
+        serde_json::from_value(self.data.clone())
+            .map(Some)
+            .with_context(|| format!("the {} report's data is not in this version's form; re-run the gate", self.key()))
     }
 
     /// Reads a report written by any gate, refusing other schemas.
@@ -222,6 +252,22 @@ impl Report {
             report.schema
         );
         Ok(report)
+    }
+}
+
+/// A report's key from its gate and stage (see [`Report::key`]).
+pub fn key(gate: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) => format!("{gate}-{stage}"),
+        None => gate.to_owned(),
+    }
+}
+
+/// A check run's default name from its gate and stage (see [`Report::check_name`]).
+pub fn check_name(gate: &str, stage: Option<&str>) -> String {
+    match stage {
+        Some(stage) => format!("release-gate/{gate}/{stage}"),
+        None => format!("release-gate/{gate}"),
     }
 }
 
@@ -259,5 +305,31 @@ mod tests {
         assert_eq!(json["generated_at"], "2026-12-01T13:30:00Z");
         assert_eq!(json["checks"][2]["status"], "fail");
         assert!(json["commit"].is_null());
+    }
+
+    #[test]
+    fn typed_data_is_read_only_from_its_own_gate_and_never_half_read() {
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let mut r = Report::new("decision-log-commit", "2.4.0", ts, None);
+        assert_eq!(r.data::<data::DecisionLog>().expect("no data"), None);
+        let d = data::DecisionLog { log: "l.md".into(), blockers: vec!["x".into()], commits: 1, retries: 0, gates: vec![] };
+        r.set_data(&d);
+        assert_eq!(r.data::<data::DecisionLog>().expect("reads"), Some(d));
+        assert_eq!(r.data::<data::FreezeCheck>().expect("another gate's"), None);
+        r.data["commits"] = serde_json::json!("one");
+        let e = r.data::<data::DecisionLog>().expect_err("a string for a count");
+        assert!(format!("{e:#}").contains("decision-log-commit report's data"), "{e:#}");
+    }
+
+    #[test]
+    fn key_file_and_check_name_come_from_gate_and_stage() {
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let mut r = Report::new("smoke-gate", "2.4.0", ts, None);
+        r.stage = Some("canary".into());
+        assert_eq!(r.key(), "smoke-gate-canary");
+        assert_eq!(r.check_name(), "release-gate/smoke-gate/canary");
+        assert_eq!(r.path_in(Path::new("d")), Path::new("d/smoke-gate-canary.json"));
+        r.stage = None;
+        assert_eq!((r.key().as_str(), r.check_name().as_str()), ("smoke-gate", "release-gate/smoke-gate"));
     }
 }
