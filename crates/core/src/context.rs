@@ -167,6 +167,10 @@ pub struct Context {
     pub workspace: Option<PathBuf>,
     /// `RELEASE_GATE_HTTP_*`: retries and the overall deadline of GitHub calls.
     pub retry: crate::github::RetryPolicy,
+    /// `RELEASE_GATE_S3_ATTEMPTS` (default 4): attempts per S3 request.
+    pub s3_attempts: u32,
+    /// `RELEASE_GATE_S3_TIMEOUT_S` (default 60): each S3 attempt's timeout.
+    pub s3_attempt_timeout: std::time::Duration,
 }
 
 impl Context {
@@ -219,18 +223,16 @@ impl Context {
             ref_name: get("GITHUB_REF_NAME"),
             workspace: get("GITHUB_WORKSPACE").map(PathBuf::from),
             retry: crate::github::RetryPolicy::from_env(env),
+            s3_attempts: get("RELEASE_GATE_S3_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(4),
+            s3_attempt_timeout: std::time::Duration::from_secs(get("RELEASE_GATE_S3_TIMEOUT_S").and_then(|v| v.parse().ok()).unwrap_or(60)),
         })
     }
 
     /// A local, offline context: no runner, no event, no token, whatever
     /// the process environment holds (`release-gate run`).
     pub fn offline() -> Self {
-        Self {
-            api_url: "https://api.github.com".to_owned(),
-            server_url: "https://github.com".to_owned(),
-            retry: crate::github::RetryPolicy::from_env(&|_| None),
-            ..Self::default()
-        }
+        // With nothing to read, only the defaults apply: this cannot fail.
+        Self::from_env(&|_| None, None, None).unwrap_or_default()
     }
 
     /// Reads the context from the process environment.

@@ -47,9 +47,11 @@ pub struct GateEntry {
 }
 
 impl GateEntry {
-    /// Whether the gate's evidence allows the release.
+    /// Whether the gate's evidence allows the release: a verdict of `pass`
+    /// or `warn` (anything else, e.g. a hand-edited word, does not), and for
+    /// a staged gate the decision `promote`.
     pub fn passing(&self) -> bool {
-        self.verdict != "fail" && self.decision.as_deref().is_none_or(|d| d == "promote")
+        matches!(self.verdict.as_str(), "pass" | "warn") && self.decision.as_deref().is_none_or(|d| d == "promote")
     }
 }
 

@@ -1,0 +1,102 @@
+//! What the rules read, at the edge: keys, evidence on disk or in S3, and
+//! the files in the artifact directories.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use release_gate_core::Run;
+use release_gate_core::paths::{PathError, Root};
+
+use release_gate_s3 as s3;
+
+use crate::keys::NamedKey;
+use crate::manifest::{Location, Manifest};
+use crate::policy::ArtifactPolicy;
+use crate::{keys, provenance};
+
+/// Files under the manifest's directories that the manifest does not name.
+pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut listed = manifest.local_paths();
+    listed.insert(manifest_path.to_owned());
+    listed.insert(PathBuf::from(format!("{}.sig", manifest_path.display())));
+    let mut out = Vec::new();
+    for dir in &manifest.directories {
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let entries = std::fs::read_dir(root.resolve(&d, "artifacts directory")?)
+                .with_context(|| format!("cannot list artifacts directory {}", d.display()))?;
+            for e in entries {
+                let e = e?;
+                let rel = d.join(e.file_name());
+                if e.file_type()?.is_dir() {
+                    stack.push(rel);
+                } else if !listed.contains(&rel) {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads the policy's keys and Sigstore trusted root (errors are exit 2).
+pub fn load_keys(run: &Run<ArtifactPolicy>) -> anyhow::Result<(Vec<NamedKey>, Option<provenance::Sigstore>)> {
+    let policy = &run.policy.section;
+    let mut keys = Vec::new();
+    for k in &policy.provenance.keys {
+        let text = run
+            .root
+            .read_text(&k.path, "provenance key")
+            .with_context(|| format!("provenance key `{}`: fix artifact-verify.provenance.keys", k.name))?;
+        let key = keys::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", k.path.display()))?;
+        keys.push(NamedKey { name: k.name.clone(), key });
+    }
+    let sigstore = match &policy.provenance.sigstore {
+        None => None,
+        Some(s) => {
+            let text = run.root.read_text(&s.trusted_root, "Sigstore trusted root (artifact-verify.provenance.sigstore.trusted-root)")?;
+            let root = sigstore_verify::trust_root::TrustedRoot::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a Sigstore trusted root: {e}", s.trusted_root.display()))?;
+            let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| anyhow::anyhow!("{}: {e}", s.trusted_root.display()))?;
+            Some(provenance::Sigstore { verifier, identity: s.identity.clone(), issuer: s.issuer.clone() })
+        }
+    };
+    Ok((keys, sigstore))
+}
+
+/// A file of the repository an artifact or its evidence is: a regular
+/// file whose real path stays inside the repository, or why not (a failed
+/// check names it).
+pub fn local_file(root: &Root, p: &Path) -> Result<PathBuf, String> {
+    root.file(p, "file").map_err(|e| match e {
+        PathError::NotFound { .. } => "is missing".to_owned(),
+        PathError::Outside { why, .. } => format!("leads outside the repository ({why}), so it is not verified"),
+        PathError::NotAFile { kind, .. } => format!("is {kind}, not a regular file"),
+        other => format!("cannot be read: {other}"),
+    })
+}
+
+/// Reads a piece of evidence from disk (bounded) or S3.
+pub async fn read_evidence(
+    root: &Root,
+    loc: &Location,
+    s3: Option<&aws_sdk_s3::Client>,
+    limit: u64,
+) -> Result<Result<Vec<u8>, String>, s3::ObjectError> {
+    match loc {
+        Location::Path(p) => Ok(local_file(root, p).and_then(|path| match std::fs::metadata(&path) {
+            Err(e) => Err(format!("cannot be read: {e}")),
+            Ok(m) if m.len() > limit => Err(format!("is {} bytes, more than the {limit} read for evidence", m.len())),
+            Ok(_) => std::fs::read(&path).map_err(|e| format!("cannot be read: {e}")),
+        })),
+        Location::S3 { bucket, key } => {
+            let Some(c) = s3 else { return Ok(Err("S3 client missing".into())) };
+            match s3::fetch(c, bucket, key, limit).await {
+                Ok(b) => Ok(Ok(b)),
+                Err(s3::ObjectError::Unreachable(m)) => Err(s3::ObjectError::Unreachable(m)),
+                Err(e) => Ok(Err(e.to_string())),
+            }
+        }
+    }
+}

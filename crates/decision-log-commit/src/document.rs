@@ -1,0 +1,227 @@
+//! The log as a document: the §8 template, its generated regions rendered
+//! from the entries and the checklist, and what the person wrote kept.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use release_gate_core::render as md;
+use release_gate_core::report::{Check, Report, Status, data};
+
+use crate::judge::{Observed, blockers, checklist};
+use crate::log::{self, GateEntry};
+use crate::policy::{Evidence, LogPolicy};
+
+/// Inputs a person gives.
+#[derive(Debug, Clone, Default)]
+pub struct Hand {
+    /// Participants.
+    pub participants: Option<String>,
+    /// Scope summary.
+    pub scope: Option<String>,
+    /// Post-release notes.
+    pub notes: Option<String>,
+    /// Rollback record.
+    pub rollback: Option<String>,
+}
+
+/// Context of a render.
+pub struct RenderCtx<'a> {
+    /// Release.
+    pub release: &'a str,
+    /// The commit being released, when known: evidence must be for it.
+    pub commit: Option<String>,
+    /// When (UTC).
+    pub now: jiff::Timestamp,
+    /// Workflow run URL.
+    pub run_url: Option<String>,
+    /// Policy.
+    pub policy: &'a LogPolicy,
+}
+
+/// Renders the log: the existing text with its generated regions replaced
+/// (or the §8 template when there is none), with `new` entries merged over
+/// the ones recorded. Returns the document and the blockers.
+pub fn render(
+    existing: Option<&str>,
+    new: &BTreeMap<String, GateEntry>,
+    ctx: &RenderCtx,
+    hand: &Hand,
+    observe: &dyn Fn(&Evidence) -> Observed,
+) -> (String, Vec<String>) {
+    let template = template(ctx.release);
+    let mut doc = existing.filter(|d| !d.trim().is_empty()).unwrap_or(&template).to_owned();
+    // Merge: gates recorded in the file, overridden by this writer's reports.
+    let mut all = log::entries(&doc);
+    for (k, e) in new {
+        all.insert(k.clone(), e.clone());
+    }
+    let items = checklist(ctx.policy, &all, observe, ctx.now);
+    let blockers = blockers(ctx.policy, &all, &items, ctx.commit.as_deref());
+
+    let smoke: Vec<&GateEntry> = all.values().filter(|e| e.key.starts_with("smoke-gate")).collect();
+    let link = |e: &GateEntry| match &e.url {
+        Some(u) => format!("[{}]({u})", e.key),
+        None => format!("`{}`", e.key),
+    };
+    let mut generated: BTreeMap<&str, String> = BTreeMap::new();
+    generated.insert("datetime", ctx.now.strftime("%Y-%m-%d %H:%M UTC").to_string());
+    generated.insert(
+        "checklist-link",
+        format!("[readiness checklist](#readiness-checklist) ({}/{} items checked)", items.iter().filter(|i| i.ok).count(), items.len()),
+    );
+    generated.insert(
+        "smoke-links",
+        if smoke.is_empty() {
+            "_no smoke-gate report yet_".into()
+        } else {
+            smoke.iter().map(|e| format!("{} ({})", link(e), e.decision.as_deref().unwrap_or(&e.verdict))).collect::<Vec<_>>().join(", ")
+        },
+    );
+    generated.insert(
+        "config-link",
+        all.get("config-diff").map_or_else(|| "_no config-diff report yet_".to_owned(), |e| format!("{} ({})", link(e), e.verdict)),
+    );
+    generated
+        .insert("dashboards", ctx.policy.dashboards.iter().map(|d| format!("[{}]({})", d.name, d.url)).collect::<Vec<_>>().join(" · "));
+    generated.insert(
+        "go-no-go",
+        if blockers.is_empty() {
+            format!("**GO** — every required gate passed and the readiness checklist is complete ({} gates recorded)", all.len())
+        } else {
+            let mut s = format!("**NO-GO** — {} blocker(s):", blockers.len());
+            for b in &blockers {
+                let _ = write!(s, "\n  - {b}");
+            }
+            s
+        },
+    );
+    let rollbacks: Vec<&GateEntry> = smoke.iter().copied().filter(|e| e.decision.as_deref() == Some("rollback")).collect();
+    generated.insert(
+        "rollback",
+        match (&hand.rollback, rollbacks.is_empty()) {
+            (Some(r), _) => r.clone(),
+            (None, true) => "No".into(),
+            (None, false) => format!(
+                "Required — {}; record its execution with `rollback:`",
+                rollbacks.iter().map(|e| format!("{} decided rollback: {}", e.key, e.title)).collect::<Vec<_>>().join("; ")
+            ),
+        },
+    );
+    let risks: Vec<String> = all.values().flat_map(|e| e.warnings.iter().map(move |w| format!("{}: {w}", e.key))).collect();
+    generated.insert(
+        "risks",
+        if risks.is_empty() { "None recorded by the gates".into() } else { risks.iter().map(|r| format!("\n  - {r}")).collect::<String>() },
+    );
+
+    let mut checklist = md::Table::new(&["item", "evidence", "status"]);
+    for i in &items {
+        let status = if i.ok { Status::Pass } else { Status::Fail };
+        checklist.row([
+            format!("[{}] {}", if i.ok { "x" } else { " " }, i.label),
+            i.lines.iter().map(|(st, l)| format!("{} {l}", md::mark(*st))).collect::<Vec<_>>().join("\n"),
+            md::mark(status).to_owned(),
+        ]);
+    }
+    let checklist_md = checklist.finish();
+    let mut gates = md::Table::new(&["gate", "verdict", "decision", "headline", "evaluated"]);
+    for e in all.values() {
+        gates.row([link(e), e.verdict.clone(), e.decision.clone().unwrap_or_else(|| "—".into()), e.title.clone(), e.generated_at.clone()]);
+    }
+    let mut gates_md = gates.finish();
+    if let Some(u) = &ctx.run_url {
+        let _ = writeln!(gates_md, "\nWorkflow run: {u}");
+    }
+    let hashes = all.get("config-diff").map(|e| e.hashes.clone()).unwrap_or_default();
+    let hashes_md = if hashes.is_empty() { "_no config-diff report yet_".to_owned() } else { release_gate_core::hashes::render(&hashes) };
+
+    for (key, body) in &generated {
+        doc = log::replace_region(&doc, key, body).unwrap_or(doc);
+    }
+    doc = log::replace_region(&doc, "checklist", &checklist_md).unwrap_or(doc);
+    doc = log::replace_region(&doc, "gates", &gates_md).unwrap_or(doc);
+    doc = log::replace_region(&doc, "config-hashes", &hashes_md).unwrap_or(doc);
+    // Per-gate data regions: one each, so concurrent writers merge.
+    for e in all.values() {
+        let key = format!("gate:{}", e.key);
+        let body = log::data_line(e);
+        doc = match log::replace_region(&doc, &key, &body) {
+            Some(d) => d,
+            None => log::replace_region(&doc, "gate-data", &format!("{}\n{}", region_body(&doc, "gate-data"), log::region(&key, &body)))
+                .unwrap_or_else(|| format!("{doc}\n{}\n", log::region(&key, &body))),
+        };
+    }
+    for (label, value) in [("Participants", &hand.participants), ("Scope summary", &hand.scope), ("Post-release notes", &hand.notes)] {
+        if let Some(v) = value {
+            doc = log::set_field(&doc, label, v);
+        }
+    }
+    (doc, blockers)
+}
+
+pub fn region_body(doc: &str, key: &str) -> String {
+    log::regions(doc)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, r)| {
+            let text = &doc[r];
+            let start = text.find("-->\n").map_or(0, |i| i + 4);
+            let end = text.rfind("\n<!-- release-gate:end").unwrap_or(text.len());
+            text[start.min(end)..end].to_owned()
+        })
+        .unwrap_or_default()
+}
+
+/// The runbook §8 template with its generated regions.
+pub fn template(release: &str) -> String {
+    let g = |k: &str| log::region(k, "…");
+    format!(
+        "# Release {release} Decision Log\n\n\
+- **Release date/time (UTC):** {date}\n\
+- **Participants:** _(release captain: list who took part)_\n\
+- **Scope summary:** _(release captain: what ships)_\n\
+- **Evidence links:**\n  \
+- Readiness checklist: {cl}\n  \
+- Smoke/sanity runs: {sm}\n  \
+- Config diff report: {cd}\n  \
+- Dashboards: {db}\n\
+- **Go/No-Go Decision:** {go}\n\
+- **Rollback executed:** {rb}\n\
+- **Post-release notes:** _(release captain)_\n\
+- **Outstanding risks/debt:** {rk}\n\n\
+Text outside the `release-gate` markers is yours: re-running decision-log-commit\n\
+updates only the marked sections.\n\n\
+## Readiness checklist\n\n{ck}\n\n## Gate results\n\n{gt}\n\n## Applied config hashes\n\n{hs}\n\n{gd}\n",
+        date = g("datetime"),
+        cl = g("checklist-link"),
+        sm = g("smoke-links"),
+        cd = g("config-link"),
+        db = g("dashboards"),
+        go = g("go-no-go"),
+        rb = g("rollback"),
+        rk = g("risks"),
+        ck = g("checklist"),
+        gt = g("gates"),
+        hs = g("config-hashes"),
+        gd = log::region("gate-data", ""),
+    )
+}
+
+/// A report as the log records it; a config-diff report whose hashes do
+/// not read is an error, never "no hashes recorded".
+pub fn entry_of(report: &Report, url: Option<String>) -> anyhow::Result<GateEntry> {
+    let key = report.key();
+    let line = |c: &Check| format!("{}: {}", c.id, c.message);
+    Ok(GateEntry {
+        key,
+        verdict: report.verdict.as_str().to_owned(),
+        title: report.title.clone(),
+        decision: report.outputs.get("decision").cloned(),
+        generated_at: report.generated_at.clone(),
+        commit: report.commit.clone(),
+        url,
+        failed: report.checks.iter().filter(|c| c.status == Status::Fail).take(5).map(line).collect(),
+        warnings: report.checks.iter().filter(|c| c.status == Status::Warn).take(10).map(line).collect(),
+        dry_run: report.dry_run,
+        hashes: report.data::<data::ConfigDiff>()?.map(|d| d.hashes).unwrap_or_default(),
+    })
+}

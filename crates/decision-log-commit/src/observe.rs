@@ -1,0 +1,109 @@
+//! Evidence read at the edge: the gates' reports, files, links and check runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use release_gate_core::paths::{PathError, Root};
+use release_gate_core::report::Report;
+
+use crate::judge::Observed;
+use crate::policy::Evidence;
+
+/// Reads every report in `dir` (inside the repository) for the release,
+/// not the log's own. A report that is a link out of the repository, or
+/// not a regular file, is an error.
+pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, Report)>> {
+    let mut out = Vec::new();
+    let Ok(list) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    paths.sort();
+    for p in paths {
+        if p.file_stem().is_some_and(|s| s == "decision-log-commit") {
+            continue;
+        }
+        let r = Report::read(&root.file(&p, "report")?)?;
+        anyhow::ensure!(
+            r.release == release,
+            "{} is a report for release {}, not {release}; keep one release per report directory",
+            p.display(),
+            r.release
+        );
+        out.push((p, r));
+    }
+    Ok(out)
+}
+
+/// Check runs on the commit by name: the newest that counts (conclusion
+/// and link), and why the others carrying the name do not.
+#[derive(Debug, Default)]
+pub struct CheckRuns {
+    /// Name → (conclusion, link) of the newest check run that counts.
+    pub counting: BTreeMap<String, (String, String)>,
+    /// Name → why a check run with that name does not count.
+    pub refused: BTreeMap<String, String>,
+}
+
+/// Observes file, check-run and link evidence at the edge.
+pub fn observer<'a>(
+    root: &'a Root,
+    release: &'a str,
+    links: &'a BTreeMap<String, String>,
+    check_runs: &'a CheckRuns,
+    online: bool,
+) -> impl Fn(&Evidence) -> Observed + 'a {
+    move |ev: &Evidence| {
+        if let Some(f) = &ev.file {
+            let rel = f.replace("{release}", release);
+            let path = match root.file(&rel, "evidence") {
+                Ok(p) => p,
+                Err(PathError::NotFound { .. }) => return Observed::Missing(format!("`{rel}`: file not found")),
+                Err(PathError::Outside { why, .. }) => {
+                    return Observed::Missing(format!(
+                        "`{rel}` leads outside the repository ({why}); evidence must be a file of the repository"
+                    ));
+                }
+                Err(e) => return Observed::Missing(format!("`{rel}`: {e}")),
+            };
+            let Ok(text) = std::fs::read(&path) else { return Observed::Missing(format!("`{rel}`: cannot be read")) };
+            return Observed::Present { shown: format!("`{rel}`"), at: file_time(&text).or_else(|| mtime(&path)) };
+        }
+        if let Some(name) = &ev.link {
+            return match links.get(name) {
+                Some(u) if u.starts_with("https://") => Observed::Present { shown: format!("[{name}]({u})"), at: None },
+                Some(u) => Observed::Missing(format!("{name}: link `{u}` is not https")),
+                None => Observed::Missing(format!("{name}: no link given (input evidence: {name}=URL)")),
+            };
+        }
+        if let Some(name) = &ev.check_run {
+            return match check_runs.counting.get(name) {
+                Some((c, url)) if c == "success" || c == "neutral" => Observed::Present { shown: format!("[{name}]({url})"), at: None },
+                Some((c, url)) => Observed::Missing(format!("[{name}]({url}) concluded {c}")),
+                None => match check_runs.refused.get(name) {
+                    Some(why) => Observed::Missing(format!("{name}: the check run with that name does not count: {why}")),
+                    None if online => Observed::Missing(format!("{name}: no such check run on this commit")),
+                    None => Observed::Missing(format!("{name}: check runs cannot be read offline")),
+                },
+            };
+        }
+        Observed::Missing("the evidence entry names nothing (report, file, check-run or link)".into())
+    }
+}
+
+/// A timestamp the evidence file carries: a JSON `generated_at`, `executed_at`
+/// or `timestamp`, or the first RFC 3339 timestamp in the text.
+pub fn file_time(bytes: &[u8]) -> Option<jiff::Timestamp> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        for k in ["executed_at", "generated_at", "timestamp", "date"] {
+            if let Some(t) = v.get(k).and_then(|t| t.as_str()).and_then(|t| t.parse().ok()) {
+                return Some(t);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '(' || c == ')').find_map(|w| w.parse::<jiff::Timestamp>().ok())
+}
+
+pub fn mtime(p: &Path) -> Option<jiff::Timestamp> {
+    let t = std::fs::metadata(p).ok()?.modified().ok()?;
+    jiff::Timestamp::try_from(t).ok()
+}

@@ -1,0 +1,106 @@
+//! The `decision-log-commit:` section of the policy: the checklist's
+//! evidence, dashboards, the log's path, what is required for GO.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One piece of evidence for a checklist item.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Evidence {
+    /// A gate's report key: `artifact-verify`, `smoke-gate-canary`.
+    #[serde(default)]
+    pub report: Option<String>,
+    /// A file in the repository (`{release}` replaced).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A check run on the commit, by name.
+    #[serde(default)]
+    pub check_run: Option<String>,
+    /// A link given as input (`--evidence NAME=URL`).
+    #[serde(default)]
+    pub link: Option<String>,
+    /// Oldest acceptable evidence, e.g. `7d` (files: their own timestamp, else mtime).
+    #[serde(default)]
+    pub max_age: Option<String>,
+}
+
+/// A dashboard link.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    /// Name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+}
+
+/// The S3 archive.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Archive {
+    /// Bucket.
+    pub bucket: Option<String>,
+    /// Key prefix; `{release}` replaced (default `{release}/`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// The `decision-log-commit:` policy section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct LogPolicy {
+    /// The log's path; `{release}` replaced.
+    pub log: String,
+    /// Branch to commit to.
+    pub branch: Option<String>,
+    /// Gates whose passing report the release needs (`gate` or `gate-stage`).
+    pub required: Vec<String>,
+    /// Readiness checklist (runbook §1): item → its evidence.
+    pub checklist: BTreeMap<String, Vec<Evidence>>,
+    /// Dashboards (runbook §9).
+    pub dashboards: Vec<Dashboard>,
+    /// Archive.
+    pub archive: Archive,
+    /// Commit attempts on conflicts.
+    pub max_attempts: u32,
+}
+
+/// The runbook's seven readiness items, in its order, with their labels.
+pub const ITEMS: [(&str, &str); 7] = [
+    ("artifact-integrity", "Artifact integrity"),
+    ("change-scope-locked", "Change scope locked"),
+    ("dependencies-verified", "Dependencies verified"),
+    ("observability-baselines", "Observability baselines"),
+    ("risk-controls", "Risk controls"),
+    ("data-protection", "Data protection"),
+    ("communication-plan", "Communication plan"),
+];
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        let d = |name: &str, url: &str| Dashboard { name: name.into(), url: url.into() };
+        Self {
+            log: "reports/release-decisions/{release}.md".into(),
+            branch: None,
+            required: ["freeze-check", "config-diff", "artifact-verify", "smoke-gate-smoke", "smoke-gate-fast-suite", "smoke-gate-canary"]
+                .map(String::from)
+                .to_vec(),
+            checklist: BTreeMap::new(),
+            dashboards: vec![
+                d("Release Control Center", "https://grafana.tradepulse.internal/d/release-control"),
+                d("Trading Health", "https://grafana.tradepulse.internal/d/trading-health"),
+                d("Market Data Integrity", "https://grafana.tradepulse.internal/d/market-data"),
+                d("Risk & Limits", "https://grafana.tradepulse.internal/d/risk-limits"),
+                d("Customer Impact", "https://looker.tradepulse.internal/dashboards/customer-impact"),
+            ],
+            archive: Archive::default(),
+            max_attempts: 20,
+        }
+    }
+}
+
+impl release_gate_core::policy::GateSection for LogPolicy {
+    const NAME: &'static str = "decision-log-commit";
+}
