@@ -205,6 +205,17 @@ pub struct Inputs {
     pub recorded: Vec<(String, Hashes)>,
     /// Link base for lines: `{server}/{owner}/{repo}/blob/{sha}/`.
     pub blob_url: Option<String>,
+    /// The root's directory inside the repository (empty at the top):
+    /// annotations and links name files from the repository's top, as
+    /// every gate's do.
+    pub prefix: std::path::PathBuf,
+}
+
+impl Inputs {
+    /// A root-relative file as the repository names it.
+    fn in_repository(&self, shown: &str) -> String {
+        self.prefix.join(shown).to_string_lossy().replace('\\', "/")
+    }
 }
 
 /// Hashes of both sides: per file and aggregated.
@@ -399,7 +410,7 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
                 _ => continue,
             };
         report.annotations.push(Annotation {
-            path: repo_path,
+            path: input.in_repository(&repo_path),
             start_line: u64::from(line),
             end_line: u64::from(line),
             level: Level::Failure,
@@ -414,7 +425,7 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> anyhow::Result<Vec<(Diff
     }
     let link = |side: &Side, d: &Difference, line: Option<u32>| -> String {
         match (side.files.get(&d.file), line) {
-            (Some((p, _)), Some(l)) => render::file_line(input.blob_url.as_deref(), &p.to_string(), l),
+            (Some((p, _)), Some(l)) => render::file_line(input.blob_url.as_deref(), &input.in_repository(p), l),
             _ => "—".into(),
         }
     };
@@ -591,7 +602,8 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         }
     }
     let blob_url = run.blob_url();
-    let inputs = Inputs { staging, production, options, expected, exceptions, recorded, blob_url };
+    let prefix = run.root.prefix().to_owned();
+    let inputs = Inputs { staging, production, options, expected, exceptions, recorded, blob_url, prefix };
     let mut report = run.new_report();
     let judged = evaluate(&inputs, &mut report)?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

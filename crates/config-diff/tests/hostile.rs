@@ -108,3 +108,23 @@ fn a_pattern_built_to_blow_up_is_refused_with_a_clear_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("2.4.0.yaml:4:1") && err.contains("more than the 8192 allowed"), "{err}");
 }
+
+#[test]
+fn annotations_name_files_from_the_repository_top_in_a_subdirectory_checkout() {
+    // The root is `svc/` in a repository: GitHub places an annotation by its
+    // path from the repository's top, as smoke-gate's are.
+    let r = TempRepo::new();
+    std::fs::create_dir_all(r.path(".git")).unwrap();
+    r.write("svc/configs/staging/app.yaml", "a: 1\n");
+    r.write("svc/configs/production/app.yaml", "a: 2\n");
+    r.write("svc/configs/releases/2.4.0.yaml", "staging: configs/staging\nproduction: configs/production\n");
+    let out = clean_command(Path::new(env!("CARGO_BIN_EXE_config-diff")))
+        .current_dir(r.path("svc"))
+        .args(["--release", "2.4.0", "--format", "json", "--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["annotations"][0]["path"], "svc/configs/production/app.yaml", "{report:#}");
+    assert_eq!(report["annotations"][0]["start_line"], 1);
+}
