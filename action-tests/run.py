@@ -116,23 +116,97 @@ def event(tmp: Path) -> tuple[Path, dict]:
     return path, pr
 
 
-def act(repo: Path, workflow: str, event_path: Path, fake_port: int, release_server: str = "") -> subprocess.CompletedProcess:
-    cmd = [
-        "act", "pull_request",
-        "-W", f"action-tests/{workflow}",
-        "-P", "ubuntu-latest=-self-hosted",
-        "--action-offline-mode",
-        "-e", str(event_path),
-        "-s", f"GITHUB_TOKEN={TOKEN}",
-        "--env", f"GITHUB_API_URL=http://127.0.0.1:{fake_port}",
-        "--env", f"RELEASE_SERVER={release_server}",
-        # A checkout builds the gate from source: reuse the test build.
-        "--env", f"CARGO_TARGET_DIR={TARGET}",
-        "--env", "RELEASE_GATE_BUILD_PROFILE=dev",
-        "--env", "RELEASE_GATE_HTTP_BACKOFF_MS=10",
-    ]
+def run_act(repo: Path, event: str, workflow: str, event_path: Path, fake_port: int, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """act with a real runner in self-hosted mode, offline, against the fake; the gates built from source reuse the test build."""
+    cmd = ["act", event, "-W", workflow, "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode", "-e", str(event_path), "-s", f"GITHUB_TOKEN={TOKEN}"]
+    env_vars = {
+        "GITHUB_API_URL": f"http://127.0.0.1:{fake_port}",
+        "CARGO_TARGET_DIR": str(TARGET),
+        "RELEASE_GATE_BUILD_PROFILE": "dev",
+        "RELEASE_GATE_HTTP_BACKOFF_MS": "10",
+        **extra_env,
+    }
+    for k, v in env_vars.items():
+        cmd += ["--env", f"{k}={v}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_", "RELEASE_GATE_"))}
     return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+
+
+def act(repo: Path, workflow: str, event_path: Path, fake_port: int, release_server: str = "") -> subprocess.CompletedProcess:
+    return run_act(repo, "pull_request", f"action-tests/{workflow}", event_path, fake_port, {"RELEASE_SERVER": release_server})
+
+
+DEPLOY_RUN = 4242
+VALIDATION_RUN = 100
+
+
+def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
+    """The example deploy workflow in a copy of this repository, the bundled
+    example as the repository's release-gate root, made to run on the real
+    clock: every window open (or a blackout now), the canary series and the
+    kill-switch evidence moved to now. Returns the commit deployed."""
+    make_repo(dest, None)
+    ex = dest / "examples/tradepulse"
+    # A user's repository does not commit `release-gate run`'s local (dry-run) reports.
+    shutil.rmtree(ex / "reports/release-gate")
+    wf = (ROOT / "examples/workflows/deploy.yml").read_text()
+    wf = re.sub(r"tradepulse/release-gate/actions/([a-z-]+)@v1", r"./actions/\1", wf)
+    wf = wf.replace("  ROOT: .\n", "  ROOT: examples/tradepulse\n")
+    (dest / ".github/workflows").mkdir(parents=True, exist_ok=True)
+    (dest / ".github/workflows/deploy.yml").write_text(wf)
+    now = time.time()
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
+    policy = (ex / ".github/release-gate.yml").read_text()
+    start, end = policy.index("freeze-check:\n"), policy.index("config-diff:\n")
+    freeze = (
+        "freeze-check:\n  windows:\n"
+        '    - {name: always, days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00", timezone: UTC}\n'
+        "  freezes: []\n  buffer: 90m\n"
+    )
+    if blackout:
+        freeze += f"  blackouts:\n    - {{name: incident freeze, start: {iso(now - 3600)}, end: {iso(now + 3 * 3600)}}}\n"
+    policy = policy[:start] + freeze + "\n" + policy[end:]
+    policy = re.sub(r"  archive:\n(    .*\n)+", "", policy)
+    policy += "\nevaluation:\n  trusted-workflows: [.github/workflows/release-validation.yml, .github/workflows/deploy.yml]\n"
+    (ex / ".github/release-gate.yml").write_text(policy)
+    metrics_path = ex / f"reports/canary/{release}/metrics.json"
+    series = json.loads(metrics_path.read_text())
+    shift = int(now) - 60 - max(t for points in series.values() for t, _ in points)
+    metrics_path.write_text(json.dumps({k: [[t + shift, v] for t, v in points] for k, points in series.items()}))
+    kill = ex / f"reports/kill-switch/{release}.json"
+    kill.write_text(json.dumps({**json.loads(kill.read_text()), "executed_at": iso(now - 3600)}))
+    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True, text=True)  # noqa: E731
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "deploy test")
+    return git("rev-parse", "HEAD").stdout.strip()
+
+
+def seed_release_validation(port: int, sha: str, release: str) -> None:
+    """What release-validation.yml left on the commit before the deploy: its
+    check runs for freeze-check, config-diff and artifact-verify, and the
+    decision log on the release branch recording them (with config-diff's hashes)."""
+    fake_call(port, "POST", "runs", {"id": VALIDATION_RUN, "path": ".github/workflows/release-validation.yml", "head_sha": sha, "event": "push"})
+    fake_call(port, "POST", "runs", {"id": DEPLOY_RUN, "path": ".github/workflows/deploy.yml", "head_sha": sha, "event": "workflow_dispatch"})
+    ext = f"release-gate/v2 run={VALIDATION_RUN} attempt=1 at=2026-12-01T13:30:00Z"
+    for gate in ("freeze-check", "config-diff", "artifact-verify"):
+        fake_call(port, "POST", "check_runs", {"sha": sha, "name": f"release-gate/{gate}", "conclusion": "success", "external_id": ext})
+    log = (ROOT / "examples/tradepulse/reports/release-decisions/2.4.0.md").read_text().replace("2.4.0", release)
+    lines = [ln for ln in log.splitlines(keepends=True) if '"key":"smoke-gate' not in ln]
+    log = "".join(lines).replace(',"dry_run":true', "").replace('"url":', f'"commit":"{sha}","url":')
+    fake_call(port, "POST", "files", {"branch": f"release/{release}", "path": f"examples/tradepulse/reports/release-decisions/{release}.md", "content": log})
+
+
+def act_dispatch(repo: Path, release: str, fake_port: int) -> subprocess.CompletedProcess:
+    event_path = repo / "dispatch.json"
+    event_path.write_text(json.dumps({"ref": f"refs/heads/release/{release}", "inputs": {"release": release}}))
+    return run_act(
+        repo,
+        "workflow_dispatch",
+        ".github/workflows/deploy.yml",
+        event_path,
+        fake_port,
+        {"GITHUB_RUN_ID": str(DEPLOY_RUN), "GITHUB_WORKFLOW_REF": f"{REPO}/.github/workflows/deploy.yml@refs/heads/release/{release}"},
+    )
 
 
 def duration_s(text: str) -> float:
@@ -320,6 +394,79 @@ def main() -> int:
         case("artifact-verify on the example", "artifact-verify.yml", src_repo, artifact_check)
         case("smoke-gate on the example", "smoke-gate.yml", src_repo, smoke_check)
         case("decision-log-commit on the example", "decision-log-commit.yml", src_repo, log_check)
+        def deploy_case(name: str, release: str, blackout: bool, check) -> None:
+            """The example deploy workflow, as a user would run it: workflow_dispatch on the release branch."""
+            only = os.environ.get("RELEASE_GATE_ACTION_TEST_ONLY")
+            if only and only not in "deploy":
+                return
+            repo = tmp / f"deploy-{release}-{'frozen' if blackout else 'open'}"
+            repo.mkdir()
+            sha = deploy_repo(repo, release, blackout)
+            fake_call(port, "POST", "reset")
+            seed_release_validation(port, sha, release)
+            started = time.monotonic()
+            proc = act_dispatch(repo, release, port)
+            log = proc.stdout + proc.stderr
+            state = fake_call(port, "GET", "state")
+            problems = [f"requests GitHub would refuse: {v}" for r in state["requests"] for v in r["violations"]]
+            if TOKEN in log:
+                problems.append("the token appears in the log")
+            problems += check(proc.returncode, log, state, sha)
+            detail = "; ".join(problems) or f"{time.monotonic() - started:.1f}s"
+            if problems:
+                (tmp / f"{name}.log").write_text(log)
+                detail += f" (log: {tmp / (name + '.log')})"
+            results.append((name, not problems, detail))
+
+        def named(state, name: str) -> list:
+            return [x for x in runs(state) if x["name"] == name]
+
+        def deploy_go(rc, log, state, sha):
+            p = []
+            if rc != 0:
+                p.append(f"act exited {rc}")
+            if "DEPLOYED 2.4.0 to production" not in log:
+                p.append("the production job did not deploy")
+            dc = named(state, "release-gate/deploy-check")
+            if [x["conclusion"] for x in dc] != ["success"] or any(x["head_sha"] != sha for x in dc):
+                p.append(f"expected one successful deploy-check on {sha}, got {[(x['conclusion'], x['head_sha']) for x in dc]}")
+            statuses = [s for d in state["deployments"] for s in d["_statuses"]]
+            if [s["state"] for s in statuses] != ["in_progress"] or "release-decisions/2.4.0.md" not in statuses[0]["log_url"]:
+                p.append(f"expected the production deployment in progress, linked to the log; got {statuses}")
+            logs = state["files"].get("release/2.4.0", {})
+            text = logs.get("examples/tradepulse/reports/release-decisions/2.4.0.md", {}).get("content", "")
+            if "**GO**" not in text:
+                p.append("the decision log on the release branch does not say GO")
+            return p
+
+        def deploy_no_go(rc, log, state, sha):
+            p = []
+            if rc == 0:
+                p.append("the deploy of 2.5.0 succeeded")
+            if "DEPLOYED" in log:
+                p.append("2.5.0 reached production")
+            smoke = named(state, "release-gate/smoke-gate/smoke 2.5.0") + named(state, "release-gate/smoke-gate/smoke")
+            if not smoke or smoke[-1]["conclusion"] != "failure":
+                p.append(f"expected the failed smoke stage to stop the workflow, got {[(x['name'], x['conclusion']) for x in runs(state)]}")
+            if state["deployments"]:
+                p.append("no production deployment may be recorded")
+            return p
+
+        def deploy_frozen(rc, log, state, sha):
+            p = []
+            if rc == 0 or "DEPLOYED" in log:
+                p.append("a deploy during a blackout reached production")
+            dc = named(state, "release-gate/deploy-check")
+            if [x["conclusion"] for x in dc] != ["failure"] or "may not deploy now" not in (dc[0]["output"]["title"] or ""):
+                p.append(f"expected deploy-check to refuse by time, got {[(x['conclusion'], x['output']['title']) for x in dc]}")
+            statuses = [s["state"] for d in state["deployments"] for s in d["_statuses"]]
+            if statuses != ["failure"]:
+                p.append(f"expected the deployment marked failed, got {statuses}")
+            return p
+
+        deploy_case("deploy 2.4.0: GO, deployed", "2.4.0", False, deploy_go)
+        deploy_case("deploy 2.5.0: NO-GO, stopped at staging", "2.5.0", False, deploy_no_go)
+        deploy_case("deploy 2.4.0 in a blackout: refused by deploy-gate", "2.4.0", True, deploy_frozen)
         if timing:
             print(f"timing: action with a fresh download {timing['download']:.3f} s; with the cached binary {timing['cached']:.3f} s (budget 2 s)")
     finally:

@@ -22,6 +22,7 @@ use clap::Parser;
 use release_gate_core::cli::CommonArgs;
 use release_gate_core::context::Context;
 use release_gate_core::hashes::Hashes;
+use release_gate_core::paths::Root;
 use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status, Verdict, data};
 use release_gate_core::{Run, render};
 use serde::Deserialize;
@@ -534,15 +535,18 @@ pub fn human_diff(judged: &[(Difference, Standing)], color: bool) -> String {
     out
 }
 
-/// Reads the manifest, sources, exceptions and recorded hashes, evaluates
-/// the rules and publishes the report.
-pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
-    let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common, ctx)?;
-    let now = run.now;
-    let policy = &run.policy.section;
-    let root = &run.root;
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", &run.release)));
-    let (manifest, manifest_shown) = if args.staging.is_empty() {
+/// The release's config manifest (unless `--staging`/`--production` name the
+/// sides) and both sides, parsed, from the checkout.
+pub fn read_sides(
+    root: &Root,
+    policy: &ConfigDiffPolicy,
+    release: &str,
+    manifest: Option<PathBuf>,
+    staging: &[String],
+    production: &[String],
+) -> anyhow::Result<(Option<Manifest>, Option<String>, Side, Side)> {
+    let manifest_path = manifest.unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", release)));
+    let (manifest, manifest_shown) = if staging.is_empty() {
         let shown = manifest_path.display().to_string();
         let text = match root.read_text(&manifest_path, "config manifest") {
             Ok(t) => t,
@@ -556,7 +560,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     };
     let (staging_specs, production_specs) = match &manifest {
         Some(m) => (m.staging.list(), m.production.list()),
-        None => (args.staging.clone(), args.production.clone()),
+        None => (staging.to_vec(), production.to_vec()),
     };
     let budget = yaml::Budget { alias_nodes: policy.max_alias_nodes };
     // Both sides are parsed at once: parsing is most of the work on large configs.
@@ -567,6 +571,27 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     });
     let (staging, production) = (staging??, production?);
     let (staging, production) = sources::pair_single_files(staging, production);
+
+    Ok((manifest, manifest_shown, staging, production))
+}
+
+/// The canonical hashes of the configuration the release applies (its
+/// manifest's sides, as read now): what the decision log records and a
+/// deploy compares.
+pub fn applied_hashes(root: &Root, policy: &ConfigDiffPolicy, release: &str) -> anyhow::Result<Hashes> {
+    let (_, _, staging, production) = read_sides(root, policy, release, None, &[], &[])?;
+    hashes(&staging, &production)
+}
+
+/// Reads the manifest, sources, exceptions and recorded hashes, evaluates
+/// the rules and publishes the report.
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<ConfigDiffPolicy>::start("config-diff", args.common, ctx)?;
+    let now = run.now;
+    let policy = &run.policy.section;
+    let root = &run.root;
+    let (manifest, manifest_shown, staging, production) =
+        read_sides(root, policy, &run.release, args.manifest.clone(), &args.staging, &args.production)?;
 
     let mut list_keys: Vec<(Pattern, String)> = Vec::new();
     for (p, k) in policy.list_keys.iter().chain(manifest.iter().flat_map(|m| m.list_keys.iter())) {

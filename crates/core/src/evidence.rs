@@ -33,6 +33,66 @@ pub struct Judged {
     pub counts: Result<(), String>,
 }
 
+/// Check runs on a commit by name: the newest that counts, and why the
+/// others carrying the name do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckRuns {
+    /// Name → the newest check run that counts.
+    pub counting: BTreeMap<String, Counted>,
+    /// Name → why a check run with that name does not count.
+    pub refused: BTreeMap<String, String>,
+}
+
+/// A check run that counts, as evidence readers use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    /// `success`, `neutral`, `failure`, …; `pending` while it has none.
+    pub conclusion: String,
+    /// Its page.
+    pub url: String,
+    /// Its headline (the report's title).
+    pub title: String,
+    /// What release-gate recorded in its `external_id`.
+    pub id: ExternalId,
+}
+
+impl Counted {
+    /// Whether it passed (`success`, or `neutral` for a pass with warnings).
+    pub fn passed(&self) -> bool {
+        self.conclusion == "success" || self.conclusion == "neutral"
+    }
+}
+
+impl CheckRuns {
+    /// Whether the newest counting check run called `name` passed.
+    pub fn passed(&self, name: &str) -> bool {
+        self.counting.get(name).is_some_and(Counted::passed)
+    }
+}
+
+/// The commit's check runs that count, by name.
+pub async fn by_name(gh: &GitHub, sha: &str, trust: &Trust) -> Result<CheckRuns, ApiError> {
+    let mut out = CheckRuns::default();
+    for j in check_runs(gh, sha, trust).await? {
+        match j.counts {
+            Ok(()) => {
+                // Counting implies release-gate's external id.
+                let Some(id) = j.run.external_id.as_deref().and_then(ExternalId::parse) else { continue };
+                out.counting.entry(j.run.name.clone()).or_insert_with(|| Counted {
+                    conclusion: j.run.conclusion.clone().unwrap_or_else(|| "pending".into()),
+                    url: j.run.html_url.clone().unwrap_or_default(),
+                    title: j.run.output.title.clone().unwrap_or_default(),
+                    id,
+                });
+            }
+            Err(why) => {
+                out.refused.entry(j.run.name.clone()).or_insert(why);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The commit's check runs, each judged; newest first, as GitHub lists them.
 pub async fn check_runs(gh: &GitHub, sha: &str, trust: &Trust) -> Result<Vec<Judged>, ApiError> {
     let runs = gh.check_runs(sha, None).await?;

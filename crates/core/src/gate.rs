@@ -47,15 +47,23 @@ pub trait Gate: clap::Parser {
 /// check run when it could not finish, and returns the documented exit code.
 pub fn main<G: Gate>() -> ExitCode {
     let args = G::parse();
-    let common = args.common().clone();
-    let check = common.check_name.clone().unwrap_or_else(|| args.default_check_name());
+    let mut common = args.common().clone();
+    common.check_name = Some(common.check_name.clone().unwrap_or_else(|| args.default_check_name()));
+    run_as(G::NAME, &common, |ctx| args.run(ctx))
+}
+
+/// The edge for a gate that is a subcommand (`release-gate deploy-check`):
+/// reads the context, runs `f`, publishes a failed check run when it could
+/// not finish, and returns the exit code. `gate` names the default check run.
+pub fn run_as(gate: &str, common: &CommonArgs, f: impl FnOnce(Context) -> anyhow::Result<Verdict>) -> ExitCode {
+    let check = common.check_name.clone().unwrap_or_else(|| crate::report::check_name(gate, None));
     let ctx = match Context::from_process(common.event.as_deref(), common.token.clone()) {
         Ok(ctx) => ctx,
         Err(e) => return exit::finish(Err(e.into())),
     };
-    let result = args.run(ctx.clone());
+    let result = f(ctx.clone());
     if let Err(e) = &result {
-        publish_failure(G::NAME, &common, &ctx, &check, e);
+        publish_failure(gate, common, &ctx, &check, e);
     }
     exit::finish(result)
 }

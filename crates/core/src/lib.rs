@@ -72,6 +72,8 @@ pub struct Run<S> {
     pub dry_run: bool,
     /// Where the policy came from, and what the change proposes, for the report.
     notes: Vec<Section>,
+    /// The policy in force as read (`None`: built-in defaults), its name and source, for other sections.
+    in_force: InForce,
     github: Option<GitHub>,
     runtime: tokio::runtime::Runtime,
 }
@@ -111,14 +113,20 @@ impl<S: GateSection> Run<S> {
             ctx.base_sha = Some(pr.base.sha.clone());
             ctx.pull_request = Some(pr);
         }
-        let (policy, notes) = runtime.block_on(policy_in_force::<S>(&root, &args, &ctx, github.as_ref()))?;
+        let (policy, notes, in_force) = runtime.block_on(policy_in_force::<S>(&root, &args, &ctx, github.as_ref()))?;
         let (now, dry_run) = clock(&args, &ctx, &policy)?;
-        Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, notes, github, runtime })
+        Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, notes, in_force, github, runtime })
     }
 
     /// The GitHub client, when online.
     pub fn github(&self) -> Option<&GitHub> {
         self.github.as_ref()
+    }
+
+    /// Another section of the policy in force (the same file, from the same
+    /// commit): for commands that apply several gates' rules (`deploy-check`).
+    pub fn section<T: GateSection>(&self) -> anyhow::Result<T> {
+        Ok(self.in_force.parse::<T>()?.section)
     }
 
     /// Runs a future to completion on the gate's runtime.
@@ -210,12 +218,30 @@ impl<S: GateSection> Run<S> {
 /// The policy in force and notes on where it came from. On a proposed
 /// change, the base commit's file (through the contents API when online);
 /// otherwise the checkout's.
+/// The policy in force as read: its text, the name it is shown by, and
+/// where it was read (`file@base` on a proposed change).
+struct InForce {
+    text: Option<String>,
+    shown: String,
+    source: String,
+}
+
+impl InForce {
+    /// The policy as one section's gate sees it; errors name the base commit's file when that is the source.
+    fn parse<T: GateSection>(&self) -> anyhow::Result<PolicyFile<T>> {
+        policy::from_text::<T>(self.text.as_deref(), Path::new(&self.shown)).map_err(|e| {
+            let e = anyhow::Error::new(e);
+            if self.source == self.shown { e } else { e.context(format!("the policy in force is the base commit's, `{}`", self.source)) }
+        })
+    }
+}
+
 async fn policy_in_force<S: GateSection>(
     root: &Root,
     args: &CommonArgs,
     ctx: &Context,
     gh: Option<&GitHub>,
-) -> anyhow::Result<(PolicyFile<S>, Vec<Section>)> {
+) -> anyhow::Result<(PolicyFile<S>, Vec<Section>, InForce)> {
     let rel: PathBuf = args.policy.clone().unwrap_or_else(|| PathBuf::from(policy::DEFAULT_PATH));
     let shown = rel.display().to_string();
     let local = root.read_text_if_present(&rel, "policy")?;
@@ -257,11 +283,8 @@ async fn policy_in_force<S: GateSection>(
     if args.policy.is_some() && text.is_none() {
         anyhow::bail!("policy `{source}` does not exist; check the path given to --policy (input policy)");
     }
-    let parsed = policy::from_text::<S>(text.as_deref(), Path::new(&shown)).map_err(|e| {
-        let e = anyhow::Error::new(e);
-        if source == shown { e } else { e.context(format!("the policy in force is the base commit's, `{source}`")) }
-    })?;
-    Ok((parsed, notes))
+    let in_force = InForce { text, shown, source };
+    Ok((in_force.parse::<S>()?, notes, in_force))
 }
 
 fn short(sha: &str) -> &str {

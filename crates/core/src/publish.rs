@@ -173,6 +173,8 @@ pub struct ExternalId {
     pub generated_at: String,
     /// The gate's outcome, when it has one.
     pub outcome: Option<String>,
+    /// The gate's decision (smoke-gate's `promote`/`hold`/`rollback`), when it has one.
+    pub decision: Option<String>,
 }
 
 impl ExternalId {
@@ -190,6 +192,9 @@ impl ExternalId {
         if let Some(o) = &self.outcome {
             s.push_str(&format!(" outcome={o}"));
         }
+        if let Some(d) = &self.decision {
+            s.push_str(&format!(" decision={d}"));
+        }
         s
     }
 
@@ -199,17 +204,18 @@ impl ExternalId {
         if parts.next()? != Self::PREFIX {
             return None;
         }
-        let (mut run_id, mut run_attempt, mut generated_at, mut outcome) = (None, None, None, None);
+        let (mut run_id, mut run_attempt, mut generated_at, mut outcome, mut decision) = (None, None, None, None, None);
         for p in parts {
             match p.split_once('=')? {
                 ("run", v) => run_id = Some(v.to_owned()).filter(|v| v != "local"),
                 ("attempt", v) => run_attempt = Some(v.to_owned()),
                 ("at", v) => generated_at = Some(v.to_owned()),
                 ("outcome", v) => outcome = Some(v.to_owned()),
+                ("decision", v) => decision = Some(v.to_owned()),
                 _ => return None,
             }
         }
-        Some(Self { run_id, run_attempt: run_attempt?, generated_at: generated_at?, outcome })
+        Some(Self { run_id, run_attempt: run_attempt?, generated_at: generated_at?, outcome, decision })
     }
 
     /// Whether it was published by this very run (same workflow run and attempt).
@@ -274,6 +280,7 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
         run_attempt: ctx.run_attempt.clone().unwrap_or_else(|| "1".into()),
         generated_at: report.generated_at.clone(),
         outcome: report.outputs.get("outcome").cloned(),
+        decision: report.outputs.get("decision").filter(|d| !d.contains(char::is_whitespace)).cloned(),
     }
     .render();
     let mut body = json!({
@@ -395,9 +402,10 @@ mod tests {
             run_attempt: "2".into(),
             generated_at: "2026-12-01T13:30:00Z".into(),
             outcome: Some("failed".into()),
+            decision: Some("rollback".into()),
         };
         assert_eq!(ExternalId::parse(&id.render()), Some(id.clone()));
-        let local = ExternalId { run_id: None, outcome: None, ..id };
+        let local = ExternalId { run_id: None, outcome: None, decision: None, ..id };
         assert_eq!(local.render(), "release-gate/v2 run=local attempt=2 at=2026-12-01T13:30:00Z");
         assert_eq!(ExternalId::parse(&local.render()), Some(local));
         for other in ["", "release-gate:x:1:1:t", "release-gate/v2 run=1", "release-gate/v2 run=1 attempt=1 at=t bogus=1"] {

@@ -36,6 +36,10 @@ pub struct RenderCtx<'a> {
     pub run_url: Option<String>,
     /// Policy.
     pub policy: &'a LogPolicy,
+    /// Entries from gates' check runs on this commit (gates that ran in
+    /// another job): used where the log records nothing newer for that gate
+    /// on this commit, so a recorded entry (with config-diff's hashes) is kept.
+    pub fallback: BTreeMap<String, GateEntry>,
 }
 
 /// Renders the log: the existing text with its generated regions replaced
@@ -50,8 +54,15 @@ pub fn render(
 ) -> (String, Vec<String>) {
     let template = template(ctx.release);
     let mut doc = existing.filter(|d| !d.trim().is_empty()).unwrap_or(&template).to_owned();
-    // Merge: gates recorded in the file, overridden by this writer's reports.
+    // Merge: gates recorded in the file, overridden by this writer's
+    // reports; a check-run entry replaces a recorded one only when that is
+    // for another commit, a dry run, or older (a newer failure always wins).
     let mut all = log::entries(&doc);
+    for (k, e) in &ctx.fallback {
+        if all.get(k).is_none_or(|r| r.dry_run || r.commit != e.commit || e.generated_at > r.generated_at) {
+            all.insert(k.clone(), e.clone());
+        }
+    }
     for (k, e) in new {
         all.insert(k.clone(), e.clone());
     }
@@ -204,6 +215,29 @@ updates only the marked sections.\n\n\
         hs = g("config-hashes"),
         gd = log::region("gate-data", ""),
     )
+}
+
+/// A gate's result as the log records it, from its check run that counts
+/// on `commit` (the gate ran in another job; its report is not here).
+pub fn entry_from_check_run(key: &str, c: &release_gate_core::evidence::Counted, commit: &str) -> GateEntry {
+    let verdict = match c.conclusion.as_str() {
+        "success" => "pass",
+        "neutral" => "warn",
+        _ => "fail",
+    };
+    GateEntry {
+        key: key.to_owned(),
+        verdict: verdict.to_owned(),
+        title: c.title.clone(),
+        decision: c.id.decision.clone(),
+        generated_at: c.id.generated_at.clone(),
+        commit: Some(commit.to_owned()),
+        url: Some(c.url.clone()).filter(|u| !u.is_empty()),
+        failed: if verdict == "fail" { vec![format!("check run concluded {}: {}", c.conclusion, c.title)] } else { Vec::new() },
+        warnings: Vec::new(),
+        dry_run: false,
+        hashes: BTreeMap::new(),
+    }
 }
 
 /// A report as the log records it; a config-diff report whose hashes do

@@ -17,8 +17,9 @@ pub mod policy;
 
 pub use document::{Hand, RenderCtx, entry_of, render, template};
 pub use judge::{ItemState, Observed, blockers, checklist};
-pub use observe::{CheckRuns, file_time, observer, read_reports};
+pub use observe::{file_time, observer, read_reports};
 pub use policy::{Archive, Dashboard, Evidence, ITEMS, LogPolicy};
+pub use release_gate_core::evidence::CheckRuns;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -149,21 +150,8 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     // only those published by a trusted workflow count.
     let mut check_runs = CheckRuns::default();
     if let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) {
-        match run.block_on(release_gate_core::evidence::check_runs(gh, sha, &run.trust())) {
-            Ok(list) => {
-                for j in list {
-                    match j.counts {
-                        Ok(()) => {
-                            check_runs.counting.entry(j.run.name.clone()).or_insert_with(|| {
-                                (j.run.conclusion.clone().unwrap_or_else(|| "pending".into()), j.run.html_url.clone().unwrap_or_default())
-                            });
-                        }
-                        Err(why) => {
-                            check_runs.refused.entry(j.run.name.clone()).or_insert(why);
-                        }
-                    }
-                }
-            }
+        match run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust())) {
+            Ok(found) => check_runs = found,
             Err(e) if e.is_unreachable() => return Err(e.into()),
             Err(e) => eprintln!("release-gate: the commit's check runs could not be read ({e}); check-run evidence is missing"),
         }
@@ -174,11 +162,23 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         let url = check_runs
             .counting
             .get(&check)
-            .map(|(_, u)| u.clone())
+            .map(|c| c.url.clone())
             .filter(|u| !u.is_empty())
             .or_else(|| Some(path.strip_prefix(root.real()).unwrap_or(path).display().to_string()));
         let e = entry_of(r, url).with_context(|| format!("cannot record {}", path.display()))?;
         entries.insert(e.key.clone(), e);
+    }
+    // A gate that ran in another job of this workflow (its report is not in
+    // this job's directory) is recorded from its check run on this commit,
+    // when that check run counts and the log has nothing newer for it.
+    let mut fallback = BTreeMap::new();
+    if let Some(sha) = run.ctx.sha.as_ref().filter(|_| run.github().is_some()) {
+        for key in policy.required.iter().filter(|k| !entries.contains_key(*k)) {
+            let (gate, stage) = release_gate_core::report::split_key(key);
+            if let Some(c) = check_runs.counting.get(&release_gate_core::report::check_name(gate, stage)) {
+                fallback.insert(key.clone(), document::entry_from_check_run(key, c, sha));
+            }
+        }
     }
     let hand = Hand {
         participants: args.participants.clone(),
@@ -192,6 +192,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         now,
         run_url: run.ctx.run_url(),
         policy: &policy,
+        fallback,
     };
     let observe = observer(&root, &release, &links, &check_runs, run.github().is_some());
     let via = match args.via {

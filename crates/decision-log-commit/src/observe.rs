@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use release_gate_core::evidence::CheckRuns;
 use release_gate_core::paths::{PathError, Root};
 use release_gate_core::report::Report;
 
@@ -18,7 +19,8 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Ve
     let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
     paths.sort();
     for p in paths {
-        if p.file_stem().is_some_and(|s| s == "decision-log-commit") {
+        // Its own report, and deploy-check's (taken after the decision, at deploy time), are not evidence for it.
+        if p.file_stem().is_some_and(|s| s == "decision-log-commit" || s == "deploy-check") {
             continue;
         }
         let r = Report::read(&root.file(&p, "report")?)?;
@@ -31,16 +33,6 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Ve
         out.push((p, r));
     }
     Ok(out)
-}
-
-/// Check runs on the commit by name: the newest that counts (conclusion
-/// and link), and why the others carrying the name do not.
-#[derive(Debug, Default)]
-pub struct CheckRuns {
-    /// Name → (conclusion, link) of the newest check run that counts.
-    pub counting: BTreeMap<String, (String, String)>,
-    /// Name → why a check run with that name does not count.
-    pub refused: BTreeMap<String, String>,
 }
 
 /// Observes file, check-run and link evidence at the edge.
@@ -76,8 +68,8 @@ pub fn observer<'a>(
         }
         if let Some(name) = &ev.check_run {
             return match check_runs.counting.get(name) {
-                Some((c, url)) if c == "success" || c == "neutral" => Observed::Present { shown: format!("[{name}]({url})"), at: None },
-                Some((c, url)) => Observed::Missing(format!("[{name}]({url}) concluded {c}")),
+                Some(c) if c.passed() => Observed::Present { shown: format!("[{name}]({})", c.url), at: None },
+                Some(c) => Observed::Missing(format!("[{name}]({}) concluded {}", c.url, c.conclusion)),
                 None => match check_runs.refused.get(name) {
                     Some(why) => Observed::Missing(format!("{name}: the check run with that name does not count: {why}")),
                     None if online => Observed::Missing(format!("{name}: no such check run on this commit")),

@@ -429,3 +429,65 @@ fn a_log_that_cannot_be_read_is_never_rebuilt_over() {
     assert!(err.contains("reports/release-decisions/2.4.0.md:4: decision log is not UTF-8") && err.contains("left as it is"), "{err}");
     assert_eq!(std::fs::read(repo.path(LOG)).unwrap(), hand, "the captain's lines are untouched");
 }
+
+#[test]
+fn a_gate_from_another_job_is_recorded_from_its_trusted_check_run_and_never_over_the_logs_hashes() {
+    // The deploy workflow runs freeze-check in another job: no report here,
+    // but its check run on this commit, published by this workflow, counts.
+    let fake = Fake::start("").unwrap();
+    fake.put_file("release/2.4.0", "README.md", "release branch\n");
+    let repo = Repo::new();
+    repo.evidence("2026-11-28T09:00:00Z");
+    let head = webhook_example("pull_request", Some("opened")).unwrap()["pull_request"]["head"]["sha"].as_str().unwrap().to_owned();
+    let mut cd = report("config-diff", None, Status::Pass, None);
+    cd.commit = Some(head.clone());
+    repo.add(GOOD_DIR, &cd);
+    let wf = ".github/workflows/deploy.yml";
+    fake.add_run(77, wf, &head, "pull_request");
+    let run = |fake: &Fake| {
+        let out = online(&repo, fake, GOOD_DIR, &["--via", "api"])
+            .env("GITHUB_RUN_ID", "78")
+            .env("GITHUB_WORKFLOW_REF", format!("Codertocat/Hello-World/{wf}@refs/heads/main"))
+            .output()
+            .unwrap();
+        let r: Value =
+            serde_json::from_slice(&std::fs::read(repo.path("reports/release-gate/2.4.0/decision-log-commit.json")).unwrap()).unwrap();
+        (out, r)
+    };
+    // Another app's check run with the name: not recorded.
+    fake.add_check_run(
+        &head,
+        "release-gate/freeze-check",
+        "success",
+        "other-app",
+        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+    );
+    let (_, r) = run(&fake);
+    assert!(r["data"]["blockers"].to_string().contains("no evidence from freeze-check"), "{}", r["data"]["blockers"]);
+    // This workflow's: recorded, with its decision and commit.
+    fake.add_check_run(
+        &head,
+        "release-gate/freeze-check",
+        "success",
+        "github-actions",
+        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+    );
+    let (_, r) = run(&fake);
+    let blockers = r["data"]["blockers"].to_string();
+    assert!(!blockers.contains("freeze-check"), "{blockers}");
+    let log = fake.file("release/2.4.0", LOG).unwrap();
+    assert!(log.contains(&format!(r#""key":"freeze-check","verdict":"pass","title":"release-gate/freeze-check","generated_at":"2026-12-01T13:30:00Z","commit":"{head}""#)), "{log}");
+    // config-diff's recorded entry (with the hashes) is not replaced by its check run.
+    fake.add_check_run(
+        &head,
+        "release-gate/config-diff",
+        "success",
+        "github-actions",
+        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+    );
+    std::fs::remove_file(repo.path("reports/release-gate/2.4.0/config-diff.json")).unwrap();
+    let _ = run(&fake);
+    let log = fake.file("release/2.4.0", LOG).unwrap();
+    assert!(log.contains("production jcs-sha256:abc"), "the recorded hashes stay: {log}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod scope;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
@@ -307,30 +308,54 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
 pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let run = Run::<FreezePolicy>::start("freeze-check", args.common, ctx)?;
     let policy = &run.policy.section;
-    let mut calendar = Vec::new();
-    for path in &policy.calendars {
-        let text = run.root.read_text(path, "calendar (freeze-check.calendars)")?;
-        calendar.extend(ics::parse(&text, path, &policy.calendar_timezone.tz)?);
-    }
-    let roster = match &policy.oncall {
-        Some(rule) => Some(oncall::parse(&run.root.read_text(&rule.roster, "on-call roster (freeze-check.oncall.roster)")?, &rule.roster)?),
-        None => None,
-    };
-    let display = Zone::named(&run.policy.reporting.display_timezone).map_err(|e| anyhow::anyhow!("reporting.display-timezone: {e}"))?;
     let pr = match &run.ctx.pull_request {
         Some(pr) => Some(run.block_on(pull_facts(run.github(), pr, policy))?),
         None => None,
     };
+    let read = |path: &Path, what: &str| Ok(run.root.read_text(path, what)?);
+    let input = inputs(policy, &run.policy.reporting.display_timezone, &read, run.now, pr)?;
     let mut report = run.new_report();
-    evaluate(policy, &run.release, &Inputs { now: run.now, calendar, pr, roster, display }, &mut report);
+    evaluate(policy, &run.release, &input, &mut report);
     run.finish(report)
+}
+
+/// What the rules read besides the pull request: the calendars and the
+/// on-call roster, through `read(path, what)` (the checkout, or the
+/// contents API for a deployment protection rule), and the display zone.
+pub fn inputs(
+    policy: &FreezePolicy,
+    display_timezone: &str,
+    read: &dyn Fn(&Path, &str) -> anyhow::Result<String>,
+    now: Timestamp,
+    pr: Option<PullFacts>,
+) -> anyhow::Result<Inputs> {
+    let mut calendar = Vec::new();
+    for path in &policy.calendars {
+        let text = read(path, "calendar (freeze-check.calendars)")?;
+        calendar.extend(ics::parse(&text, path, &policy.calendar_timezone.tz)?);
+    }
+    let roster = match &policy.oncall {
+        Some(rule) => Some(oncall::parse(&read(&rule.roster, "on-call roster (freeze-check.oncall.roster)")?, &rule.roster)?),
+        None => None,
+    };
+    let display = Zone::named(display_timezone).map_err(|e| anyhow::anyhow!("reporting.display-timezone: {e}"))?;
+    Ok(Inputs { now, calendar, pr, roster, display })
+}
+
+/// The files [`inputs`] reads: the calendars and the roster.
+pub fn files_read(policy: &FreezePolicy) -> Vec<std::path::PathBuf> {
+    policy.calendars.iter().cloned().chain(policy.oncall.iter().map(|r| r.roster.clone())).collect()
 }
 
 /// The pull request as the rules see it: the event's copy, refreshed from
 /// the API when online (labels change after the event), with reviews, team
 /// memberships and permissions fetched only when the emergency label asks
 /// for them.
-async fn pull_facts(gh: Option<&GitHub>, pr: &release_gate_core::context::PullRequest, policy: &FreezePolicy) -> anyhow::Result<PullFacts> {
+pub async fn pull_facts(
+    gh: Option<&GitHub>,
+    pr: &release_gate_core::context::PullRequest,
+    policy: &FreezePolicy,
+) -> anyhow::Result<PullFacts> {
     let mut facts = PullFacts {
         number: pr.number,
         author: pr.user.login.clone(),

@@ -37,6 +37,11 @@ pub struct Recorded {
     pub status: u16,
     /// The `Authorization` header's scheme and whether a token was present.
     pub authorized: bool,
+    /// Who the credentials were: `app` (a GitHub App's JWT that verified),
+    /// `installation` (a token this fake issued to an installation), `token`
+    /// (any other token), or empty.
+    #[serde(default)]
+    pub credential: String,
     /// Why GitHub's description refuses it (empty when valid).
     pub violations: Vec<String>,
 }
@@ -167,9 +172,19 @@ pub struct State {
     pub requests: Vec<Recorded>,
     /// Pending faults.
     pub faults: Vec<Fault>,
+    /// GitHub Apps: id → public key (PEM) their JWTs are verified with.
+    pub apps: BTreeMap<u64, String>,
+    /// Installations: id → the App installed.
+    pub installations: BTreeMap<u64, u64>,
+    /// Installation tokens issued: token → installation.
+    pub installation_tokens: BTreeMap<String, u64>,
+    /// Deployments, each with its statuses under `_statuses`.
+    pub deployments: Vec<Value>,
+    /// Custom deployment protection rule answers: (run id, body).
+    pub protection_reviews: Vec<(u64, Value)>,
 }
 
-fn spec() -> anyhow::Result<&'static openapi::Spec> {
+pub(crate) fn spec() -> anyhow::Result<&'static openapi::Spec> {
     static SPEC: OnceLock<Result<openapi::Spec, String>> = OnceLock::new();
     SPEC.get_or_init(|| openapi::spec_path().and_then(|p| openapi::Spec::load(&p)).map_err(|e| format!("{e:#}")))
         .as_ref()
@@ -336,14 +351,31 @@ impl Fake {
 
     /// Records a workflow run: its workflow file, commit and event.
     pub fn add_run(&self, id: u64, path: &str, head_sha: &str, event: &str) {
+        self.with(|s| s.runs.insert(id, run_json(id, path, head_sha, event)));
+    }
+
+    /// Registers a GitHub App (its id and public key, PEM) and one installation of it.
+    pub fn add_app(&self, app_id: u64, public_key_pem: &str, installation_id: u64) {
         self.with(|s| {
-            s.runs.insert(
-                id,
-                json!({"id": id, "name": path.rsplit('/').next().unwrap_or(path), "node_id": format!("WFR_{id}"), "path": path, "head_sha": head_sha,
-                       "event": event, "head_branch": "main", "status": "completed", "conclusion": "success", "workflow_id": 1,
-                       "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1}),
-            )
+            s.apps.insert(app_id, public_key_pem.to_owned());
+            s.installations.insert(installation_id, app_id);
         });
+    }
+
+    /// The deployments made, with their statuses under `_statuses`.
+    pub fn deployments(&self) -> Vec<Value> {
+        self.with(|s| s.deployments.clone())
+    }
+
+    /// The custom deployment protection rule answers: (run id, body).
+    pub fn protection_reviews(&self) -> Vec<(u64, Value)> {
+        self.with(|s| s.protection_reviews.clone())
+    }
+
+    /// A completed check run on `sha`, as another workflow or app would
+    /// leave it: `app` is its app's slug, `external_id` as given.
+    pub fn add_check_run(&self, sha: &str, name: &str, conclusion: &str, app: &str, external_id: Option<&str>) -> u64 {
+        self.with(|s| push_check_run(s, sha, name, conclusion, app, external_id))
     }
 
     /// Makes `login` an active member of `org/team`.
@@ -360,6 +392,34 @@ impl Fake {
     pub fn comments(&self) -> Vec<Value> {
         self.with(|s| s.comments.clone())
     }
+}
+
+/// A workflow run as `GET /repos/{o}/{r}/actions/runs/{id}` answers it.
+fn run_json(id: u64, path: &str, head_sha: &str, event: &str) -> Value {
+    json!({"id": id, "name": path.rsplit('/').next().unwrap_or(path), "node_id": format!("WFR_{id}"), "path": path, "head_sha": head_sha,
+           "event": event, "head_branch": "main", "status": "completed", "conclusion": "success", "workflow_id": 1,
+           "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1})
+}
+
+/// A completed check run another workflow or app left on `sha`; its id.
+fn push_check_run(state: &mut State, sha: &str, name: &str, conclusion: &str, app: &str, external_id: Option<&str>) -> u64 {
+    state.next_id += 1;
+    let id = state.next_id;
+    state.check_runs.push(json!({
+        "id": id, "head_sha": sha, "node_id": format!("CR_{id}"), "external_id": external_id, "name": name,
+        "url": format!("https://api.github.com/repos/o/r/check-runs/{id}"), "html_url": format!("https://github.com/o/r/runs/{id}"),
+        "details_url": null, "status": "completed", "conclusion": conclusion, "started_at": now(), "completed_at": now(),
+        "check_suite": {"id": 1}, "app": app_json(app), "pull_requests": [],
+        "output": {"title": name, "summary": "", "text": null, "annotations_count": 0, "annotations_url": ""}, "_annotations": [],
+    }));
+    id
+}
+
+/// An app as check runs name it; the token the gates use in Actions is `github-actions`'s.
+fn app_json(slug: &str) -> Value {
+    json!({"id": slug.len(), "slug": slug, "node_id": format!("A_{slug}"), "name": slug, "owner": user("github"),
+           "description": "", "external_url": "", "html_url": format!("https://github.com/apps/{slug}"),
+           "created_at": "2018-01-01T00:00:00Z", "updated_at": "2018-01-01T00:00:00Z", "permissions": {}, "events": []})
 }
 
 fn user(login: &str) -> Value {
@@ -380,10 +440,8 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
     if let Some(control) = full_path.strip_prefix("/_fake/") {
         return control_endpoint(&shared, &method, control, &body);
     }
-    let authorized = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.len() > 7 && (v.starts_with("Bearer ") || v.starts_with("token ")));
+    let auth_header = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let authorized = auth_header.len() > 7 && (auth_header.starts_with("Bearer ") || auth_header.starts_with("token "));
     let query: Vec<(String, String)> = query_string
         .split('&')
         .filter(|p| !p.is_empty())
@@ -421,7 +479,8 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
         let state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.latency.iter().filter(|(m, p, _)| m.eq_ignore_ascii_case(method.as_str()) && path.contains(p.as_str())).map(|l| l.2).max()
     };
-    let response = serve(&shared, &method, path, query, query_string, json_body, violations, authorized, op);
+    let credential = auth_header.split_once(' ').map(|(_, t)| t.to_owned()).unwrap_or_default();
+    let response = serve(&shared, &method, path, query, query_string, json_body, violations, (authorized, credential), op);
     // The answer is computed first and delivered late: what the client reads
     // is already stale when it arrives, as on a busy API.
     if let Some(ms) = delay {
@@ -439,10 +498,11 @@ fn serve(
     query_string: String,
     json_body: Option<Value>,
     violations: Vec<String>,
-    authorized: bool,
+    (authorized, token): (bool, String),
     op: Option<openapi::Operation>,
 ) -> Response {
     let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let credential = credential_kind(&state, &token);
     let (status, response) = if !violations.is_empty() {
         (422, gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Validation Failed (fake): {}", violations.join("; "))))
     } else if !authorized {
@@ -455,6 +515,9 @@ fn serve(
                 (f.status, fault_response(&f))
             }
             (Some(f), _) => (f.status, fault_response(&f)),
+            (None, Some(op)) if op.template.starts_with("/app/") && credential != "app" => {
+                (401, gh_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded"))
+            }
             (None, Some(op)) => {
                 let r = apply(&mut state, method, &op, &query, json_body.as_ref());
                 (r.status().as_u16(), r)
@@ -469,9 +532,43 @@ fn serve(
         body: json_body,
         status,
         authorized,
+        credential: credential.to_owned(),
         violations,
     });
     response
+}
+
+/// What a bearer token is: an App's JWT that verifies against a registered
+/// key (RS256, `iss` the App's id, at most ten minutes long), an
+/// installation token this fake issued, or any other token.
+fn credential_kind(state: &State, token: &str) -> &'static str {
+    if token.is_empty() {
+        return "";
+    }
+    if state.installation_tokens.contains_key(token) {
+        return "installation";
+    }
+    #[derive(Deserialize)]
+    struct Claims {
+        iss: serde_json::Value,
+        iat: i64,
+        exp: i64,
+    }
+    for (id, pem) in &state.apps {
+        let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()) else { continue };
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        // `iss` is checked below: GitHub (and octocrab) write the App id as a number, which the library reads only as a string.
+        v.required_spec_claims = ["exp", "iat"].iter().map(|s| (*s).to_owned()).collect();
+        v.validate_aud = false;
+        if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &key, &v) {
+            let c = data.claims;
+            let iss = c.iss.as_u64().or_else(|| c.iss.as_str().and_then(|s| s.parse().ok()));
+            if iss == Some(*id) && c.exp - c.iat <= 660 {
+                return "app";
+            }
+        }
+    }
+    "token"
 }
 
 fn take_fault(state: &mut State, method: &str, path: &str) -> Option<Fault> {
@@ -531,6 +628,37 @@ fn control_endpoint(shared: &Shared, method: &Method, what: &str, body: &[u8]) -
                 StatusCode::NO_CONTENT.into_response()
             }
             _ => gh_error(StatusCode::BAD_REQUEST, "expected {branch, path, content, head?}"),
+        },
+        ("POST", "runs") => match parsed {
+            // {id, path, head_sha, event?}: a workflow run, as the check runs' external ids name them.
+            Some(r) if r["id"].is_u64() && r["path"].is_string() && r["head_sha"].is_string() => {
+                let id = r["id"].as_u64().unwrap_or(0);
+                let run = run_json(
+                    id,
+                    r["path"].as_str().unwrap_or_default(),
+                    r["head_sha"].as_str().unwrap_or_default(),
+                    r["event"].as_str().unwrap_or("push"),
+                );
+                state.runs.insert(id, run);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected {id, path, head_sha, event?}"),
+        },
+        ("POST", "check_runs") => match parsed {
+            // {sha, name, conclusion, app?, external_id?}: a check run another workflow left.
+            Some(c) if c["sha"].is_string() && c["name"].is_string() && c["conclusion"].is_string() => {
+                let text = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                push_check_run(
+                    &mut state,
+                    &text("sha"),
+                    &text("name"),
+                    &text("conclusion"),
+                    c["app"].as_str().unwrap_or("github-actions"),
+                    c["external_id"].as_str(),
+                );
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected {sha, name, conclusion, app?, external_id?}"),
         },
         ("POST", "pulls") => match parsed {
             Some(pr) if pr["number"].is_u64() => {
@@ -605,7 +733,7 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
                 "status": if body.get("conclusion").is_some() { json!("completed") } else { body.get("status").cloned().unwrap_or(json!("queued")) },
                 "conclusion": body.get("conclusion").cloned().unwrap_or(Value::Null),
                 "started_at": now(), "completed_at": body.get("completed_at").cloned().unwrap_or(Value::Null),
-                "name": body["name"], "check_suite": {"id": 1}, "app": null, "pull_requests": [],
+                "name": body["name"], "check_suite": {"id": 1}, "app": app_json("github-actions"), "pull_requests": [],
                 "output": {"title": null, "summary": null, "text": null, "annotations_count": 0, "annotations_url": format!("{api}/check-runs/{id}/annotations")},
                 "_annotations": [],
             });
@@ -829,6 +957,88 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
             });
             state.pulls.insert(n, pr.clone());
             (StatusCode::CREATED, axum::Json(pr)).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls") => {
+            let sha = p("commit_sha");
+            let list: Vec<Value> = state
+                .pulls
+                .values()
+                .filter(|pr| pr["merge_commit_sha"] == sha.as_str() || pr["head"]["sha"] == sha.as_str())
+                .cloned()
+                .collect();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/deployments") => {
+            let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let (sha, env) = (get("sha"), get("environment"));
+            let list: Vec<Value> = state
+                .deployments
+                .iter()
+                .rev()
+                .filter(|d| {
+                    sha.as_ref().is_none_or(|s| d["sha"] == s.as_str()) && env.as_ref().is_none_or(|e| d["environment"] == e.as_str())
+                })
+                .map(|d| strip_private(d.clone()))
+                .collect();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/deployments") => {
+            state.next_id += 1;
+            let id = state.next_id;
+            let sha = body["ref"].as_str().unwrap_or_default().to_owned();
+            let d = json!({
+                "id": id, "node_id": format!("DE_{id}"), "sha": sha, "ref": body["ref"], "task": "deploy", "payload": {},
+                "original_environment": body["environment"], "environment": body.get("environment").cloned().unwrap_or(json!("production")),
+                "description": body.get("description").cloned().unwrap_or(Value::Null), "creator": user("github-actions[bot]"),
+                "created_at": now(), "updated_at": now(), "url": format!("{api}/deployments/{id}"),
+                "statuses_url": format!("{api}/deployments/{id}/statuses"), "repository_url": api.clone(),
+                "transient_environment": body.get("transient_environment").cloned().unwrap_or(json!(false)),
+                "production_environment": body.get("production_environment").cloned().unwrap_or(json!(false)),
+                "_statuses": [],
+            });
+            state.deployments.push(d.clone());
+            (StatusCode::CREATED, axum::Json(strip_private(d))).into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses") => {
+            let id: u64 = p("deployment_id").parse().unwrap_or(0);
+            state.next_id += 1;
+            let sid = state.next_id;
+            let Some(d) = state.deployments.iter_mut().find(|d| d["id"] == id) else {
+                return gh_error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            let status = json!({
+                "id": sid, "node_id": format!("DES_{sid}"), "state": body["state"], "creator": user("github-actions[bot]"),
+                "description": body.get("description").cloned().unwrap_or(json!("")), "environment": d["environment"],
+                "target_url": "", "log_url": body.get("log_url").cloned().unwrap_or(json!("")),
+                "environment_url": body.get("environment_url").cloned().unwrap_or(json!("")),
+                "created_at": now(), "updated_at": now(), "url": format!("{api}/deployments/{id}/statuses/{sid}"),
+                "deployment_url": format!("{api}/deployments/{id}"), "repository_url": api.clone(),
+            });
+            if let Some(list) = d["_statuses"].as_array_mut() {
+                list.push(status.clone());
+            }
+            (StatusCode::CREATED, axum::Json(status)).into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule") => {
+            let id: u64 = p("run_id").parse().unwrap_or(0);
+            state.protection_reviews.push((id, body.clone()));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", "/app/installations/{installation_id}/access_tokens") => {
+            let id: u64 = p("installation_id").parse().unwrap_or(0);
+            if !state.installations.contains_key(&id) {
+                return gh_error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            state.next_id += 1;
+            let token = format!("ghs_fakeinstallation{id}x{}", state.next_id);
+            state.installation_tokens.insert(token.clone(), id);
+            let expires = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(1)).unwrap_or(jiff::Timestamp::now());
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    "permissions": {"actions": "read", "deployments": "write", "contents": "read", "checks": "read"}, "repository_selection": "selected"})),
+            )
+                .into_response()
         }
         (m, t) => gh_error(StatusCode::NOT_IMPLEMENTED, &format!("the fake does not implement {m} {t}")),
     }

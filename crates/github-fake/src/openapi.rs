@@ -108,6 +108,20 @@ impl Spec {
         }])
     }
 
+    /// Validates `value` against the description's `#/components/schemas/<name>`
+    /// (e.g. a webhook payload, `webhook-deployment-protection-rule-requested`);
+    /// every reason it does not fit.
+    pub fn check_schema(&self, name: &str, value: &Value) -> Vec<String> {
+        let Some(schema) = self.doc.pointer(&format!("/components/schemas/{name}")) else {
+            return vec![format!("GitHub's description has no schema {name}")];
+        };
+        let schema = self.to_json_schema(schema, 0);
+        match jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&schema) {
+            Ok(v) => v.iter_errors(value).map(|e| format!("{name} at {:?}: {e}", e.instance_path().as_str())).collect(),
+            Err(e) => vec![format!("the schema {name} does not compile: {e}")],
+        }
+    }
+
     fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
         match v.get("$ref").and_then(Value::as_str) {
             Some(r) => r.strip_prefix("#/").map(|p| p.split('/').fold(&self.doc, |acc, seg| &acc[seg])).unwrap_or(v),

@@ -29,6 +29,31 @@ pub fn webhook_example(event: &str, action: Option<&str>) -> anyhow::Result<Valu
         .with_context(|| format!("no {event} example with action {action:?}"))
 }
 
+/// Copies the tree `from` into `to`, leaving out directories named `skip`
+/// (e.g. `release-gate`: a run's earlier local reports).
+pub fn copy_tree(from: &Path, to: &Path, skip: &str) -> std::io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            if e.file_name() != skip {
+                std::fs::create_dir_all(&dest)?;
+                copy_tree(&e.path(), &dest, skip)?;
+            }
+        } else {
+            std::fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Why `payload` does not fit the webhook schema `name` in GitHub's OpenAPI
+/// description (empty when it fits): for events `@octokit/webhooks-examples`
+/// has no sample of.
+pub fn webhook_schema_problems(name: &str, payload: &Value) -> anyhow::Result<Vec<String>> {
+    Ok(crate::spec()?.check_schema(name, payload))
+}
+
 /// Puts `policy` at `path` on the base commit a pull-request `event` names
 /// (a branch `base` whose head is that commit): on pull requests, the
 /// policy in force is the base commit's, read through the contents API.

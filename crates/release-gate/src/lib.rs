@@ -8,6 +8,9 @@
 //! The binary (`src/main.rs`) parses the command line, prints
 //! [`Outcome`] and ends through [`release_gate_core::exit::finish`].
 
+pub mod deploy;
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;

@@ -37,15 +37,31 @@ enum Cmd {
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
     },
+    /// In the deploy job: pass only when the decision log says GO for this
+    /// release and commit, every required gate passed on it, the deployed
+    /// configuration is the one recorded, and deploys are open now.
+    DeployCheck(release_gate::deploy::DeployArgs),
+    /// A GitHub App webhook server that answers custom deployment protection
+    /// rules with the same rules as deploy-check.
+    Serve(release_gate::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
-    let Cmd::Run { root, release, now } = Cli::parse().command;
-    let result = release_gate::run(Options { root, release, now }).and_then(|outcome| {
-        print(&outcome);
-        outcome.verdict()
-    });
-    release_gate_core::exit::finish(result)
+    match Cli::parse().command {
+        Cmd::Run { root, release, now } => {
+            let result = release_gate::run(Options { root, release, now }).and_then(|outcome| {
+                print(&outcome);
+                outcome.verdict()
+            });
+            release_gate_core::exit::finish(result)
+        }
+        Cmd::DeployCheck(args) => {
+            release_gate_core::gate::run_as("deploy-check", &args.common.clone(), |ctx| release_gate::deploy::run(args, ctx))
+        }
+        Cmd::Serve(args) => {
+            release_gate_core::exit::finish(release_gate::serve::serve(args).map(|()| release_gate_core::report::Verdict::Pass))
+        }
+    }
 }
 
 fn print(o: &Outcome) {

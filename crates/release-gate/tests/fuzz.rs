@@ -165,8 +165,14 @@ fn decision_log(bytes: &[u8], shown: &str) -> Outcome {
     let _ = decision_log_commit::log::regions(t);
     let _ = decision_log_commit::log::entries(t);
     let policy = decision_log_commit::LogPolicy::default();
-    let ctx =
-        decision_log_commit::RenderCtx { release: "2.4.0", commit: None, now: jiff::Timestamp::UNIX_EPOCH, run_url: None, policy: &policy };
+    let ctx = decision_log_commit::RenderCtx {
+        release: "2.4.0",
+        commit: None,
+        now: jiff::Timestamp::UNIX_EPOCH,
+        run_url: None,
+        policy: &policy,
+        fallback: BTreeMap::new(),
+    };
     let _ = decision_log_commit::render(Some(t), &BTreeMap::new(), &ctx, &decision_log_commit::Hand::default(), &|_| {
         decision_log_commit::Observed::Missing("fuzz".into())
     });

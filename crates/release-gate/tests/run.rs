@@ -6,25 +6,10 @@
 
 use std::path::Path;
 
-fn copy(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() == "release-gate" {
-                continue; // earlier local reports
-            }
-            std::fs::create_dir_all(&dest).unwrap();
-            copy(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse");
-    copy(&src, dir.path());
+    github_fake::support::copy_tree(&src, dir.path(), "release-gate").unwrap();
     dir
 }
 

@@ -6,7 +6,9 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::types::{CheckRun, Comment, Content, Permission, PullRequest, PullSummary, Review, WorkflowRun};
+use super::types::{
+    CheckRun, Comment, CommitPull, Content, Deployment, InstallationToken, Permission, PullRequest, PullSummary, Review, WorkflowRun,
+};
 use super::{ApiError, GitHub};
 
 /// Percent-encodes a query value or a path segment.
@@ -29,6 +31,24 @@ fn encode_path(s: &str) -> String {
 
 fn typed<T: DeserializeOwned>(value: Value, call: &str) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::Decode { call: call.to_owned(), detail: e.to_string() })
+}
+
+/// A deployment status to post.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploymentStatus<'a> {
+    /// `in_progress`, `success`, `failure`, `error`, `inactive`.
+    pub state: &'a str,
+    /// One line (GitHub keeps 140 characters).
+    pub description: &'a str,
+    /// The decision log, or the run.
+    pub log_url: Option<&'a str>,
+    /// The deployed environment's URL.
+    pub environment_url: Option<&'a str>,
+}
+
+/// At most `max` characters.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_owned() } else { format!("{}…", s.chars().take(max - 1).collect::<String>()) }
 }
 
 /// What writing a file through the contents API did.
@@ -124,6 +144,68 @@ impl GitHub {
     /// `PATCH /repos/{o}/{r}/issues/comments/{id}`.
     pub async fn update_comment(&self, id: u64, body: &str) -> Result<(), ApiError> {
         self.send(Method::PATCH, &self.repo_path(&format!("/issues/comments/{id}")), Some(&json!({ "body": body }))).await.map(drop)
+    }
+
+    /// `GET /repos/{o}/{r}/commits/{sha}/pulls`: the pull requests a commit belongs to (merged ones first).
+    pub async fn pulls_for_commit(&self, sha: &str) -> Result<Vec<CommitPull>, ApiError> {
+        let mut list: Vec<CommitPull> = self.list(&self.repo_path(&format!("/commits/{}/pulls", url_encode(sha))), None, 3).await?;
+        list.sort_by_key(|p| p.merged_at.is_none());
+        Ok(list)
+    }
+
+    /// `GET /repos/{o}/{r}/deployments?sha=&environment=`: deployments of a commit to an environment, newest first.
+    pub async fn deployments(&self, sha: &str, environment: &str) -> Result<Vec<Deployment>, ApiError> {
+        let q = format!("?sha={}&environment={}", url_encode(sha), url_encode(environment));
+        self.list(&self.repo_path(&format!("/deployments{q}")), None, 3).await
+    }
+
+    /// `POST /repos/{o}/{r}/deployments`: a deployment of `sha` to `environment`
+    /// that GitHub does not itself gate (no required contexts, no auto-merge:
+    /// the gates decide).
+    pub async fn create_deployment(
+        &self,
+        sha: &str,
+        environment: &str,
+        description: &str,
+        production: bool,
+    ) -> Result<Deployment, ApiError> {
+        let body = json!({
+            "ref": sha, "environment": environment, "description": description, "auto_merge": false,
+            "required_contexts": [], "production_environment": production, "transient_environment": false,
+        });
+        let resp = self.send(Method::POST, &self.repo_path("/deployments"), Some(&body)).await?;
+        typed(resp.body, "POST /repos/{owner}/{repo}/deployments")
+    }
+
+    /// `POST /repos/{o}/{r}/deployments/{id}/statuses`: `state` is `in_progress`,
+    /// `success`, `failure`, `error`, `inactive`, `queued` or `pending`.
+    pub async fn create_deployment_status(&self, id: u64, status: &DeploymentStatus<'_>) -> Result<(), ApiError> {
+        let mut body = json!({ "state": status.state, "description": truncate(status.description, 140), "auto_inactive": true });
+        if let Some(u) = status.log_url {
+            body["log_url"] = json!(u);
+        }
+        if let Some(u) = status.environment_url {
+            body["environment_url"] = json!(u);
+        }
+        self.send(Method::POST, &self.repo_path(&format!("/deployments/{id}/statuses")), Some(&body)).await.map(drop)
+    }
+
+    /// `POST /repos/{o}/{r}/actions/runs/{run_id}/deployment_protection_rule`:
+    /// a custom protection rule's answer (`approved` or `rejected`) for one environment.
+    pub async fn review_protection_rule(&self, run_id: u64, environment: &str, approved: bool, comment: &str) -> Result<(), ApiError> {
+        let body = json!({
+            "environment_name": environment,
+            "state": if approved { "approved" } else { "rejected" },
+            "comment": truncate(comment, 1024),
+        });
+        self.send(Method::POST, &self.repo_path(&format!("/actions/runs/{run_id}/deployment_protection_rule")), Some(&body)).await.map(drop)
+    }
+
+    /// `POST /app/installations/{id}/access_tokens`, as the App (this client's
+    /// token is the App's JWT): a token for the installation.
+    pub async fn installation_token(&self, installation_id: u64) -> Result<InstallationToken, ApiError> {
+        let resp = self.send(Method::POST, &format!("/app/installations/{installation_id}/access_tokens"), Some(&json!({}))).await?;
+        typed(resp.body, "POST /app/installations/{installation_id}/access_tokens")
     }
 
     /// `GET /repos/{o}/{r}/actions/runs/{id}`: a workflow run.

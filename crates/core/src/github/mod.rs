@@ -18,6 +18,7 @@
 //! - an answer that is not the JSON GitHub documents is the service
 //!   failing (exit 3), not bad input.
 
+pub mod app;
 pub mod calls;
 pub mod types;
 

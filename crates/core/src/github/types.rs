@@ -167,3 +167,41 @@ pub struct PullSummary {
     #[serde(default)]
     pub html_url: String,
 }
+
+/// A deployment.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Deployment {
+    /// Id.
+    pub id: u64,
+    /// The commit deployed.
+    pub sha: String,
+    /// The environment.
+    pub environment: String,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// A pull request found for a commit (`commits/{sha}/pulls`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CommitPull {
+    /// Number.
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    /// When it was merged, if it was.
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    /// The merge commit (or the would-be one).
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+}
+
+/// An installation access token.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct InstallationToken {
+    /// The token.
+    pub token: String,
+    /// When it expires, RFC 3339.
+    pub expires_at: String,
+}

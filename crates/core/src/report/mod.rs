@@ -263,6 +263,15 @@ pub fn key(gate: &str, stage: Option<&str>) -> String {
     }
 }
 
+/// A report key's gate and stage, the inverse of [`key`]:
+/// `smoke-gate-canary` → (`smoke-gate`, `canary`). smoke-gate is the one staged gate.
+pub fn split_key(key: &str) -> (&str, Option<&str>) {
+    match key.strip_prefix("smoke-gate-") {
+        Some(stage) => ("smoke-gate", Some(stage)),
+        None => (key, None),
+    }
+}
+
 /// A check run's default name from its gate and stage (see [`Report::check_name`]).
 pub fn check_name(gate: &str, stage: Option<&str>) -> String {
     match stage {

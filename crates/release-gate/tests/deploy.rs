@@ -1,0 +1,288 @@
+//! `release-gate deploy-check` on copies of the bundled example: what a
+//! deploy job runs first. Each test tries to get a pass out of a deploy that
+//! the runbook refuses.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use github_fake::support::clean_command;
+use serde_json::Value;
+
+const OPEN: &str = "2026-12-01T13:30:00Z"; // Tuesday, inside the primary window
+const WEEKEND: &str = "2026-12-05T13:30:00Z";
+
+/// A copy of the example with both releases run through every gate.
+fn example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    github_fake::support::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse"), dir.path(), "release-gate")
+        .unwrap();
+    for release in ["2.4.0", "2.5.0"] {
+        let out = bin().args(["run", "--root"]).arg(dir.path()).args(["--release", release]).output().unwrap();
+        assert!(out.status.code().is_some_and(|c| c < 2), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    dir
+}
+
+fn bin() -> Command {
+    clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
+}
+
+fn deploy(dir: &Path, release: &str, now: &str) -> (i32, Value, String) {
+    let out =
+        bin().args(["deploy-check", "--root"]).arg(dir).args(["--release", release, "--now", now, "--format", "json"]).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn status<'a>(r: &'a Value, id: &str) -> &'a str {
+    r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no {id}: {r:#}"))["status"].as_str().unwrap()
+}
+
+fn message(r: &Value, id: &str) -> String {
+    r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["message"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_go_release_deploys_in_its_window_and_not_at_the_weekend() {
+    let dir = example();
+    let (code, r, err) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    for id in ["decision-log", "gates", "config-hashes", "freeze"] {
+        assert_eq!(status(&r, id), "pass", "{id}: {r:#}");
+    }
+    // The same release on a Saturday: refused by time alone, with the next safe start.
+    let (code, r, _) = deploy(dir.path(), "2.4.0", WEEKEND);
+    assert_eq!(code, 1);
+    assert_eq!(status(&r, "freeze"), "fail");
+    assert_eq!(r["outputs"]["next_window"], "2026-12-08T13:00:00Z");
+    assert!(r["title"].as_str().unwrap().contains("next safe start 2026-12-08T13:00:00Z"), "{}", r["title"]);
+    // deploy-check's own report is not evidence the decision log reads back.
+    assert!(dir.path().join("reports/release-gate/2.4.0/deploy-check.json").exists());
+}
+
+#[test]
+fn a_no_go_release_never_deploys_even_when_its_log_is_edited_to_say_go() {
+    let dir = example();
+    let (code, r, _) = deploy(dir.path(), "2.5.0", OPEN);
+    assert_eq!(code, 1);
+    assert_eq!(status(&r, "decision-log"), "fail");
+    assert!(message(&r, "decision-log").contains("says NO-GO"), "{r:#}");
+    assert_eq!(status(&r, "gates"), "fail");
+    // Someone rewrites the go/no-go line by hand: the gates it records, and their reports, still refuse.
+    let log = dir.path().join("reports/release-decisions/2.5.0.md");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let start = text.find("**NO-GO**").unwrap();
+    let end = text[start..].find("<!-- release-gate:end go-no-go").unwrap() + start;
+    std::fs::write(&log, format!("{}**GO** — looks fine to me\n{}", &text[..start], &text[end..])).unwrap();
+    let (code, r, _) = deploy(dir.path(), "2.5.0", OPEN);
+    assert_eq!(code, 1);
+    assert!(message(&r, "decision-log").contains("says GO, but"), "{r:#}");
+    assert_eq!(status(&r, "gates"), "fail");
+}
+
+#[test]
+fn a_config_edited_after_the_decision_invalidates_the_release() {
+    let dir = example();
+    let prod = dir.path().join("configs/production/order-router.yaml");
+    let text = std::fs::read_to_string(&prod).unwrap();
+    std::fs::write(&prod, text.replacen("replicas: 6", "replicas: 7", 1)).unwrap();
+    let (code, r, _) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(code, 1);
+    assert_eq!(status(&r, "config-hashes"), "fail");
+    assert!(message(&r, "config-hashes").contains("production:order-router.yaml is jcs-sha256:"), "{r:#}");
+    // Every other rule still passes: the hashes alone refuse it.
+    assert_eq!(status(&r, "gates"), "pass");
+}
+
+#[test]
+fn missing_evidence_refuses_the_deploy() {
+    let dir = example();
+    // A required report gone.
+    std::fs::remove_file(dir.path().join("reports/release-gate/2.4.0/smoke-gate-canary.json")).unwrap();
+    let (code, r, _) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(code, 1);
+    assert!(message(&r, "gates").contains("smoke-gate-canary: no report"), "{r:#}");
+    // No decision log at all.
+    std::fs::remove_file(dir.path().join("reports/release-decisions/2.4.0.md")).unwrap();
+    let (code, r, _) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(code, 1);
+    assert!(message(&r, "decision-log").contains("no decision log for release 2.4.0"), "{r:#}");
+    assert_eq!(status(&r, "config-hashes"), "fail");
+    // Nothing required: nothing verified, never a pass.
+    let policy = dir.path().join(".github/release-gate.yml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\ndeploy:\n  required: []\n")).unwrap();
+    let (_, r, _) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(status(&r, "gates"), "fail");
+    assert!(message(&r, "gates").contains("nothing was verified"), "{r:#}");
+}
+
+#[test]
+fn an_unreadable_log_is_an_error_naming_its_line() {
+    let dir = example();
+    let log = dir.path().join("reports/release-decisions/2.4.0.md");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.splice(2..2, [0xff]);
+    std::fs::write(&log, bytes).unwrap();
+    let (code, _, err) = deploy(dir.path(), "2.4.0", OPEN);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reports/release-decisions/2.4.0.md:1: decision log is not UTF-8"), "{err}");
+}
+
+const SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+const BRANCH: &str = "release/2.4.0";
+
+/// The deploy job on a runner: a push to the release branch, workflow
+/// `deploy.yml` run 7, online against the fake.
+fn online(dir: &Path, fake: &github_fake::Fake, extra: &[&str]) -> (i32, Value, String) {
+    online_at(dir, fake, OPEN, extra)
+}
+
+fn online_at(dir: &Path, fake: &github_fake::Fake, now: &str, extra: &[&str]) -> (i32, Value, String) {
+    let out = bin()
+        .args(["deploy-check", "--root"])
+        .arg(dir)
+        .args(["--release", "2.4.0", "--now", now, "--format", "json", "--environment", "production"])
+        .args(extra)
+        .envs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_SHA", SHA),
+            ("GITHUB_REF_NAME", BRANCH),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_RUN_ID", "7"),
+            ("GITHUB_RUN_ATTEMPT", "1"),
+            ("GITHUB_WORKFLOW_REF", "o/r/.github/workflows/deploy.yml@refs/heads/release/2.4.0"),
+            ("GITHUB_API_URL", fake.base_url().as_str()),
+            ("GITHUB_TOKEN", "ghs_deploycheck0123456789abcdef"),
+            ("RELEASE_GATE_HTTP_BACKOFF_MS", "10"),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The example's 2.4.0 log as decision-log-commit writes it online: every
+/// entry recorded on `commit`, none a dry run.
+fn log_for(dir: &Path, commit: &str) -> String {
+    std::fs::read_to_string(dir.join("reports/release-decisions/2.4.0.md"))
+        .unwrap()
+        .replace(",\"dry_run\":true", "")
+        .replace("\"url\":", &format!("\"commit\":\"{commit}\",\"url\":"))
+}
+
+/// A copy of the example whose policy allows dry runs (the tests pin the
+/// time), and the fake holding what the release workflow left on SHA: run 7
+/// of deploy.yml, its check runs for every required gate, and the log on the
+/// release branch recorded for `log_commit`.
+fn online_example(fake: &github_fake::Fake, log_commit: &str) -> tempfile::TempDir {
+    let dir = example();
+    let policy = dir.path().join(".github/release-gate.yml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\nevaluation:\n  allow-dry-run: true\n")).unwrap();
+    fake.add_run(7, ".github/workflows/deploy.yml", SHA, "push");
+    for name in ["freeze-check", "config-diff", "artifact-verify", "smoke-gate/smoke", "smoke-gate/fast-suite", "smoke-gate/canary"] {
+        fake.add_check_run(SHA, &format!("release-gate/{name}"), "success", "github-actions", Some(RUN_7));
+    }
+    fake.put_file(BRANCH, "reports/release-decisions/2.4.0.md", &log_for(dir.path(), log_commit));
+    dir
+}
+
+const RUN_7: &str = "release-gate/v2 run=7 attempt=1 at=2026-12-01T13:30:00Z";
+
+#[test]
+fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_the_deployment_status() {
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = online_example(&fake, SHA);
+    let id = RUN_7;
+
+    let (code, r, err) = online(dir.path(), &fake, &["--environment-url", "https://trade.example"]);
+    assert_eq!(code, 0, "{err}\n{r:#}");
+    assert!(message(&r, "decision-log").contains("every required gate recorded on commit 6dcb09b5b578"), "{r:#}");
+    let deployments = fake.deployments();
+    assert_eq!(deployments.len(), 1, "one deployment for the job");
+    assert_eq!(deployments[0]["environment"], "production");
+    assert_eq!(deployments[0]["sha"], SHA);
+    let statuses = deployments[0]["_statuses"].as_array().unwrap();
+    assert_eq!(statuses[0]["state"], "in_progress");
+    assert_eq!(statuses[0]["log_url"], format!("https://github.com/o/r/blob/{BRANCH}/reports/release-decisions/2.4.0.md"));
+    assert_eq!(statuses[0]["environment_url"], "https://trade.example");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+
+    // A success published later by another app does not hide the
+    // trusted run; a failed one from the deploy workflow refuses it, and the
+    // deployment is marked failed.
+    fake.add_check_run(SHA, "release-gate/smoke-gate/canary", "success", "other-app", Some(id));
+    assert_eq!(online(dir.path(), &fake, &[]).0, 0);
+    fake.add_check_run(SHA, "release-gate/smoke-gate/canary", "failure", "github-actions", Some(id));
+    let (code, r, _) = online(dir.path(), &fake, &[]);
+    assert_eq!(code, 1);
+    assert!(message(&r, "gates").contains("`release-gate/smoke-gate/canary` concluded failure"), "{r:#}");
+    let states: Vec<String> =
+        fake.deployments()[0]["_statuses"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(states.last().map(String::as_str), Some("failure"), "{states:?}");
+}
+
+#[test]
+fn online_a_log_recorded_for_another_commit_does_not_let_this_one_deploy() {
+    // The log says GO, for the previous commit.
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = online_example(&fake, &"1".repeat(40));
+    let (code, r, _) = online(dir.path(), &fake, &[]);
+    assert_eq!(code, 1);
+    assert!(message(&r, "decision-log").contains("stale evidence from freeze-check"), "{r:#}");
+    // No log on the branch at all (the checkout's local copy does not count online).
+    let fake = github_fake::Fake::start("").unwrap();
+    fake.put_file(BRANCH, "README.md", "release branch\n");
+    let (code, r, _) = online(dir.path(), &fake, &[]);
+    assert_eq!(code, 1);
+    assert!(message(&r, "decision-log").contains("no decision log"), "{r:#}");
+    assert!(message(&r, "gates").contains("no `release-gate/freeze-check` check run on this commit"), "{r:#}");
+}
+
+#[test]
+fn online_a_deploy_outside_the_windows_needs_the_emergency_approval_on_the_merged_pull_request() {
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = online_example(&fake, SHA);
+    // The commit came from PR #12 of the release train, labelled an emergency change.
+    let mut pr = github_fake::support::webhook_example("pull_request", Some("opened")).unwrap()["pull_request"].clone();
+    let head = pr["head"]["sha"].as_str().unwrap().to_owned();
+    pr["number"] = serde_json::json!(12);
+    pr["merged_at"] = serde_json::json!("2026-12-04T19:00:00Z");
+    pr["merge_commit_sha"] = serde_json::json!(SHA);
+    pr["state"] = serde_json::json!("closed");
+    pr["title"] = serde_json::json!("OPS-7: hotfix the order router");
+    pr["labels"] = serde_json::json!([
+        {"id": 1, "node_id": "L", "url": "", "name": "emergency-change", "color": "", "default": false, "description": null},
+        {"id": 2, "node_id": "L2", "url": "", "name": "release-2.4.0", "color": "", "default": false, "description": null}
+    ]);
+    fake.add_pull(pr);
+    let wednesday = "2026-12-02T13:30:00Z"; // no release window on Wednesdays; on-call cover is there
+    let deploy_at = |fake: &github_fake::Fake| {
+        let (code, r, _) = online_at(dir.path(), fake, wednesday, &[]);
+        (code, r)
+    };
+    // An outsider's approval: the windows stand.
+    fake.add_review_as(12, "mallory", "APPROVED", &head, "2026-12-02T12:00:00Z", "NONE");
+    let (code, r) = deploy_at(&fake);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(status(&r, "freeze"), "fail");
+    // A named approver (alice, in the example's policy) with write permission: allowed, with a warning.
+    fake.set_permission("alice", "write");
+    fake.add_review_as(12, "alice", "APPROVED", &head, "2026-12-02T12:30:00Z", "MEMBER");
+    let (code, r) = deploy_at(&fake);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(status(&r, "freeze"), "warn");
+    assert!(message(&r, "freeze").contains("emergency"), "{r:#}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

@@ -1,0 +1,248 @@
+//! `release-gate serve` as GitHub runs it: a GitHub App's webhook server
+//! receiving `deployment_protection_rule` deliveries (a payload checked
+//! against the event's schema in GitHub's OpenAPI description), signed and
+//! mis-signed, answering through the fake's protection-rule endpoint with an
+//! installation token it got with the App's JWT.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use github_fake::Fake;
+use github_fake::support::{clean_command, webhook_example, webhook_schema_problems};
+use hmac::{Hmac, Mac as _};
+use serde_json::{Value, json};
+
+const SECRET: &str = "webhook-secret-for-tests";
+const SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+const APP: u64 = 42;
+const INSTALLATION: u64 = 99;
+const RUN: u64 = 7;
+
+/// Every day open, no freeze: the clock never decides, whatever day the tests run.
+const OPEN_POLICY: &str = r#"freeze-check:
+  windows:
+    - {name: always, days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00", timezone: UTC}
+  freezes: []
+"#;
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(fake: &Fake) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("app.pem");
+        let public = dir.path().join("app.pub.pem");
+        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.to_str().unwrap()]);
+        openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+        fake.add_app(APP, &std::fs::read_to_string(&public).unwrap(), INSTALLATION);
+        let mut child = clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RELEASE_GATE_WEBHOOK_SECRET", SECRET)
+            .env("GITHUB_APP_ID", APP.to_string())
+            .env("GITHUB_APP_PRIVATE_KEY_PATH", &key)
+            .env("GITHUB_API_URL", fake.base_url())
+            .env("RELEASE_GATE_HTTP_BACKOFF_MS", "10")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(addr.contains(':'), "no address in {line:?}");
+        Self { child, addr, _dir: dir }
+    }
+
+    /// One HTTP request; the status and body.
+    fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, resp.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
+    }
+
+    fn deliver(&self, delivery: &str, payload: &Value, signature: Option<String>) -> (u16, String) {
+        let body = serde_json::to_vec(payload).unwrap();
+        let mut headers = vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("X-GitHub-Event", "deployment_protection_rule".to_owned()),
+            ("X-GitHub-Delivery", delivery.to_owned()),
+        ];
+        if let Some(sig) = signature {
+            headers.push(("X-Hub-Signature-256", sig));
+        }
+        self.request("POST", "/webhook", &headers, &body)
+    }
+
+    fn stop(mut self) -> (Option<i32>, String) {
+        // SIGTERM: a graceful shutdown.
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        (status.code(), err)
+    }
+}
+
+fn sign(payload: &Value, secret: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&serde_json::to_vec(payload).unwrap());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A `deployment_protection_rule` delivery for `sha` on `git_ref`, built
+/// from GitHub's own `deployment` example and checked against the event's
+/// schema in GitHub's OpenAPI description.
+fn payload(sha: &str, git_ref: &str) -> Value {
+    let example = webhook_example("deployment", Some("created")).unwrap();
+    let mut deployment = example["deployment"].clone();
+    deployment["sha"] = json!(sha);
+    deployment["ref"] = json!(git_ref);
+    let mut repository = example["repository"].clone();
+    repository["full_name"] = json!("o/r");
+    repository["default_branch"] = json!("main");
+    let p = json!({
+        "action": "requested",
+        "environment": "production",
+        "event": "push",
+        "sha": sha,
+        "ref": git_ref,
+        "deployment_callback_url": format!("https://api.github.com/repos/o/r/actions/runs/{RUN}/deployment_protection_rule"),
+        "deployment": deployment,
+        "pull_requests": [],
+        "repository": repository,
+        "installation": {"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uOTk="},
+        "sender": example["sender"],
+    });
+    let problems = webhook_schema_problems("webhook-deployment-protection-rule-requested", &p).unwrap();
+    assert!(problems.is_empty(), "the test payload does not fit GitHub's schema: {problems:#?}");
+    p
+}
+
+/// The example's 2.4.0 decision log as written online for `commit`.
+fn log_for(commit: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse/reports/release-decisions/2.4.0.md"))
+        .unwrap()
+        .replace(",\"dry_run\":true", "")
+        .replace("\"url\":", &format!("\"commit\":\"{commit}\",\"url\":"))
+}
+
+fn wait_for_reviews(fake: &Fake, n: usize) -> Vec<(u64, Value)> {
+    let start = Instant::now();
+    loop {
+        let r = fake.protection_reviews();
+        if r.len() >= n || start.elapsed() > Duration::from_secs(20) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
+    let fake = Fake::start("").unwrap();
+    fake.put_file("main", ".github/release-gate.yml", OPEN_POLICY);
+    fake.put_file("release/2.4.0", "reports/release-decisions/2.4.0.md", &log_for(SHA));
+    fake.set_branch_head("release/2.4.0", SHA);
+    fake.add_run(RUN, ".github/workflows/deploy.yml", SHA, "push");
+    for name in ["freeze-check", "config-diff", "artifact-verify", "smoke-gate/smoke", "smoke-gate/fast-suite", "smoke-gate/canary"] {
+        fake.add_check_run(SHA, &format!("release-gate/{name}"), "success", "github-actions", Some("release-gate/v2 run=7 attempt=1 at=x"));
+    }
+    let server = Server::start(&fake);
+    assert_eq!(server.request("GET", "/healthz", &[], b"").0, 200);
+
+    let p = payload(SHA, "release/2.4.0");
+    // Mis-signed, signed with another secret, unsigned: 401, and GitHub is never called.
+    assert_eq!(server.deliver("d-1", &p, Some(sign(&p, SECRET).replace('a', "b"))).0, 401);
+    assert_eq!(server.deliver("d-2", &p, Some(sign(&p, "not-the-secret"))).0, 401);
+    assert_eq!(server.deliver("d-3", &p, None).0, 401);
+    let mut tampered = p.clone();
+    tampered["sha"] = json!("1".repeat(40));
+    assert_eq!(server.deliver("d-4", &tampered, Some(sign(&p, SECRET))).0, 401, "the signature covers the body");
+    assert!(fake.requests().is_empty(), "a mis-signed delivery reached GitHub: {:?}", fake.requests().len());
+
+    // Signed: accepted, evaluated, approved through the protection-rule endpoint.
+    let (status, body) = server.deliver("d-5", &p, Some(sign(&p, SECRET)));
+    assert_eq!(status, 202, "{body}");
+    let reviews = wait_for_reviews(&fake, 1);
+    if reviews.is_empty() {
+        let seen: Vec<String> =
+            fake.requests().iter().map(|r| format!("{} {} {} {} {:?}", r.method, r.path, r.status, r.credential, r.violations)).collect();
+        let (_, err) = server.stop();
+        panic!("no answer; server said:\n{err}\nGitHub saw:\n{}", seen.join("\n"));
+    }
+    assert_eq!(reviews[0].0, RUN);
+    assert_eq!(reviews[0].1["state"], "approved", "{:#}", reviews[0].1);
+    assert_eq!(reviews[0].1["environment_name"], "production");
+    assert!(reviews[0].1["comment"].as_str().unwrap().contains("Release 2.4.0 may deploy"), "{:#}", reviews[0].1);
+    // GitHub's redelivery of the same delivery is answered once.
+    let (status, body) = server.deliver("d-5", &p, Some(sign(&p, SECRET)));
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(fake.protection_reviews().len(), 1);
+
+    // The App authenticated with its JWT, then used the installation token.
+    let requests = fake.requests();
+    let token_calls: Vec<_> = requests.iter().filter(|r| r.path.contains("/access_tokens")).collect();
+    assert_eq!(token_calls.len(), 1, "the installation token is cached");
+    assert_eq!(token_calls[0].credential, "app");
+    assert!(requests.iter().filter(|r| r.path.starts_with("/repos/")).all(|r| r.credential == "installation"));
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+
+    // A commit whose gates never ran: rejected, naming what is missing.
+    let other = "2".repeat(40);
+    let p2 = payload(&other, "release/2.4.0");
+    assert_eq!(server.deliver("d-6", &p2, Some(sign(&p2, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 2);
+    assert_eq!(reviews[1].1["state"], "rejected");
+    let comment = reviews[1].1["comment"].as_str().unwrap();
+    assert!(comment.contains("no `release-gate/freeze-check` check run on this commit"), "{comment}");
+
+    // A blackout now: rejected by time alone, with the next safe start.
+    let now = jiff::Timestamp::now();
+    let blackout = format!(
+        "{OPEN_POLICY}  blackouts:\n    - {{name: incident freeze, start: {}, end: {}}}\n",
+        now.checked_sub(jiff::SignedDuration::from_hours(1)).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        now.checked_add(jiff::SignedDuration::from_hours(3)).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    fake.put_file("main", ".github/release-gate.yml", &blackout);
+    assert_eq!(server.deliver("d-7", &p, Some(sign(&p, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 3);
+    assert_eq!(reviews[2].1["state"], "rejected");
+    let comment = reviews[2].1["comment"].as_str().unwrap();
+    assert!(comment.contains("may not deploy now") && comment.contains("next safe start"), "{comment}");
+    assert!(comment.contains("incident freeze"), "{comment}");
+
+    // A ref that names no release: rejected, saying so.
+    let p3 = payload(SHA, "main");
+    assert_eq!(server.deliver("d-8", &p3, Some(sign(&p3, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 4);
+    assert_eq!(reviews[3].1["state"], "rejected");
+    assert!(reviews[3].1["comment"].as_str().unwrap().contains("the ref `main` names no release"), "{:#}", reviews[3].1);
+
+    let (code, err) = server.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains(SECRET) && !err.contains("ghs_fake"), "a secret was logged: {err}");
+}
