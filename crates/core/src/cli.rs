@@ -41,9 +41,10 @@ pub struct CommonArgs {
     #[arg(long, env = "RELEASE_GATE_POLICY", value_name = "PATH")]
     pub policy: Option<PathBuf>,
 
-    /// Release id (letters, digits, '.', '_', '-').
+    /// Release id (letters, digits, '.', '_', '-') [default: from the event:
+    /// the `release/<id>` branch, the `v<id>` tag, the deployment's ref].
     #[arg(long, env = "RELEASE_GATE_RELEASE", value_name = "ID")]
-    pub release: String,
+    pub release: Option<String>,
 
     /// Directory for the JSON report [default: reports/release-gate/<release>/].
     #[arg(long, env = "RELEASE_GATE_REPORT_DIR", value_name = "DIR")]
@@ -91,7 +92,7 @@ impl CommonArgs {
     pub fn local(root: PathBuf, release: &str, now: Option<String>) -> Self {
         Self {
             policy: None,
-            release: release.to_owned(),
+            release: Some(release.to_owned()),
             report_dir: None,
             event: None,
             root,

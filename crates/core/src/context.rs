@@ -112,6 +112,19 @@ struct Payload {
     pull_request: Option<PullRequest>,
     merge_group: Option<MergeGroup>,
     workflow_run: Option<HeadSha>,
+    release: Option<ReleaseEvent>,
+    deployment: Option<DeploymentEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReleaseEvent {
+    tag_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentEvent {
+    #[serde(rename = "ref")]
+    git_ref: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +180,9 @@ pub struct Context {
     pub workspace: Option<PathBuf>,
     /// `RELEASE_GATE_HTTP_*`: retries and the overall deadline of GitHub calls.
     pub retry: crate::github::RetryPolicy,
+    /// The ref the event is about when it is not the run's: a `release`
+    /// event's tag, a `deployment` event's ref.
+    pub event_ref: Option<String>,
     /// `RELEASE_GATE_S3_ATTEMPTS` (default 4): attempts per S3 request.
     pub s3_attempts: u32,
     /// `RELEASE_GATE_S3_TIMEOUT_S` (default 60): each S3 attempt's timeout.
@@ -222,6 +238,9 @@ impl Context {
             workflow_ref: get("GITHUB_WORKFLOW_REF"),
             ref_name: get("GITHUB_REF_NAME"),
             workspace: get("GITHUB_WORKSPACE").map(PathBuf::from),
+            event_ref: payload
+                .as_ref()
+                .and_then(|p| p.release.as_ref().map(|r| r.tag_name.clone()).or_else(|| p.deployment.as_ref().map(|d| d.git_ref.clone()))),
             retry: crate::github::RetryPolicy::from_env(env),
             s3_attempts: get("RELEASE_GATE_S3_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(4),
             s3_attempt_timeout: std::time::Duration::from_secs(get("RELEASE_GATE_S3_TIMEOUT_S").and_then(|v| v.parse().ok()).unwrap_or(60)),
@@ -261,6 +280,15 @@ impl Context {
         Some(file.to_owned())
     }
 
+    /// The release the event names when none is given: the release or
+    /// deployment's ref, else the run's branch or tag (`release/2.4.0`, `v2.4.0`).
+    pub fn release_from_event(&self) -> Option<String> {
+        [self.event_ref.as_deref(), self.ref_name.as_deref(), self.git_ref.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|r| crate::release::from_ref(&crate::release::DEFAULT_REFS, r))
+    }
+
     /// Link to the workflow run, when known.
     pub fn run_url(&self) -> Option<String> {
         let (owner, repo) = self.repository.as_ref()?;
@@ -297,6 +325,25 @@ mod tests {
         assert!(!ctx.online());
         assert_eq!(ctx.api_url, "https://api.github.com");
         assert!(ctx.pull_request.is_none());
+    }
+
+    #[test]
+    fn the_release_comes_from_the_deployment_the_release_or_the_branch() {
+        let ctx = |env: &[(&str, &str)], payload: Option<&str>| {
+            let mut f = tempfile::NamedTempFile::new().expect("tmp");
+            if let Some(p) = payload {
+                f.write_all(p.as_bytes()).expect("write");
+            }
+            Context::from_env(&env_of(env), payload.map(|_| f.path()), None).expect("ctx").release_from_event()
+        };
+        assert_eq!(ctx(&[("GITHUB_REF_NAME", "release/2.4.0")], None).as_deref(), Some("2.4.0"));
+        assert_eq!(ctx(&[("GITHUB_REF", "refs/tags/v2.5.0")], None).as_deref(), Some("2.5.0"));
+        assert_eq!(ctx(&[("GITHUB_REF_NAME", "main")], Some(r#"{"release": {"tag_name": "v3.0.0"}}"#)).as_deref(), Some("3.0.0"));
+        assert_eq!(
+            ctx(&[("GITHUB_REF_NAME", "main")], Some(r#"{"deployment": {"ref": "release/2.6.0", "sha": "x"}}"#)).as_deref(),
+            Some("2.6.0")
+        );
+        assert_eq!(ctx(&[("GITHUB_REF_NAME", "main")], None), None, "main names no release");
     }
 
     #[test]

@@ -77,8 +77,7 @@ pub fn publish_failure(gate: &str, common: &CommonArgs, ctx: &Context, check_nam
     let message = mask::redact(&format!("{err:#}"));
     let root = Root::new(&common.root, ctx.workspace.as_deref()).ok();
     let what = if code == exit::UNREACHABLE { "could not reach a service" } else { "could not read its input" };
-    let mut report =
-        Report::new(gate, crate::release::validate(&common.release).unwrap_or("unknown"), jiff::Timestamp::now(), ctx.sha.clone());
+    let mut report = Report::new(gate, &release_of(common, ctx), jiff::Timestamp::now(), ctx.sha.clone());
     report.title = format!("{gate} {what}: {}", first_line(&message, 180));
     let fix = if code == exit::UNREACHABLE {
         "re-run the job; if it keeps failing, check the service's status and the job's network and credentials"
@@ -115,6 +114,14 @@ pub fn publish_failure(gate: &str, common: &CommonArgs, ctx: &Context, check_nam
     let opts = publish::Options { check_name: check_name.to_owned(), comment_mode: common.comment_mode.unwrap_or_default() };
     if let Err(e) = runtime.block_on(publish::to_github(&gh, ctx, &report, &opts, &shown)) {
         eprintln!("release-gate: could not publish the failure either: {}", mask::redact(&e.to_string()));
+    }
+}
+
+/// The release a failed run was about, as far as it is known.
+fn release_of(common: &CommonArgs, ctx: &Context) -> String {
+    match &common.release {
+        Some(r) => crate::release::validate(r).map(str::to_owned).unwrap_or_else(|_| "unknown".into()),
+        None => ctx.release_from_event().unwrap_or_else(|| "unknown".into()),
     }
 }
 

@@ -87,7 +87,10 @@ impl<S: GateSection> Run<S> {
     /// which would print it): the runner already masks `github.token` and
     /// secrets, and everything the gate prints passes through `mask::redact`.
     pub fn start(gate: &'static str, args: CommonArgs, mut ctx: Context) -> anyhow::Result<Self> {
-        let release = release::validate(&args.release)?.to_owned();
+        let release = match &args.release {
+            Some(r) => release::validate(r)?.to_owned(),
+            None => ctx.release_from_event().ok_or(release::ReleaseIdError::Empty)?,
+        };
         let root = Root::new(&args.root, ctx.workspace.as_deref())?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
         let github = match (&ctx.repository, ctx.online()) {

@@ -7,7 +7,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ReleaseIdError {
     /// The id was empty.
-    #[error("release id is empty; pass --release with an id such as 2.4.0")]
+    #[error("release id is empty; pass --release (input release) with an id such as 2.4.0, or run on a release/<id> branch or a v<id> tag")]
     Empty,
     /// The id had a character outside the allowed set.
     #[error("release id {id:?} contains {bad:?}; use only letters, digits, '.', '_' and '-' (e.g. 2.4.0 or 2026-12-rc1)")]
@@ -23,6 +23,20 @@ pub enum ReleaseIdError {
     /// The id was too long for a file or label name.
     #[error("release id {0:?} is longer than 100 characters; use a shorter id")]
     TooLong(String),
+}
+
+/// How a branch or tag names its release by default: `release/2.4.0`, `v2.4.0`.
+pub const DEFAULT_REFS: [&str; 2] = ["release/{release}", "v{release}"];
+
+/// The release a branch or tag names by `patterns` (`{release}` is the id),
+/// when one matches and the id is valid: `refs/heads/release/2.4.0` → `2.4.0`.
+pub fn from_ref<S: AsRef<str>>(patterns: &[S], git_ref: &str) -> Option<String> {
+    let r = git_ref.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
+    patterns.iter().find_map(|p| {
+        let (before, after) = p.as_ref().split_once("{release}")?;
+        let id = r.strip_prefix(before)?.strip_suffix(after)?;
+        validate(id).ok().map(str::to_owned)
+    })
 }
 
 /// Checks a release id: letters, digits, `.`, `_`, `-`; no path separators, no `..`.
@@ -45,6 +59,16 @@ pub fn validate(id: &str) -> Result<&str, ReleaseIdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_branch_or_tag_names_its_release_and_nothing_else_does() {
+        assert_eq!(from_ref(&DEFAULT_REFS, "refs/heads/release/2.4.0").as_deref(), Some("2.4.0"));
+        assert_eq!(from_ref(&DEFAULT_REFS, "release/2.4.0").as_deref(), Some("2.4.0"));
+        assert_eq!(from_ref(&DEFAULT_REFS, "refs/tags/v2.4.0").as_deref(), Some("2.4.0"));
+        for none in ["main", "refs/heads/feature/x", "release/", "release/../../etc", "v", "refs/pull/1/merge"] {
+            assert_eq!(from_ref(&DEFAULT_REFS, none), None, "{none}");
+        }
+    }
 
     #[test]
     fn accepts_ordinary_ids_and_refuses_paths() {

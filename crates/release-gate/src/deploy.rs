@@ -46,7 +46,7 @@ impl Default for DeployPolicy {
         Self {
             required: None,
             production_environments: vec!["production".into()],
-            release_refs: vec!["release/{release}".into(), "v{release}".into()],
+            release_refs: release_gate_core::release::DEFAULT_REFS.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
@@ -523,10 +523,5 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
 /// The release a deployment's ref names, by the policy's patterns
 /// (`deploy.release-refs`): `release/2.4.0` → `2.4.0`.
 pub fn release_from_ref(patterns: &[String], git_ref: &str) -> Option<String> {
-    let r = git_ref.trim_start_matches("refs/heads/").trim_start_matches("refs/tags/");
-    patterns.iter().find_map(|p| {
-        let (before, after) = p.split_once("{release}")?;
-        let id = r.strip_prefix(before)?.strip_suffix(after)?;
-        release_gate_core::release::validate(id).ok().map(str::to_owned)
-    })
+    release_gate_core::release::from_ref(patterns, git_ref)
 }
