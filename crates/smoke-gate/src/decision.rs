@@ -25,16 +25,8 @@ impl Decision {
     }
 }
 
-/// What the stage's evidence says.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Findings {
-    /// Reasons the stage failed (tests, metrics outside tolerance).
-    pub failed: Vec<String>,
-    /// Reasons for an immediate rollback (critical KPI, error budget).
-    pub rollback: Vec<String>,
-    /// Reasons it cannot be judged (no data, Prometheus errors).
-    pub inconclusive: Vec<String>,
-}
+/// What the stage's evidence says (the tests' findings join the metrics').
+pub use release_gate_metrics::Findings;
 
 /// A verified external cause.
 #[derive(Debug, Clone, PartialEq, Eq)]

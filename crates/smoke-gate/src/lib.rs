@@ -13,9 +13,10 @@ pub mod history;
 pub mod judge;
 pub mod junit;
 pub mod locate;
-pub mod metrics;
 pub mod policy;
-pub mod prometheus;
+
+/// The metrics engine smoke-gate shares with release-guard.
+pub use release_gate_metrics::{prometheus, series as metrics};
 
 pub use decision::{Cause, Decision, Findings, decide, verify_cause};
 pub use policy::{ExternalCausePolicy, MetricsConfig, SmokePolicy, Source, Stage};
@@ -32,9 +33,10 @@ use release_gate_core::report::data::{self, Outcome};
 use release_gate_core::report::{Check, Section, Status, Verdict};
 use release_gate_core::{Run, render};
 
-use crate::judge::{judge_metrics, judge_tests};
+use crate::judge::judge_tests;
 use crate::junit::{Case, Results};
 use crate::policy::{default_coverage, default_window};
+use release_gate_metrics::{Limits, judge_metrics};
 
 /// Judge one stage of the release's automation: test reports (JUnit) and
 /// canary metrics (Prometheus or a file) to promote, hold or rollback.
@@ -232,19 +234,20 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
     }
     let mut metrics_data = None;
+    let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
     if let (Some(cfg), Some(window)) = (&metrics_cfg, window) {
         let end = now.as_millisecond() as f64 / 1000.0;
         let start = end - window;
         metrics_data = Some(match &file_series {
             Some(series) => {
-                judge_metrics(&mut report, &mut findings, cfg, &policy, start, end, &|q| Ok(series.get(q).cloned().unwrap_or_default()))
+                judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| Ok(series.get(q).cloned().unwrap_or_default()))
             }
             None => {
                 let url =
                     cfg.url.clone().context("metrics source is `prometheus` but no url is given (metrics.url or --prometheus-url)")?;
                 let step = cfg.step.as_deref().and_then(metrics::duration_s).unwrap_or((window / 60.0).max(1.0));
                 let prom = prometheus::Prometheus::new(&url, Duration::from_secs(15));
-                judge_metrics(&mut report, &mut findings, cfg, &policy, start, end, &|q| prom.range(q, start, end, step))
+                judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| prom.range(q, start, end, step))
             }
         });
     }

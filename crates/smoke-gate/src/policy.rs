@@ -7,56 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::metrics::{ErrorBudget, MetricSpec};
-
-/// Where a stage's metrics come from.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    /// A Prometheus server.
-    #[default]
-    Prometheus,
-    /// A JSON or CSV file of series.
-    File,
-}
-
-/// A stage's metrics.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct MetricsConfig {
-    /// Source.
-    #[serde(default)]
-    pub source: Source,
-    /// Prometheus base URL.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Metrics file; `{release}` is replaced.
-    #[serde(default)]
-    pub file: Option<String>,
-    /// Window ending now (default 30m).
-    #[serde(default = "default_window")]
-    pub window: String,
-    /// query_range step (default: window / 60).
-    #[serde(default)]
-    pub step: Option<String>,
-    /// Share of the window the data must cover (default 0.9).
-    #[serde(default = "default_coverage")]
-    pub coverage: f64,
-    /// The metrics.
-    #[serde(default)]
-    pub metrics: Vec<MetricSpec>,
-    /// Error-budget burn.
-    #[serde(default)]
-    pub error_budget: Option<ErrorBudget>,
-}
-
-pub(crate) fn default_window() -> String {
-    "30m".into()
-}
-
-pub(crate) fn default_coverage() -> f64 {
-    0.9
-}
+pub use release_gate_metrics::{MetricsConfig, Source, default_coverage, default_window};
 
 /// One stage.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::metrics::Series;
+use crate::series::Series;
 
 /// A Prometheus server.
 pub struct Prometheus {
