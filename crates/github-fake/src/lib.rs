@@ -8,6 +8,7 @@
 //! token) are injected per method and path.
 
 pub mod openapi;
+pub mod pagerduty;
 pub mod support;
 
 use std::collections::BTreeMap;
@@ -182,6 +183,12 @@ pub struct State {
     pub deployments: Vec<Value>,
     /// Custom deployment protection rule answers: (run id, body).
     pub protection_reviews: Vec<(u64, Value)>,
+    /// Workflow files disabled through the API.
+    pub disabled_workflows: Vec<String>,
+    /// Workflow dispatches: (workflow, body).
+    pub dispatches: Vec<(String, Value)>,
+    /// Issues opened.
+    pub issues: Vec<Value>,
 }
 
 pub(crate) fn spec() -> anyhow::Result<&'static openapi::Spec> {
@@ -672,7 +679,7 @@ fn control_endpoint(shared: &Shared, method: &Method, what: &str, body: &[u8]) -
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -1018,6 +1025,35 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
                 list.push(status.clone());
             }
             (StatusCode::CREATED, axum::Json(status)).into_response()
+        }
+        ("PUT", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable") => {
+            let w = p("workflow_id");
+            if !state.disabled_workflows.contains(&w) {
+                state.disabled_workflows.push(w);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("PUT", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable") => {
+            let w = p("workflow_id");
+            state.disabled_workflows.retain(|d| *d != w);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches") => {
+            let w = p("workflow_id");
+            if state.disabled_workflows.contains(&w) {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("Workflow {w} is disabled"));
+            }
+            state.dispatches.push((w, body.clone()));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", "/repos/{owner}/{repo}/issues") => {
+            let n = state.issues.len() as u64 + 1000;
+            let issue = json!({"number": n, "id": n, "node_id": format!("I_{n}"), "title": body["title"], "body": body.get("body").cloned().unwrap_or(Value::Null),
+                "assignees": body.get("assignees").cloned().unwrap_or(json!([])), "state": "open", "user": user("github-actions[bot]"),
+                "url": format!("{api}/issues/{n}"), "html_url": format!("https://github.com/{owner}/{repo}/issues/{n}"), "labels": [],
+                "created_at": now(), "updated_at": now()});
+            state.issues.push(issue.clone());
+            (StatusCode::CREATED, axum::Json(issue)).into_response()
         }
         ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule") => {
             let id: u64 = p("run_id").parse().unwrap_or(0);

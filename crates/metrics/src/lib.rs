@@ -71,3 +71,50 @@ pub fn default_window() -> String {
 pub fn default_coverage() -> f64 {
     0.9
 }
+
+/// Where a config's series come from, opened: the file read once, or a
+/// Prometheus server asked per query.
+pub enum Fetcher {
+    /// Series from the metrics file, by query.
+    File(std::collections::BTreeMap<String, Series>),
+    /// A Prometheus server and the `query_range` step in seconds.
+    Prometheus(prometheus::Prometheus, f64),
+}
+
+impl Fetcher {
+    /// Opens the config's source: the file (`{release}` replaced, read
+    /// through `read`, every series the metrics name present) or the
+    /// Prometheus URL. A bad file or a missing series is an error (exit 2).
+    pub fn open(cfg: &MetricsConfig, release: &str, window_s: f64, read: &dyn Fn(&str) -> anyhow::Result<String>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        if cfg.source == Source::File {
+            let f =
+                cfg.file.as_deref().context("metrics source is `file` but no file is given (metrics.file)")?.replace("{release}", release);
+            let series = series::parse(&read(&f)?, &f)?;
+            let named = cfg
+                .metrics
+                .iter()
+                .flat_map(|m| std::iter::once(&m.query).chain(m.baseline.as_ref()))
+                .chain(cfg.error_budget.as_ref().map(|b| &b.query));
+            for q in named {
+                anyhow::ensure!(
+                    series.contains_key(q),
+                    "{f}: no series `{q}`; the file has: {}",
+                    series.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            return Ok(Fetcher::File(series));
+        }
+        let url = cfg.url.clone().context("metrics source is `prometheus` but no url is given (metrics.url or --prometheus-url)")?;
+        let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(1.0));
+        Ok(Fetcher::Prometheus(prometheus::Prometheus::new(&url, std::time::Duration::from_secs(15)), step))
+    }
+
+    /// The series of `query` from `start` to `end` (unix seconds).
+    pub fn fetch(&self, query: &str, start: f64, end: f64) -> Result<Series, String> {
+        match self {
+            Fetcher::File(series) => Ok(series.get(query).cloned().unwrap_or_default()),
+            Fetcher::Prometheus(p, step) => p.range(query, start, end, *step),
+        }
+    }
+}

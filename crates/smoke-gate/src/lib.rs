@@ -22,7 +22,6 @@ pub use decision::{Cause, Decision, Findings, decide, verify_cause};
 pub use policy::{ExternalCausePolicy, MetricsConfig, SmokePolicy, Source, Stage};
 
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -36,7 +35,7 @@ use release_gate_core::{Run, render};
 use crate::judge::judge_tests;
 use crate::junit::{Case, Results};
 use crate::policy::{default_coverage, default_window};
-use release_gate_metrics::{Limits, judge_metrics};
+use release_gate_metrics::{Fetcher, Limits, judge_metrics};
 
 /// Judge one stage of the release's automation: test reports (JUnit) and
 /// canary metrics (Prometheus or a file) to promote, hold or rollback.
@@ -198,29 +197,8 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         .as_ref()
         .map(|c| metrics::duration_s(&c.window).with_context(|| format!("metrics window `{}` is not a duration like 30m", c.window)))
         .transpose()?;
-    let file_series = match &metrics_cfg {
-        Some(c) if c.source == Source::File => {
-            let f = c
-                .file
-                .as_deref()
-                .context("metrics source is `file` but no file is given (metrics.file or --metrics-file)")?
-                .replace("{release}", &release);
-            let series = metrics::parse(&root.read_text(&f, "metrics file")?, &f)?;
-            for m in &c.metrics {
-                for q in std::iter::once(&m.query).chain(m.baseline.as_ref()) {
-                    anyhow::ensure!(
-                        series.contains_key(q),
-                        "{f}: no series `{q}` (metric `{}`); the file has: {}",
-                        m.name,
-                        series.keys().cloned().collect::<Vec<_>>().join(", ")
-                    );
-                }
-            }
-            if let Some(b) = &c.error_budget {
-                anyhow::ensure!(series.contains_key(&b.query), "{f}: no series `{}` (error budget)", b.query);
-            }
-            Some(series)
-        }
+    let fetcher = match (&metrics_cfg, window) {
+        (Some(c), Some(w)) => Some(Fetcher::open(c, &release, w, &|f| Ok(root.read_text(f, "metrics file")?))?),
         _ => None,
     };
     let check_name = run.check_name();
@@ -238,18 +216,8 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     if let (Some(cfg), Some(window)) = (&metrics_cfg, window) {
         let end = now.as_millisecond() as f64 / 1000.0;
         let start = end - window;
-        metrics_data = Some(match &file_series {
-            Some(series) => {
-                judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| Ok(series.get(q).cloned().unwrap_or_default()))
-            }
-            None => {
-                let url =
-                    cfg.url.clone().context("metrics source is `prometheus` but no url is given (metrics.url or --prometheus-url)")?;
-                let step = cfg.step.as_deref().and_then(metrics::duration_s).unwrap_or((window / 60.0).max(1.0));
-                let prom = prometheus::Prometheus::new(&url, Duration::from_secs(15));
-                judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| prom.range(q, start, end, step))
-            }
-        });
+        metrics_data =
+            fetcher.as_ref().map(|f| judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| f.fetch(q, start, end)));
     }
 
     // Attempt history: GitHub's check runs when online, else the last report.

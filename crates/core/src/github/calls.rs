@@ -24,6 +24,12 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
+/// A workflow as the Actions API names it: its file name (`deploy.yml`),
+/// from a path such as `.github/workflows/deploy.yml`.
+fn workflow_file(workflow: &str) -> &str {
+    workflow.rsplit('/').next().unwrap_or(workflow)
+}
+
 /// Percent-encodes a repository path or branch, keeping its `/` separators.
 fn encode_path(s: &str) -> String {
     s.split('/').map(url_encode).collect::<Vec<_>>().join("/")
@@ -206,6 +212,36 @@ impl GitHub {
     pub async fn installation_token(&self, installation_id: u64) -> Result<InstallationToken, ApiError> {
         let resp = self.send(Method::POST, &format!("/app/installations/{installation_id}/access_tokens"), Some(&json!({}))).await?;
         typed(resp.body, "POST /app/installations/{installation_id}/access_tokens")
+    }
+
+    /// `PUT /repos/{o}/{r}/actions/workflows/{file}/disable` (`enable`): stops
+    /// (or lets again) a workflow be triggered; `workflow` is its file name or id.
+    pub async fn set_workflow_enabled(&self, workflow: &str, enabled: bool) -> Result<(), ApiError> {
+        let verb = if enabled { "enable" } else { "disable" };
+        self.send(Method::PUT, &self.repo_path(&format!("/actions/workflows/{}/{verb}", url_encode(workflow_file(workflow)))), None)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /repos/{o}/{r}/actions/workflows/{file}/dispatches`: runs a
+    /// `workflow_dispatch` workflow on `git_ref` with `inputs`.
+    pub async fn dispatch_workflow(&self, workflow: &str, git_ref: &str, inputs: &Value) -> Result<(), ApiError> {
+        let body = json!({ "ref": git_ref, "inputs": inputs });
+        self.send(
+            Method::POST,
+            &self.repo_path(&format!("/actions/workflows/{}/dispatches", url_encode(workflow_file(workflow)))),
+            Some(&body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /repos/{o}/{r}/issues`; returns its web link.
+    pub async fn create_issue(&self, title: &str, body: &str, assignees: &[String]) -> Result<String, ApiError> {
+        let resp = self
+            .send(Method::POST, &self.repo_path("/issues"), Some(&json!({"title": title, "body": body, "assignees": assignees})))
+            .await?;
+        Ok(resp.body.get("html_url").and_then(Value::as_str).unwrap_or_default().to_owned())
     }
 
     /// `GET /repos/{o}/{r}/actions/runs/{id}`: a workflow run.
