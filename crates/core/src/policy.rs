@@ -52,6 +52,22 @@ pub const SECTIONS: &[&str] = &[
     "run",
 ];
 
+/// A duration written like `90m`, `1h30m` or `2h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub jiff::SignedDuration);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || de::Error::custom(format!("invalid duration {s:?}; expected e.g. \"90m\", \"1h30m\" or \"2h\""));
+        let dur: jiff::SignedDuration = s.parse().map_err(|_| bad())?;
+        if dur.is_negative() {
+            return Err(bad());
+        }
+        Ok(Duration(dur))
+    }
+}
+
 /// A policy duration: a number and a unit, `90s`, `30m`, `6h`, `7d`, `2w`
 /// (days and weeks are 24 h and 7 × 24 h).
 pub fn duration(text: &str) -> Option<jiff::SignedDuration> {
@@ -140,6 +156,12 @@ pub enum PolicyError {
         /// What was expected.
         message: String,
     },
+}
+
+/// The top-level sections a policy text has (to run what it configures).
+pub fn sections(text: &str, path: &Path) -> Result<Vec<String>, PolicyError> {
+    let map: Option<std::collections::BTreeMap<String, IgnoredAny>> = parse_yaml(text, path)?;
+    Ok(map.map(|m| m.into_keys().collect()).unwrap_or_default())
 }
 
 /// The policy from its text (`None`: built-in defaults), `path` naming it in errors.

@@ -11,6 +11,10 @@ use crate::judge::{Observed, blockers, checklist};
 use crate::log::{self, GateEntry};
 use crate::policy::{Evidence, LogPolicy};
 
+/// The post-release guard's report key: its result is rendered in its own
+/// fields (rollback, success verdict, retrospective), never a go/no-go blocker.
+pub const GUARD: &str = "release-guard";
+
 /// Inputs a person gives.
 #[derive(Debug, Clone, Default)]
 pub struct Hand {
@@ -107,16 +111,38 @@ pub fn render(
         },
     );
     let rollbacks: Vec<&GateEntry> = smoke.iter().copied().filter(|e| e.decision.as_deref() == Some("rollback")).collect();
+    let guard = all.get(GUARD);
+    let steps = |e: &GateEntry| e.steps.iter().map(|s| format!("\n  {s}")).collect::<String>();
     generated.insert(
         "rollback",
-        match (&hand.rollback, rollbacks.is_empty()) {
-            (Some(r), _) => r.clone(),
-            (None, true) => "No".into(),
-            (None, false) => format!(
+        match (&hand.rollback, guard.and_then(|g| g.decision.as_deref().map(|d| (g, d))), rollbacks.is_empty()) {
+            (Some(r), _, _) => r.clone(),
+            (None, Some((g, "rollback")), _) if g.steps.iter().any(|s| s.contains(" — done:")) => {
+                format!("Yes — {}; root cause: _to be written_; steps:{}", g.title, steps(g))
+            }
+            (None, Some((g, "rollback")), _) => format!("Required — {}; the procedure (runbook §6), planned:{}", g.title, steps(g)),
+            (None, Some((g, "pause")), _) => {
+                format!("No — the pipeline is paused ({}); if it comes to a rollback, the plan:{}", g.title, steps(g))
+            }
+            (None, _, true) => "No".into(),
+            (None, _, false) => format!(
                 "Required — {}; record its execution with `rollback:`",
                 rollbacks.iter().map(|e| format!("{} decided rollback: {}", e.key, e.title)).collect::<Vec<_>>().join("; ")
             ),
         },
+    );
+    generated.insert(
+        "verdict",
+        match guard.and_then(|g| g.decision.as_deref().map(|d| (g, d))) {
+            None => "_pending: release-guard records it when the guard period ends_".into(),
+            Some((g, "success")) => format!("**SUCCESS** — {} ({})", g.title, g.generated_at),
+            Some((g, "watching")) => format!("_pending_ — {}", g.title),
+            Some((g, d)) => format!("**not successful ({})** — {}", d.to_uppercase(), g.title),
+        },
+    );
+    generated.insert(
+        "retrospective",
+        guard.and_then(|g| g.retrospective.clone()).unwrap_or_else(|| "_set by release-guard: 48 h after the deploy_".into()),
     );
     let risks: Vec<String> = all.values().flat_map(|e| e.warnings.iter().map(move |w| format!("{}: {w}", e.key))).collect();
     generated.insert(
@@ -145,6 +171,15 @@ pub fn render(
     let hashes = all.get("config-diff").map(|e| e.hashes.clone()).unwrap_or_default();
     let hashes_md = if hashes.is_empty() { "_no config-diff report yet_".to_owned() } else { release_gate_core::hashes::render(&hashes) };
 
+    // Fields added after a log was first written get their line now.
+    for (after, label, key) in [("rollback", "Success verdict", "verdict"), ("verdict", "Retrospective due by", "retrospective")] {
+        let end = format!("<!-- release-gate:end {after} -->");
+        if !doc.contains(&format!("<!-- release-gate:begin {key} -->"))
+            && let Some(at) = doc.find(&end).map(|i| i + end.len())
+        {
+            doc.insert_str(at, &format!("\n- **{label}:** {}", log::region(key, "…")));
+        }
+    }
     for (key, body) in &generated {
         doc = log::replace_region(&doc, key, body).unwrap_or(doc);
     }
@@ -197,6 +232,8 @@ pub fn template(release: &str) -> String {
 - Dashboards: {db}\n\
 - **Go/No-Go Decision:** {go}\n\
 - **Rollback executed:** {rb}\n\
+- **Success verdict:** {vd}\n\
+- **Retrospective due by:** {rt}\n\
 - **Post-release notes:** _(release captain)_\n\
 - **Outstanding risks/debt:** {rk}\n\n\
 Text outside the `release-gate` markers is yours: re-running decision-log-commit\n\
@@ -209,6 +246,8 @@ updates only the marked sections.\n\n\
         db = g("dashboards"),
         go = g("go-no-go"),
         rb = g("rollback"),
+        vd = g("verdict"),
+        rt = g("retrospective"),
         rk = g("risks"),
         ck = g("checklist"),
         gt = g("gates"),
@@ -237,6 +276,8 @@ pub fn entry_from_check_run(key: &str, c: &release_gate_core::evidence::Counted,
         warnings: Vec::new(),
         dry_run: false,
         hashes: BTreeMap::new(),
+        steps: Vec::new(),
+        retrospective: None,
     }
 }
 
@@ -244,6 +285,7 @@ pub fn entry_from_check_run(key: &str, c: &release_gate_core::evidence::Counted,
 /// not read is an error, never "no hashes recorded".
 pub fn entry_of(report: &Report, url: Option<String>) -> anyhow::Result<GateEntry> {
     let key = report.key();
+    let guard = report.data::<data::ReleaseGuard>()?;
     let line = |c: &Check| format!("{}: {}", c.id, c.message);
     Ok(GateEntry {
         key,
@@ -257,5 +299,13 @@ pub fn entry_of(report: &Report, url: Option<String>) -> anyhow::Result<GateEntr
         warnings: report.checks.iter().filter(|c| c.status == Status::Warn).take(10).map(line).collect(),
         dry_run: report.dry_run,
         hashes: report.data::<data::ConfigDiff>()?.map(|d| d.hashes).unwrap_or_default(),
+        steps: guard
+            .as_ref()
+            .map(|g| g.procedure.iter().enumerate().map(|(n, s)| format!("{}. {} — {}: {}", n + 1, s.what, s.state, s.detail)).collect())
+            .unwrap_or_default(),
+        retrospective: guard.as_ref().filter(|g| !g.retrospective_due.is_empty()).map(|g| match &g.retrospective_issue {
+            Some(url) => format!("{} ({url})", g.retrospective_due),
+            None => g.retrospective_due.clone(),
+        }),
     })
 }

@@ -134,7 +134,8 @@ pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items
         }
     }
     for (k, e) in entries {
-        if !policy.required.contains(k) && !e.passing() {
+        // The guard judges after the deploy: its result is the verdict, not the go/no-go.
+        if !policy.required.contains(k) && !e.passing() && k != crate::document::GUARD {
             out.push(format!("{k} failed: {}", e.title));
         }
     }
@@ -165,6 +166,8 @@ mod tests {
             warnings: Vec::new(),
             dry_run: false,
             hashes: BTreeMap::new(),
+            steps: Vec::new(),
+            retrospective: None,
         }
     }
 

@@ -44,6 +44,12 @@ pub struct GateEntry {
     /// config-diff's applied hashes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hashes: BTreeMap<String, String>,
+    /// release-guard's procedure, a line per step (planned or carried out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
+    /// release-guard: when the retrospective is due (and its issue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrospective: Option<String>,
 }
 
 impl GateEntry {
@@ -160,6 +166,8 @@ mod tests {
             warnings: vec!["exception: approved by bob --> ok".into()],
             dry_run: false,
             hashes: BTreeMap::new(),
+            steps: vec!["1. disable -- done: x".into()],
+            retrospective: None,
         };
         let doc = format!("x\n{}\n", data_line(&e));
         assert!(!data_line(&e)[4..data_line(&e).len() - 3].contains("--"));

@@ -102,23 +102,7 @@ impl<'de> Deserialize<'de> for Zone {
     }
 }
 
-/// A duration written like `90m`, `1h30m` or `2h`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Duration(pub SignedDuration);
-
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let bad = || de::Error::custom(format!("invalid duration {s:?}; expected e.g. \"90m\", \"1h30m\" or \"2h\""));
-        let dur: SignedDuration = s.parse().map_err(|_| bad())?;
-        if dur.is_negative() {
-            return Err(bad());
-        }
-        Ok(Duration(dur))
-    }
-}
-
-pub use release_gate_core::policy::Instant;
+pub use release_gate_core::policy::{Duration, Instant};
 
 /// A recurring weekly allow window.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

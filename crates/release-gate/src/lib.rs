@@ -51,8 +51,10 @@ pub struct Options {
 pub struct Row {
     /// `freeze-check`, `smoke-gate canary`.
     pub gate: String,
-    /// Its verdict, or `None` when it could not run (the headline says why).
+    /// Its verdict, or `None` when it could not run or was skipped (the headline says why).
     pub verdict: Option<Verdict>,
+    /// Not run, on purpose (the guard after a NO-GO).
+    pub skipped: bool,
     /// Its decision and title, or the error (masked).
     pub headline: String,
 }
@@ -79,17 +81,22 @@ pub struct Outcome {
 impl Outcome {
     /// Gates that could not run.
     pub fn errors(&self) -> usize {
-        self.rows.iter().filter(|r| r.verdict.is_none()).count()
+        self.rows.iter().filter(|r| r.verdict.is_none() && !r.skipped).count()
     }
 
     /// The run's verdict for [`release_gate_core::exit::finish`]: an error
     /// (exit 2) when a gate could not run, else pass for GO, fail for NO-GO.
     pub fn verdict(&self) -> anyhow::Result<Verdict> {
         match self.errors() {
-            0 if self.go => Ok(Verdict::Pass),
+            0 if self.go && self.guard().is_none_or(|g| g.verdict != Some(Verdict::Fail)) => Ok(Verdict::Pass),
             0 => Ok(Verdict::Fail),
             n => anyhow::bail!("{n} gate(s) could not run; the table names them and why"),
         }
+    }
+
+    /// The post-release guard's row, when it ran.
+    pub fn guard(&self) -> Option<&Row> {
+        self.rows.iter().find(|r| r.gate == "release-guard" && !r.skipped)
     }
 }
 
@@ -127,6 +134,10 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
     for stage in &stages {
         repo.remove(report_rel.join(format!("{}.json", report::key("smoke-gate", Some(stage)))), "earlier smoke-gate report")?;
     }
+    // The guard's earlier verdict is this run's to give (or not, after a NO-GO).
+    repo.remove(report_rel.join("release-guard.json"), "earlier release-guard report")?;
+    let guarded = policy::sections(&text, &shown)?.iter().any(|s| s == "release-guard");
+    let guard = policy::from_text::<release_guard::policy::GuardPolicy>(Some(&text), &shown)?.section.guard.0;
 
     let common = || CommonArgs::local(root.clone(), &release, Some(now.clone()));
     let report_dir = root.join(&report_rel);
@@ -136,9 +147,10 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
             Ok(r) => Row {
                 gate,
                 verdict: Some(r.verdict),
+                skipped: false,
                 headline: r.outputs.get("decision").map(|d| format!("{d}: {}", r.title)).unwrap_or(r.title),
             },
-            Err(e) => Row { gate, verdict: None, headline: release_gate_core::mask::redact(&format!("{e:#}")) },
+            Err(e) => Row { gate, verdict: None, skipped: false, headline: release_gate_core::mask::redact(&format!("{e:#}")) },
         };
         rows.push(row);
     };
@@ -150,8 +162,27 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
         record(format!("smoke-gate {stage}"), &report::key("smoke-gate", Some(stage)), outcome);
     }
     let log = decision_log_commit::run(decision_log_commit::Args::local(common()), Context::offline());
-    let log_report = Report::read(&report_dir.join("decision-log-commit.json")).ok().filter(|_| log.is_ok());
+    let decided = Report::read(&report_dir.join("decision-log-commit.json")).ok().filter(|_| log.is_ok());
+    let go = decided.as_ref().and_then(|r| r.outputs.get("decision")).is_some_and(|d| d == "go");
     record("decision-log-commit".into(), "decision-log-commit", log);
+    // After a GO, the deploy happens at the instant evaluated and the guard
+    // is judged at its end; its verdict goes into the log (a second writing).
+    let mut log_report = decided;
+    if guarded && go {
+        let at: jiff::Timestamp = now.parse().with_context(|| format!("--now {now:?} is not an RFC 3339 instant"))?;
+        let end = at.checked_add(guard).unwrap_or(at).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let args = release_guard::Args::local(CommonArgs::local(root.clone(), &release, Some(end)), Some(now.clone()));
+        record("release-guard".into(), "release-guard", release_guard::run(args, Context::offline()));
+        let again = decision_log_commit::run(decision_log_commit::Args::local(common()), Context::offline());
+        log_report = Report::read(&report_dir.join("decision-log-commit.json")).ok().filter(|_| again.is_ok());
+    } else if guarded {
+        rows.push(Row {
+            gate: "release-guard".into(),
+            verdict: None,
+            skipped: true,
+            headline: "not run: NO-GO, nothing was deployed".into(),
+        });
+    }
     let go = log_report.as_ref().and_then(|r| r.outputs.get("decision")).is_some_and(|d| d == "go");
     let decision = match &log_report {
         Some(r) => r.data::<data::DecisionLog>()?,

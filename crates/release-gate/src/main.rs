@@ -70,12 +70,19 @@ fn print(o: &Outcome) {
     println!("{:width$}  {:7}  headline", "gate", "verdict");
     for r in &o.rows {
         let headline: String = r.headline.lines().next().unwrap_or_default().chars().take(110).collect();
-        let verdict = r.verdict.map_or("ERROR".to_owned(), |v| v.as_str().to_uppercase());
+        let verdict = match (r.verdict, r.skipped) {
+            (Some(v), _) => v.as_str().to_uppercase(),
+            (None, true) => "SKIP".to_owned(),
+            (None, false) => "ERROR".to_owned(),
+        };
         println!("{:width$}  {verdict:7}  {headline}", r.gate);
     }
     println!();
     if let Some(d) = &o.decision {
         println!("{}", if o.go { "GO" } else { "NO-GO" });
+        if let Some(g) = o.guard() {
+            println!("  then the post-release guard: {}", g.headline.lines().next().unwrap_or_default());
+        }
         for b in &d.blockers {
             println!("  - {b}");
         }

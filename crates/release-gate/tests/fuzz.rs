@@ -156,6 +156,18 @@ fn provenance(bytes: &[u8], shown: &str) -> Outcome {
     refused(artifact_verify::provenance::check(bytes, &described_digest(shown), &req, keys, None))
 }
 
+fn incidents(bytes: &[u8], shown: &str) -> Outcome {
+    match text(bytes, shown) {
+        Ok(t) => refused(release_guard::incidents::from_file(
+            t,
+            shown,
+            &release_guard::policy::Incidents::default(),
+            jiff::Timestamp::UNIX_EPOCH,
+        )),
+        Err(o) => o,
+    }
+}
+
 /// The decision log: its regions, gate entries, hash block, and a render on top of it.
 fn decision_log(bytes: &[u8], shown: &str) -> Outcome {
     let t = match text(bytes, shown) {
@@ -256,6 +268,7 @@ fn targets() -> Vec<(&'static str, Parse, Seeds, bool)> {
         ("SBOM JSON", sbom, files(&ex.join("releases"), &[".cdx.json", ".spdx.json"]), false),
         ("provenance JSON", provenance, files(&ex.join("releases"), &[".intoto.json"]), false),
         ("decision log Markdown", decision_log, files(&ex.join("reports/release-decisions"), &[".md"]), true),
+        ("incidents JSON", incidents, files(&ex.join("reports/incidents"), &[".json"]), true),
     ]
 }
 

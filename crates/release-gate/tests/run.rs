@@ -108,3 +108,23 @@ fn a_token_in_the_environment_does_not_make_the_local_run_online() {
     assert!(fake.requests().is_empty(), "the local run called GitHub: {:?}", fake.requests().len());
     assert!(!text.contains("ghs_0123"), "{text}");
 }
+
+#[test]
+fn the_hotfix_is_a_go_then_the_guard_pauses_it_and_the_log_shows_the_rollback_plan() {
+    let dir = example();
+    let (code, out) = run(dir.path(), &["--release", "2.4.1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\nGO\n"), "the decision before the deploy stands: {out}");
+    assert!(out.contains("then the post-release guard: pause: Release 2.4.1: pipeline PAUSED"), "{out}");
+    let log = std::fs::read_to_string(dir.path().join("reports/release-decisions/2.4.1.md")).unwrap();
+    assert!(log.contains("**not successful (PAUSE)**"), "{log}");
+    assert!(log.contains("if it comes to a rollback, the plan:"), "{log}");
+    assert!(log.contains("dispatch .github/workflows/rollback.yml with tag v2.4.0"), "the previous GO release: {log}");
+    // 2.4.0's log records the success verdict; 2.5.0 (NO-GO) was never guarded.
+    let (_, out) = run(dir.path(), &[]);
+    assert!(out.contains("then the post-release guard: success"), "{out}");
+    let log = std::fs::read_to_string(dir.path().join("reports/release-decisions/2.4.0.md")).unwrap();
+    assert!(log.contains("**SUCCESS**"), "{log}");
+    let (_, out) = run(dir.path(), &["--release", "2.5.0"]);
+    assert!(out.contains("release-guard          SKIP     not run: NO-GO"), "{out}");
+}

@@ -143,7 +143,8 @@ impl RetryPolicy {
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    /// The wait before attempt `attempt + 1`: doubling from `base_delay`, at most 30 s.
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32 << attempt.saturating_sub(1).min(10);
         (self.base_delay * factor).min(Duration::from_secs(30))
     }

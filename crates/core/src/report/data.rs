@@ -353,3 +353,60 @@ pub struct DecisionLog {
 impl GateData for DecisionLog {
     const GATE: &'static str = "decision-log-commit";
 }
+
+/// release-guard's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseGuard {
+    /// `watching`, `success`, `pause`, `rollback`, `blocked`, `hold` or `resumed`.
+    pub decision: String,
+    /// The production deploy, RFC 3339 UTC.
+    pub deployed_at: String,
+    /// The guard's end.
+    pub guard_ends: String,
+    /// Incidents in the guard window.
+    pub incidents: Vec<GuardIncident>,
+    /// What triggered a rollback, one line each.
+    pub rollback_triggers: Vec<String>,
+    /// The rollback procedure, step by step (planned or carried out).
+    pub procedure: Vec<Step>,
+    /// Workflows paused (disabled) or resumed by this run.
+    pub workflows: Vec<String>,
+    /// The release a rollback redeploys (the previous GO).
+    pub previous_release: Option<String>,
+    /// When the retrospective is due (§10: 48 h after the release).
+    pub retrospective_due: String,
+    /// The retrospective issue, when one was opened.
+    pub retrospective_issue: Option<String>,
+}
+
+impl GateData for ReleaseGuard {
+    const GATE: &'static str = "release-guard";
+}
+
+/// An incident as the guard judged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardIncident {
+    /// PagerDuty's number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Status.
+    pub status: String,
+    /// 1 is the worst.
+    pub severity: u8,
+    /// Its page.
+    pub url: String,
+}
+
+/// One step of the rollback procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// What.
+    pub what: String,
+    /// `planned`, `done`, `failed` or `not configured`.
+    pub state: String,
+    /// Detail or link.
+    pub detail: String,
+    /// When it was done.
+    pub at: Option<String>,
+}

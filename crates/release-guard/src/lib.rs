@@ -1,0 +1,597 @@
+//! release-guard: the runbook after the deploy (§4.3, §5, §6, §10).
+//!
+//! During and at the end of the guard period (60 minutes from the
+//! production deploy) it judges production metrics with the canary's rules
+//! ([`release_gate_metrics`]) and incidents (PagerDuty or a file,
+//! [`incidents`]); any incident pauses the pipeline (the continuous-
+//! deployment workflows are disabled when the policy names them, and
+//! `release-guard resume` enables them again once incidents are resolved and
+//! metrics are stable); a rollback trigger plans, or carries out, the
+//! rollback procedure ([`procedure`]); at the end, with nothing wrong, every
+//! earlier stage promoted and an ADR for an architecture change, it records
+//! the success verdict. [`judge`] decides from the facts alone; [`run`]
+//! gathers them and acts.
+
+pub mod http;
+pub mod incidents;
+pub mod judge;
+pub mod policy;
+pub mod procedure;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use release_gate_core::cli::CommonArgs;
+use release_gate_core::context::Context;
+use release_gate_core::mask::Secret;
+use release_gate_core::policy::GateSection;
+use release_gate_core::report::data::{self, GuardIncident, Step};
+use release_gate_core::report::{self, Check, Report, Section, Status, Verdict};
+use release_gate_core::{Run, render};
+use release_gate_metrics::{Fetcher, Findings, Limits, judge_metrics};
+use serde::Deserialize;
+
+use crate::http::Http;
+use crate::incidents::Incident;
+use crate::judge::{Architecture, Decision, Facts, Stage};
+use crate::policy::{GuardPolicy, IncidentSource};
+use crate::procedure::Tools;
+
+/// Watch the release in production for the guard period: metrics,
+/// incidents, rollback triggers; pause, plan or carry out the rollback;
+/// record the success verdict.
+#[derive(Debug, Parser)]
+#[command(name = "release-guard", version, max_term_width = 100)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// When the production deploy happened (RFC 3339) [default: the
+    /// environment's deployment of this commit (online), else the decision log's date/time].
+    #[arg(long, env = "RELEASE_GATE_DEPLOYED_AT", value_name = "RFC3339")]
+    pub deployed_at: Option<String>,
+
+    /// The environment deployed to: its deployment's status is set when the guard decides.
+    #[arg(long, env = "RELEASE_GATE_ENVIRONMENT", value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Declare a security or compliance breach (a rollback trigger).
+    #[arg(long, env = "RELEASE_GATE_BREACH", value_name = "WHAT")]
+    pub breach: Option<String>,
+
+    /// Files the release changed, one per line [default: `git diff` from the previous release's tag].
+    #[arg(long, env = "RELEASE_GATE_CHANGED_FILES", value_name = "PATH")]
+    pub changed_files: Option<PathBuf>,
+
+    /// Plan the rollback without carrying it out, even when the policy automates it.
+    #[arg(long, env = "RELEASE_GATE_PLAN_ONLY")]
+    pub plan_only: bool,
+
+    /// Open the retrospective issue (once, from the job that closes the guard).
+    #[arg(long, env = "RELEASE_GATE_OPEN_RETROSPECTIVE")]
+    pub open_retrospective: bool,
+
+    #[command(subcommand)]
+    pub action: Option<Action>,
+}
+
+/// What else the guard can do.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Action {
+    /// Re-enable the paused workflows once no incident is open and metrics are stable.
+    Resume,
+}
+
+impl Args {
+    /// A local run's flags (`release-gate run`): the deploy at `deployed_at`, nothing from the environment.
+    pub fn local(common: CommonArgs, deployed_at: Option<String>) -> Self {
+        Self {
+            common,
+            deployed_at,
+            environment: None,
+            breach: None,
+            changed_files: None,
+            plan_only: true,
+            open_retrospective: false,
+            action: None,
+        }
+    }
+}
+
+impl release_gate_core::gate::Gate for Args {
+    const NAME: &'static str = "release-guard";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
+        run(self, ctx)
+    }
+}
+
+/// decision-log-commit's `required`, read only for the smoke stages it names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Required {
+    required: Vec<String>,
+}
+
+impl Default for Required {
+    fn default() -> Self {
+        Self { required: ["smoke-gate-smoke", "smoke-gate-fast-suite", "smoke-gate-canary"].iter().map(|s| (*s).to_owned()).collect() }
+    }
+}
+
+impl GateSection for Required {
+    const NAME: &'static str = "decision-log-commit";
+}
+
+fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Gathers the facts, judges, acts as the policy allows, and publishes.
+pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
+    let run = Run::<GuardPolicy>::start("release-guard", args.common.clone(), ctx)?;
+    let policy = run.policy.section.clone();
+    let now = run.now;
+    let deployed_at = deployed_at(&run, &args)?;
+    let guard_ends = deployed_at.checked_add(policy.guard.0).context("the guard period is too long")?;
+    let http = Http::new(run.ctx.retry);
+    let incidents = incidents(&run, &policy, &http, deployed_at)?;
+    let mut report = run.new_report();
+
+    // Production metrics over the guard window so far.
+    let metrics = match &policy.metrics {
+        None => None,
+        Some(cfg) => {
+            let end = now.min(guard_ends).as_millisecond() as f64 / 1000.0;
+            let start = deployed_at.as_millisecond() as f64 / 1000.0;
+            let fetcher = Fetcher::open(cfg, &run.release, end - start, &|f| Ok(run.root.read_text(f, "metrics file")?))?;
+            let mut findings = Findings::default();
+            let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
+            judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| fetcher.fetch(q, start, end));
+            Some(findings)
+        }
+    };
+
+    if let Some(Action::Resume) = args.action {
+        return resume(run, &policy, report, &incidents, metrics.as_ref());
+    }
+
+    let facts = Facts {
+        deployed_at,
+        guard_ends,
+        now,
+        incidents: incidents.clone(),
+        metrics,
+        migration: migration(&run, &policy)?,
+        breach: breach(&run, &policy, &args)?,
+        security_types: policy.incidents.security_types.clone(),
+        blocking_severity: policy.incidents.blocking_severity,
+        stages: stages(&run)?,
+        architecture: architecture(&run, &policy, &args)?,
+    };
+    let (decision, checks, triggers) = judge::judge(&facts);
+    for c in checks {
+        report.push(c);
+    }
+    let previous = procedure::previous_release(&run.root, &policy.logs, &run.release)?;
+    let act = run.github().is_some() && !run.dry_run;
+    let tools = Tools {
+        http: &http,
+        github: run.github(),
+        webhook: secret(&policy.rollback.channel_webhook_env),
+        routing_key: secret(&policy.rollback.routing_key_env),
+        act,
+    };
+    let mut procedure = Vec::new();
+    let mut workflows = Vec::new();
+    match decision {
+        Decision::Rollback => {
+            let automate = Tools { act: act && policy.rollback.automate && !args.plan_only, ..tools.clone() };
+            procedure = run.block_on(procedure::rollback(&policy, &run.release, previous.as_deref(), &triggers, &automate));
+            report.push(Check::new("rollback", Status::Fail, format!("rollback required: {}", triggers.join("; "))));
+        }
+        Decision::Pause => {
+            if policy.pause {
+                let step = run.block_on(procedure::set_workflows(&policy.pause_workflows, false, &tools, "pause continuous deployment"));
+                if step.state == "done" {
+                    workflows.clone_from(&policy.pause_workflows);
+                }
+                procedure.push(step);
+            }
+            // The plan, ready should the incident call for a rollback; nothing of it is carried out.
+            let plan = Tools { act: false, ..tools.clone() };
+            let why = ["the open incident(s), should they call for a rollback".to_owned()];
+            procedure.extend(run.block_on(procedure::rollback(&policy, &run.release, previous.as_deref(), &why, &plan)));
+        }
+        _ => {}
+    }
+    let retrospective_due = rfc3339(deployed_at.checked_add(jiff::SignedDuration::from_hours(48)).unwrap_or(deployed_at));
+    let mut retrospective_issue = None;
+    if args.open_retrospective
+        && matches!(decision, Decision::Success | Decision::Rollback | Decision::Blocked)
+        && let Some(gh) = run.github()
+    {
+        let body = format!(
+            "Release {} retrospective (runbook §10), due by {retrospective_due}: automation gaps, rollback drills, config change governance.\n\nGuard decision: {}.",
+            run.release,
+            decision.as_str()
+        );
+        retrospective_issue = Some(run.block_on(gh.create_issue(
+            &format!("Retrospective: release {}", run.release),
+            &body,
+            &policy.retrospective_assignees,
+        ))?);
+    }
+    finish(
+        run,
+        &args,
+        report,
+        Outcome {
+            decision,
+            deployed_at,
+            guard_ends,
+            incidents,
+            triggers,
+            procedure,
+            workflows,
+            previous,
+            retrospective_due,
+            retrospective_issue,
+        },
+    )
+}
+
+/// Everything the report says.
+struct Outcome {
+    decision: Decision,
+    deployed_at: jiff::Timestamp,
+    guard_ends: jiff::Timestamp,
+    incidents: Vec<Incident>,
+    triggers: Vec<String>,
+    procedure: Vec<Step>,
+    workflows: Vec<String>,
+    previous: Option<String>,
+    retrospective_due: String,
+    retrospective_issue: Option<String>,
+}
+
+fn finish(run: Run<GuardPolicy>, args: &Args, mut report: Report, o: Outcome) -> anyhow::Result<Verdict> {
+    let release = &run.release;
+    report.title = match o.decision {
+        Decision::Watching => format!("Release {release}: guarding until {}, nothing wrong so far", rfc3339(o.guard_ends)),
+        Decision::Success => format!("Release {release}: SUCCESS — the guard ended with metrics stable and no incident"),
+        Decision::Pause => format!("Release {release}: pipeline PAUSED — {} incident(s) since the deploy", o.incidents.len()),
+        Decision::Rollback => format!(
+            "Release {release}: ROLLBACK{} — {}",
+            o.previous.as_deref().map(|p| format!(" to {p}")).unwrap_or_default(),
+            o.triggers.first().cloned().unwrap_or_default()
+        ),
+        Decision::Blocked => format!("Release {release}: success blocked — {}", failing(&report)),
+        Decision::Hold => format!("Release {release}: hold — production metrics are not within tolerance"),
+    };
+    report.output("decision", o.decision.as_str());
+    report.output("guard_ends", rfc3339(o.guard_ends));
+    report.output("previous_release", o.previous.clone().unwrap_or_default());
+    if !o.incidents.is_empty() {
+        let mut t = render::Table::new(&["incident", "status", "severity", "since"]);
+        for i in &o.incidents {
+            t.row([
+                if i.url.is_empty() { format!("#{} {}", i.number, i.title) } else { format!("[#{} {}]({})", i.number, i.title, i.url) },
+                i.status.clone(),
+                format!("Sev-{} ({})", i.severity, i.severity_from),
+                rfc3339(i.created_at),
+            ]);
+        }
+        report.details.push(Section { title: "Incidents since the deploy".into(), markdown: t.finish() });
+    }
+    if !o.procedure.is_empty() {
+        let mut t = render::Table::new(&["step", "state", "detail"]);
+        for (n, s) in o.procedure.iter().enumerate() {
+            t.row([format!("{}. {}", n + 1, s.what), s.state.clone(), s.detail.clone()]);
+        }
+        let title = if o.decision == Decision::Rollback { "Rollback procedure (runbook §6)" } else { "Pause" };
+        report.details.push(Section { title: title.into(), markdown: t.finish() });
+    }
+    report.set_data(&data::ReleaseGuard {
+        decision: o.decision.as_str().to_owned(),
+        deployed_at: rfc3339(o.deployed_at),
+        guard_ends: rfc3339(o.guard_ends),
+        incidents: o
+            .incidents
+            .iter()
+            .map(|i| GuardIncident {
+                number: i.number,
+                title: i.title.clone(),
+                status: i.status.clone(),
+                severity: i.severity,
+                url: i.url.clone(),
+            })
+            .collect(),
+        rollback_triggers: o.triggers,
+        procedure: o.procedure,
+        workflows: o.workflows,
+        previous_release: o.previous,
+        retrospective_due: o.retrospective_due,
+        retrospective_issue: o.retrospective_issue,
+    });
+    deployment_status(&run, args, &report, o.decision)?;
+    run.finish(report)
+}
+
+/// The failing checks' ids.
+fn failing(report: &Report) -> String {
+    report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Sets the deployment's status when the guard has decided (success or failure).
+fn deployment_status(run: &Run<GuardPolicy>, args: &Args, report: &Report, decision: Decision) -> anyhow::Result<()> {
+    let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment) else { return Ok(()) };
+    let state = match decision {
+        Decision::Success => "success",
+        Decision::Watching => return Ok(()),
+        _ => "failure",
+    };
+    let run_url = run.ctx.run_url();
+    let status = release_gate_core::github::calls::DeploymentStatus {
+        state,
+        description: &report.title,
+        log_url: run_url.as_deref(),
+        environment_url: None,
+    };
+    match run.block_on(async {
+        let id = match gh.deployments(sha, env).await?.first() {
+            Some(d) => d.id,
+            None => return Ok(()),
+        };
+        gh.create_deployment_status(id, &status).await
+    }) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_unreachable() => Err(e.into()),
+        Err(e) => {
+            eprintln!("release-guard: the deployment status could not be set: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// A secret from the environment variable the policy names; unset or empty is none.
+fn secret(name: &str) -> Option<Secret> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).map(Secret::new)
+}
+
+/// When the production deploy happened.
+fn deployed_at(run: &Run<GuardPolicy>, args: &Args) -> anyhow::Result<jiff::Timestamp> {
+    if let Some(t) = &args.deployed_at {
+        return release_gate_core::policy::parse_now(t);
+    }
+    if let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment)
+        && let Some(d) = run.block_on(gh.deployments(sha, env))?.first()
+        && let Ok(t) = d.created_at.parse()
+    {
+        return Ok(t);
+    }
+    // The decision log's date/time (`2026-12-01 13:30 UTC`).
+    let log = PathBuf::from(&run.policy.section.logs).join(format!("{}.md", run.release));
+    if let Some(text) = run.root.read_text_if_present(&log, "decision log")?
+        && let Some(line) = text.lines().skip_while(|l| !l.contains("release-gate:begin datetime")).nth(1)
+        && let Ok(dt) = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M UTC", line.trim())
+        && let Ok(t) = jiff::tz::TimeZone::UTC.to_timestamp(dt)
+    {
+        return Ok(t);
+    }
+    anyhow::bail!(
+        "no deploy time: pass --deployed-at (input deployed-at), give --environment with a token, or record the release in its decision log"
+    )
+}
+
+/// Incidents since the deploy, from the policy's source.
+fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, since: jiff::Timestamp) -> anyhow::Result<Vec<Incident>> {
+    let p = &policy.incidents;
+    match p.source {
+        IncidentSource::File => {
+            let file = p.file.replace("{release}", &run.release);
+            let text = match run.root.read_text(&file, "incidents file (release-guard.incidents.file)") {
+                Ok(t) => t,
+                Err(e) if e.is_not_found() => anyhow::bail!(
+                    "{e}; export the incidents there (an empty list is {{\"incidents\": []}}) or set release-guard.incidents.source: pagerduty"
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            incidents::from_file(&text, &file, p, since)
+        }
+        IncidentSource::Pagerduty => {
+            let token = secret(&p.token_env).unwrap_or_else(|| Secret::new(String::new()));
+            incidents::from_pagerduty(http, p, &token, since)
+        }
+    }
+}
+
+/// A migration's result, when the policy binds one.
+fn migration(run: &Run<GuardPolicy>, policy: &GuardPolicy) -> anyhow::Result<Option<Result<(), String>>> {
+    let Some(path) = &policy.rollback.migration_evidence else { return Ok(None) };
+    let file = path.replace("{release}", &run.release);
+    let text = run.root.read_text(&file, "migration evidence (release-guard.rollback.migration-evidence)")?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{file}:{}:{}: not JSON ({e}); expected {{\"status\": \"succeeded\" | \"failed\", ...}}", e.line(), e.column())
+    })?;
+    Ok(Some(match v["status"].as_str() {
+        Some("succeeded" | "success" | "ok") => Ok(()),
+        Some(s @ ("failed" | "error")) => {
+            Err(format!("{file}: {s}{}", v["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default()))
+        }
+        other => anyhow::bail!("{file}: status {other:?}; expected \"succeeded\" or \"failed\""),
+    }))
+}
+
+/// A declared breach: the input, or the security label on the commit's merged PR.
+fn breach(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> anyhow::Result<Option<String>> {
+    if let Some(b) = &args.breach {
+        return Ok(Some(b.clone()));
+    }
+    let (Some(gh), Some(sha)) = (run.github(), &run.ctx.sha) else { return Ok(None) };
+    let label = &policy.rollback.security_label;
+    let found = run.block_on(async {
+        for p in gh.pulls_for_commit(sha).await?.into_iter().filter(|p| p.merged_at.is_some()) {
+            let pr = gh.pull(p.number).await?;
+            if pr.labels.iter().any(|l| &l.name == label) {
+                return Ok(Some(format!("PR #{} carries the label `{label}`", p.number)));
+            }
+        }
+        Ok::<_, release_gate_core::github::ApiError>(None)
+    });
+    match found {
+        Ok(b) => Ok(b),
+        Err(e) if e.is_unreachable() => Err(e.into()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The earlier smoke stages' results: online the check runs that count, offline the reports.
+fn stages(run: &Run<GuardPolicy>) -> anyhow::Result<Vec<Stage>> {
+    let required: Required = run.section()?;
+    let keys: Vec<String> = required.required.into_iter().filter(|k| k.starts_with("smoke-gate-")).collect();
+    if let (Some(gh), Some(sha)) = (run.github(), &run.ctx.sha) {
+        let runs = run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust()))?;
+        return Ok(keys
+            .into_iter()
+            .map(|key| {
+                let (gate, stage) = report::split_key(&key);
+                let name = report::check_name(gate, stage);
+                let promoted = match runs.counting.get(&name) {
+                    Some(c) if c.passed() => Ok(()),
+                    Some(c) => Err(format!("`{name}` concluded {}", c.conclusion)),
+                    None => Err(format!("no `{name}` check run that counts on this commit")),
+                };
+                Stage { key, promoted }
+            })
+            .collect());
+    }
+    let dir = run.report_dir()?;
+    let mut out = Vec::new();
+    for key in keys {
+        let path = dir.join(format!("{key}.json"));
+        let promoted = match run.root.file(&path, "report") {
+            Ok(f) => {
+                let r = Report::read(&f)?;
+                match (r.verdict, r.outputs.get("decision").map(String::as_str)) {
+                    (Verdict::Fail, d) => Err(format!("failed ({})", d.unwrap_or("no decision"))),
+                    (_, Some("promote")) => Ok(()),
+                    (_, d) => Err(format!("decided {}", d.unwrap_or("nothing"))),
+                }
+            }
+            Err(e) if e.is_not_found() => Err("no report for this release".into()),
+            Err(e) => return Err(e.into()),
+        };
+        out.push(Stage { key, promoted });
+    }
+    Ok(out)
+}
+
+/// Whether the release touches the architecture, from `--changed-files` or
+/// `git diff --name-only <previous tag> HEAD`.
+fn architecture(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> anyhow::Result<Architecture> {
+    if policy.architecture_paths.is_empty() {
+        return Ok(Architecture::NotConfigured);
+    }
+    let changed: Vec<String> = match &args.changed_files {
+        Some(p) => run
+            .root
+            .read_text(p, "changed files (--changed-files)")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => {
+            let Some(prev) = procedure::previous_release(&run.root, &policy.logs, &run.release)? else {
+                return Ok(Architecture::Unknown("no earlier GO release to diff from; pass --changed-files".into()));
+            };
+            let tag = policy.rollback.tag.replace("{release}", &prev);
+            let out = std::process::Command::new("git").arg("-C").arg(run.root.real()).args(["diff", "--name-only", &tag, "HEAD"]).output();
+            match out {
+                Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect(),
+                _ => {
+                    return Ok(Architecture::Unknown(format!(
+                        "`git diff {tag} HEAD` failed (a shallow checkout? fetch the tag, or pass --changed-files)"
+                    )));
+                }
+            }
+        }
+    };
+    let set = |globs: &[String]| -> anyhow::Result<globset::GlobSet> {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in globs {
+            b.add(globset::Glob::new(g).with_context(|| format!("release-guard: pattern {g:?} is not a glob"))?);
+        }
+        Ok(b.build()?)
+    };
+    let (arch, adr) = (set(&policy.architecture_paths)?, set(&policy.adr_paths)?);
+    Ok(Architecture::Changed {
+        touched: changed.iter().filter(|f| arch.is_match(Path::new(f))).cloned().collect(),
+        adr: changed.iter().filter(|f| adr.is_match(Path::new(f))).cloned().collect(),
+    })
+}
+
+/// `release-guard resume`: the paused workflows run again once no incident
+/// is open and metrics are within tolerance.
+fn resume(
+    run: Run<GuardPolicy>,
+    policy: &GuardPolicy,
+    mut report: Report,
+    incidents: &[Incident],
+    metrics: Option<&Findings>,
+) -> anyhow::Result<Verdict> {
+    let open: Vec<String> = incidents.iter().filter(|i| i.open()).map(|i| format!("#{} {} ({})", i.number, i.title, i.status)).collect();
+    let unstable = metrics.is_some_and(|m| !m.failed.is_empty() || !m.rollback.is_empty() || !m.inconclusive.is_empty());
+    report.push(if open.is_empty() {
+        Check::new("incidents", Status::Pass, "no incident is open")
+    } else {
+        Check::new("incidents", Status::Fail, format!("still open: {}", open.join("; ")))
+    });
+    if metrics.is_some() {
+        report.push(Check::new(
+            "metrics",
+            if unstable { Status::Fail } else { Status::Pass },
+            if unstable { "production metrics are not stable yet" } else { "production metrics are stable" },
+        ));
+    }
+    let mut workflows = Vec::new();
+    let mut procedure = Vec::new();
+    if open.is_empty() && !unstable {
+        let http = Http::new(run.ctx.retry);
+        let tools =
+            Tools { http: &http, github: run.github(), webhook: None, routing_key: None, act: run.github().is_some() && !run.dry_run };
+        let step = run.block_on(procedure::set_workflows(&policy.pause_workflows, true, &tools, "resume continuous deployment"));
+        if step.state == "failed" {
+            report.push(Check::new("resume", Status::Fail, step.detail.clone()));
+        } else if step.state == "done" {
+            workflows.clone_from(&policy.pause_workflows);
+        }
+        procedure.push(step);
+    }
+    let resumed = report.verdict != Verdict::Fail;
+    report.title = if resumed {
+        format!("Release {}: the pipeline resumes (no incident open, metrics stable)", run.release)
+    } else {
+        format!("Release {}: still paused — {}", run.release, failing(&report))
+    };
+    report.output("decision", if resumed { "resumed" } else { "pause" });
+    report.set_data(&data::ReleaseGuard {
+        decision: if resumed { "resumed" } else { "pause" }.into(),
+        deployed_at: String::new(),
+        guard_ends: String::new(),
+        incidents: Vec::new(),
+        rollback_triggers: Vec::new(),
+        procedure,
+        workflows,
+        previous_release: None,
+        retrospective_due: String::new(),
+        retrospective_issue: None,
+    });
+    run.finish(report)
+}
