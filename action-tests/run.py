@@ -12,12 +12,12 @@ Prints one line per case and a closing "N passed, N failed".
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -58,15 +58,27 @@ def start_fake(tmp: Path) -> tuple[subprocess.Popen, int]:
     raise SystemExit("github-fake did not start within 30 s")
 
 
-def start_release_server(www: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+def start_release_server(www: Path, tmp: Path) -> tuple[http.server.ThreadingHTTPServer, int, Path]:
+    """An HTTPS release server (the install step downloads over HTTPS only)
+    with a throwaway self-signed certificate for 127.0.0.1; returns the
+    certificate for curl's CURL_CA_BUNDLE."""
+    cert, key = tmp / "release-server.crt", tmp / "release-server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
     handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **kw)  # noqa: E731
     http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # quiet
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.server_address[1]
+    return server, server.server_address[1], cert
 
 
-def make_repo(dest: Path, release_sha256: str | None) -> None:
+def make_repo(dest: Path, release_sums: str | None) -> None:
     """A git repository with the tracked files of this checkout, as a user's would be."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
     for f in filter(None, files):
@@ -77,9 +89,9 @@ def make_repo(dest: Path, release_sha256: str | None) -> None:
     for d in ("actions", "action-tests"):
         # The working tree's version, so uncommitted edits are what is tested.
         shutil.copytree(ROOT / d, dest / d, dirs_exist_ok=True)
-    if release_sha256:
+    if release_sums:
         (dest / "actions/VERSION").write_text(VERSION + "\n")
-        (dest / "actions/SHA256SUMS").write_text(f"{release_sha256}  {ASSET}\n")
+        (dest / "actions/SHA256SUMS").write_text(release_sums)
     git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True)  # noqa: E731
     git("init", "-q", "-b", "main")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
@@ -88,13 +100,20 @@ def make_repo(dest: Path, release_sha256: str | None) -> None:
 
 
 def make_archives(www: Path) -> str:
-    """A good archive under good/, one with a tampered binary under bad/; returns the good SHA-256."""
+    """A good archive under good/, one with a tampered binary under bad/;
+    returns the good archive's SHA256SUMS, made by the release workflow's script."""
     good = www / "good" / f"v{VERSION}"
     bad = www / "bad" / f"v{VERSION}"
     bad.mkdir(parents=True)
-    # The release workflow's own packaging script makes the good archive.
+    # The release workflow's own packaging script makes the good archive, from
+    # the test build's binaries stripped of debug information as release
+    # builds are (150 MB each otherwise, which only the test build has).
+    stripped = www.parent / "stripped"
+    stripped.mkdir()
+    for gate in ("freeze-check", "config-diff", "artifact-verify", "smoke-gate", "decision-log-commit", "release-guard", "release-gate"):
+        subprocess.run(["strip", "-o", str(stripped / gate), str(BIN / gate)], check=True)  # noqa: S607
     made = subprocess.run(
-        [str(ROOT / "scripts/package"), "x86_64-unknown-linux-musl", VERSION, str(BIN), str(good)], check=True, capture_output=True, text=True
+        [str(ROOT / "scripts/package"), "x86_64-unknown-linux-musl", VERSION, str(stripped), str(good)], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert Path(made) == good / ASSET, made
     tampered = www / "freeze-check"
@@ -102,7 +121,7 @@ def make_archives(www: Path) -> str:
     tampered.chmod(0o755)
     with tarfile.open(bad / ASSET, "w:gz") as tar:
         tar.add(tampered, arcname="freeze-check")
-    return hashlib.sha256((good / ASSET).read_bytes()).hexdigest()
+    return subprocess.run([str(ROOT / "scripts/checksums"), str(good)], check=True, capture_output=True, text=True).stdout
 
 
 def event(tmp: Path) -> tuple[Path, dict]:
@@ -132,8 +151,11 @@ def run_act(repo: Path, event: str, workflow: str, event_path: Path, fake_port: 
     return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
 
 
-def act(repo: Path, workflow: str, event_path: Path, fake_port: int, release_server: str = "") -> subprocess.CompletedProcess:
-    return run_act(repo, "pull_request", f"action-tests/{workflow}", event_path, fake_port, {"RELEASE_SERVER": release_server})
+def act(repo: Path, workflow: str, event_path: Path, fake_port: int, release_server: str = "", ca: Path | None = None) -> subprocess.CompletedProcess:
+    extra = {"RELEASE_SERVER": release_server}
+    if ca:
+        extra["CURL_CA_BUNDLE"] = str(ca)
+    return run_act(repo, "pull_request", f"action-tests/{workflow}", event_path, fake_port, extra)
 
 
 DEPLOY_RUN = 4242
@@ -226,15 +248,15 @@ def main() -> int:
     fake, port = start_fake(tmp)
     www = tmp / "www"
     www.mkdir()
-    server, server_port = start_release_server(www)
+    server, server_port, ca = start_release_server(www, tmp)
     try:
-        good_sha = make_archives(www)
+        good_sums = make_archives(www)
         src_repo = tmp / "checkout"
         rel_repo = tmp / "released"
         src_repo.mkdir()
         rel_repo.mkdir()
         make_repo(src_repo, None)
-        make_repo(rel_repo, good_sha)
+        make_repo(rel_repo, good_sums)
         event_path, pr = event(tmp)
         head = pr["head"]["sha"]
         dry_runs = "evaluation: {allow-dry-run: true}\n"
@@ -255,9 +277,9 @@ def main() -> int:
                 fake_call(port, "POST", "files", {"branch": "base", "path": path, "content": policy, "head": pr["base"]["sha"]})
             for f in faults:
                 fake_call(port, "POST", "faults", f)
-            base = f"http://127.0.0.1:{server_port}/{server_path}" if server_path else ""
+            base = f"https://127.0.0.1:{server_port}/{server_path}" if server_path else ""
             started = time.monotonic()
-            proc = act(repo, workflow, event_path, port, base)
+            proc = act(repo, workflow, event_path, port, base, ca)
             log = proc.stdout + proc.stderr
             state = fake_call(port, "GET", "state")
             problems = []
@@ -295,6 +317,8 @@ def main() -> int:
             p = one_run_and_comment(state, "release-gate/freeze-check (dry run)", "success", "Deploys are open")
             if "building freeze-check from source" not in log:
                 p.append("a checkout should build from source")
+            if "is not a release (no actions/VERSION)" not in log or "set fallback: cargo" not in log:
+                p.append("fallback none on an unreleased ref should fail naming the fallback input")
             return p
 
         def refusal_check(log, state):
@@ -310,10 +334,12 @@ def main() -> int:
 
         def install_check(log, state):
             p = []
-            if log.count("downloading http://127.0.0.1") != 1:
+            if log.count("downloading https://127.0.0.1") != 1:
                 p.append("expected exactly one download")
-            if "using the cached x86_64-unknown-linux-musl binaries" not in log:
-                p.append("the second run should reuse the tool cache")
+            if "the cached freeze-check matches actions/SHA256SUMS" not in log:
+                p.append("the second run should reuse the tool cache after checking it")
+            if "the tool cache was altered, so nothing was run" not in log:
+                p.append("a tampered cache should be refused with its reason")
             steps = re.findall(r"Success - Main \./actions/freeze-check \[([^\]]+)\]", log)
             if len(steps) != 2:
                 p.append(f"expected two successful action steps, saw {steps}")

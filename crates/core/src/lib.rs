@@ -187,31 +187,40 @@ impl<S: GateSection> Run<S> {
         let dir = self.report_dir()?;
         let report_path = publish::write_report(&report, &dir)?;
         let markdown = render::markdown(&report);
-        if let Some(file) = &self.ctx.output_file {
-            let mut pairs =
-                vec![("verdict".to_owned(), report.verdict.as_str().to_owned()), ("report".to_owned(), report_path.display().to_string())];
-            pairs.extend(report.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            publish::write_outputs(file, &pairs)?;
-        }
         if let Some(file) = &self.ctx.summary_file {
             publish::write_summary(file, &markdown, &report_path)?;
         }
-        if self.ctx.in_actions {
-            emit(&publish::workflow_commands(&report));
-        }
+        let mut published = publish::Published::default();
         if let Some(gh) = &self.github {
             let opts = publish::Options {
                 check_name: self.check_name(),
                 comment_mode: self.args.comment_mode.or(self.policy.reporting.comment_mode).unwrap_or_default(),
             };
-            let published = self.block_on(publish::to_github(gh, &self.ctx, &report, &opts, &report_path))?;
-            if let Some(why) = published.degraded {
+            published = self.block_on(publish::to_github(gh, &self.ctx, &report, &opts, &report_path))?;
+            if let Some(why) = &published.degraded {
                 if self.ctx.in_actions {
                     emit(&format!("::warning title=release-gate::{}\n", why.replace('\n', " ")));
                 } else {
                     eprintln!("warning: {why}");
                 }
             }
+        }
+        // Annotations go out once: on the check run when one was written,
+        // as workflow commands only when it could not be.
+        if self.ctx.in_actions && published.check_run_id.is_none() {
+            emit(&publish::workflow_commands(&report));
+        }
+        if let Some(file) = &self.ctx.output_file {
+            let path = report_path.display().to_string();
+            let mut pairs = vec![
+                ("verdict".to_owned(), report.verdict.as_str().to_owned()),
+                ("report".to_owned(), path.clone()),
+                ("report_path".to_owned(), path),
+                ("check_run_url".to_owned(), published.check_run_url.clone().unwrap_or_default()),
+                ("comment_url".to_owned(), published.comment_url.clone().unwrap_or_default()),
+            ];
+            pairs.extend(report.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            publish::write_outputs(file, &pairs)?;
         }
         print_report(&report, &markdown, self.args.format, &report_path, human_text)?;
         Ok(report.verdict)

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cli::CommentMode;
 use crate::context::Context;
+use crate::github::calls::Created;
 use crate::github::{ApiError, GitHub};
 use crate::render;
 use crate::report::{Annotation, Level, Report, Verdict};
@@ -41,8 +42,12 @@ pub struct Options {
 pub struct Published {
     /// Check run id, when one was written.
     pub check_run_id: Option<u64>,
+    /// Check run web link, when one was written.
+    pub check_run_url: Option<String>,
     /// Comment id, when one was written.
     pub comment_id: Option<u64>,
+    /// Comment web link, when one was written.
+    pub comment_url: Option<String>,
     /// Why a surface was skipped (a token without permission).
     pub degraded: Option<String>,
 }
@@ -235,7 +240,11 @@ pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Optio
     let mut published = Published::default();
     let mut forbidden = Vec::new();
     match check_run(gh, ctx, report, opts, report_path).await {
-        Ok(id) => published.check_run_id = id,
+        Ok(Some(c)) => {
+            published.check_run_id = Some(c.id);
+            published.check_run_url = c.html_url;
+        }
+        Ok(None) => {}
         Err(ApiError::Forbidden { call, message }) | Err(ApiError::Status { call, message, status: 401 }) => {
             forbidden.push(format!("check run ({call}: {message})"));
         }
@@ -244,7 +253,11 @@ pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Optio
     }
     if let Some(pr) = &ctx.pull_request {
         match sticky_comment(gh, pr.number, report, opts, report_path).await {
-            Ok(id) => published.comment_id = id,
+            Ok(Some(c)) => {
+                published.comment_id = Some(c.id);
+                published.comment_url = c.html_url;
+            }
+            Ok(None) => {}
             Err(ApiError::Forbidden { call, message }) => forbidden.push(format!("PR comment ({call}: {message})")),
             Err(ApiError::NotFound { call }) => forbidden.push(format!("PR comment ({call}: not found)")),
             Err(e) => return Err(e),
@@ -259,7 +272,7 @@ pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Optio
     Ok(published)
 }
 
-async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<u64>, ApiError> {
+async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<Created>, ApiError> {
     let Some(sha) = ctx.sha.as_deref() else { return Ok(None) };
     let full = report_path.display().to_string();
     let title = if report.title.is_empty() { format!("{}: {}", report.gate, report.verdict.as_str()) } else { report.title.clone() };
@@ -295,17 +308,18 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
     if let Some(url) = ctx.run_url() {
         body["details_url"] = Value::String(url);
     }
-    let id = match gh.create_check_run(&body).await {
-        Ok(id) => id,
+    let created = match gh.create_check_run(&body).await {
+        Ok(c) => c,
         Err(ApiError::Ambiguous { call, detail }) => {
             eprintln!("release-gate: {call}: {detail}; looking for the check run before trying again");
             match find_check_run(gh, sha, &opts.check_name, &external_id).await? {
-                Some(id) => id,
+                Some(c) => c,
                 None => gh.create_check_run(&body).await?,
             }
         }
         Err(e) => return Err(e),
     };
+    let id = created.id;
     // GitHub appends annotations sent by later updates; 50 per request.
     for batch in batches {
         let update = json!({
@@ -317,14 +331,25 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
         });
         gh.update_check_run(id, &update).await?;
     }
-    Ok(Some(id))
+    Ok(Some(created))
 }
 
-async fn find_check_run(gh: &GitHub, sha: &str, name: &str, external_id: &str) -> Result<Option<u64>, ApiError> {
-    Ok(gh.check_runs(sha, Some(name)).await?.iter().find(|r| r.external_id.as_deref() == Some(external_id)).map(|r| r.id))
+async fn find_check_run(gh: &GitHub, sha: &str, name: &str, external_id: &str) -> Result<Option<Created>, ApiError> {
+    Ok(gh
+        .check_runs(sha, Some(name))
+        .await?
+        .into_iter()
+        .find(|r| r.external_id.as_deref() == Some(external_id))
+        .map(|r| Created { id: r.id, html_url: r.html_url }))
 }
 
-async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Options, report_path: &Path) -> Result<Option<u64>, ApiError> {
+async fn sticky_comment(
+    gh: &GitHub,
+    number: u64,
+    report: &Report,
+    opts: &Options,
+    report_path: &Path,
+) -> Result<Option<Created>, ApiError> {
     if opts.comment_mode == CommentMode::Off {
         return Ok(None);
     }
@@ -335,16 +360,16 @@ async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Option
     }
     let budget = COMMENT_LIMIT - marker.len() - 2;
     let body = format!("{marker}\n{}", render::truncate(&render::markdown(report), budget, &report_path.display().to_string()));
-    if let Some(id) = existing {
-        gh.update_comment(id, &body).await?;
-        return Ok(Some(id));
+    if let Some(c) = existing {
+        gh.update_comment(c.id, &body).await?;
+        return Ok(Some(c));
     }
     match gh.create_comment(number, &body).await {
-        Ok(id) => Ok(Some(id)),
+        Ok(c) => Ok(Some(c)),
         Err(ApiError::Ambiguous { call, detail }) => {
             eprintln!("release-gate: {call}: {detail}; looking for the comment before trying again");
             match find_comment(gh, number, &marker).await? {
-                Some(id) => Ok(Some(id)),
+                Some(c) => Ok(Some(c)),
                 None => Ok(Some(gh.create_comment(number, &body).await?)),
             }
         }
@@ -352,8 +377,13 @@ async fn sticky_comment(gh: &GitHub, number: u64, report: &Report, opts: &Option
     }
 }
 
-async fn find_comment(gh: &GitHub, number: u64, marker: &str) -> Result<Option<u64>, ApiError> {
-    Ok(gh.comments(number).await?.iter().find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(marker))).map(|c| c.id))
+async fn find_comment(gh: &GitHub, number: u64, marker: &str) -> Result<Option<Created>, ApiError> {
+    Ok(gh
+        .comments(number)
+        .await?
+        .into_iter()
+        .find(|c| c.body.as_deref().is_some_and(|b| b.starts_with(marker)))
+        .map(|c| Created { id: c.id, html_url: Some(c.html_url).filter(|u| !u.is_empty()) }))
 }
 
 /// Percent-encodes a query value (the one encoder is the GitHub client's).

@@ -44,6 +44,9 @@ pub fn observer<'a>(
     online: bool,
 ) -> impl Fn(&Evidence) -> Observed + 'a {
     move |ev: &Evidence| {
+        if let Some(todo) = &ev.todo {
+            return Observed::Missing(format!("not bound to evidence yet: {todo} (policy: decision-log-commit.checklist)"));
+        }
         if let Some(f) = &ev.file {
             let rel = f.replace("{release}", release);
             let path = match root.file(&rel, "evidence") {
@@ -77,7 +80,7 @@ pub fn observer<'a>(
                 },
             };
         }
-        Observed::Missing("the evidence entry names nothing (report, file, check-run or link)".into())
+        Observed::Missing("the evidence entry names nothing (report, file, check-run, link or todo)".into())
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Evidence {
     /// A link given as input (`--evidence NAME=URL`).
     #[serde(default)]
     pub link: Option<String>,
+    /// Evidence still to be bound (`release-gate init` writes these): never
+    /// met; the blocker shows this text, which says what to bind.
+    #[serde(default)]
+    pub todo: Option<String>,
     /// Oldest acceptable evidence, e.g. `7d` (files: their own timestamp, else mtime).
     #[serde(default)]
     pub max_age: Option<String>,

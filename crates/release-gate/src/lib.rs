@@ -9,6 +9,7 @@
 //! [`Outcome`] and ends through [`release_gate_core::exit::finish`].
 
 pub mod deploy;
+pub mod init;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ pub struct Options {
 pub struct Row {
     /// `freeze-check`, `smoke-gate canary`.
     pub gate: String,
+    /// Its report key: `freeze-check`, `smoke-gate-canary`.
+    pub key: String,
     /// Its verdict, or `None` when it could not run or was skipped (the headline says why).
     pub verdict: Option<Verdict>,
     /// Not run, on purpose (the guard after a NO-GO).
@@ -92,6 +95,25 @@ impl Outcome {
             0 => Ok(Verdict::Fail),
             n => anyhow::bail!("{n} gate(s) could not run; the table names them and why"),
         }
+    }
+
+    /// The decision log's blockers; one that only says a gate left no
+    /// evidence also says why that gate could not run (what to configure).
+    pub fn blockers(&self) -> Vec<String> {
+        let Some(d) = &self.decision else { return Vec::new() };
+        d.blockers
+            .iter()
+            .map(|b| {
+                let cause = self.rows.iter().filter(|r| r.verdict.is_none() && !r.skipped).find(|r| {
+                    b.contains(&format!("from {}: it has not reported", r.key))
+                        || b.contains(&format!("{}: no report for this release", r.key))
+                });
+                match cause {
+                    Some(r) => format!("{b}: {} could not run: {}", r.key, r.headline),
+                    None => b.clone(),
+                }
+            })
+            .collect()
     }
 
     /// The post-release guard's row, when it ran.
@@ -146,11 +168,18 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
         let row = match outcome.and_then(|_| Report::read(&report_dir.join(format!("{key}.json")))) {
             Ok(r) => Row {
                 gate,
+                key: key.to_owned(),
                 verdict: Some(r.verdict),
                 skipped: false,
                 headline: r.outputs.get("decision").map(|d| format!("{d}: {}", r.title)).unwrap_or(r.title),
             },
-            Err(e) => Row { gate, verdict: None, skipped: false, headline: release_gate_core::mask::redact(&format!("{e:#}")) },
+            Err(e) => Row {
+                gate,
+                key: key.to_owned(),
+                verdict: None,
+                skipped: false,
+                headline: release_gate_core::mask::redact(&format!("{e:#}")),
+            },
         };
         rows.push(row);
     };
@@ -178,6 +207,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
     } else if guarded {
         rows.push(Row {
             gate: "release-guard".into(),
+            key: "release-guard".into(),
             verdict: None,
             skipped: true,
             headline: "not run: NO-GO, nothing was deployed".into(),

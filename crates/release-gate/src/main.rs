@@ -41,6 +41,13 @@ enum Cmd {
     /// release and commit, every required gate passed on it, the deployed
     /// configuration is the one recorded, and deploys are open now.
     DeployCheck(release_gate::deploy::DeployArgs),
+    /// Write a first policy (.github/release-gate.yml, the runbook's defaults,
+    /// every key commented) and the example workflows; never overwrites.
+    Init {
+        /// Repository root.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+    },
     /// A GitHub App webhook server that answers custom deployment protection
     /// rules with the same rules as deploy-check.
     Serve(release_gate::serve::ServeArgs),
@@ -57,6 +64,20 @@ fn main() -> ExitCode {
         }
         Cmd::DeployCheck(args) => {
             release_gate_core::gate::run_as("deploy-check", &args.common.clone(), |ctx| release_gate::deploy::run(args, ctx))
+        }
+        Cmd::Init { root } => {
+            let result = release_gate::init::init(&root).map(|written| {
+                for p in &written {
+                    println!("wrote {}", root.join(p).display());
+                }
+                println!(
+                    "\nNext: bind the TODO lines of {} to your evidence, then try `release-gate run --root {} --release <id>`; it says NO-GO and names each thing still to configure.",
+                    release_gate_core::policy::DEFAULT_PATH,
+                    root.display()
+                );
+                release_gate_core::report::Verdict::Pass
+            });
+            release_gate_core::exit::finish(result.map_err(anyhow::Error::from))
         }
         Cmd::Serve(args) => {
             release_gate_core::exit::finish(release_gate::serve::serve(args).map(|()| release_gate_core::report::Verdict::Pass))
@@ -83,7 +104,7 @@ fn print(o: &Outcome) {
         if let Some(g) = o.guard() {
             println!("  then the post-release guard: {}", g.headline.lines().next().unwrap_or_default());
         }
-        for b in &d.blockers {
+        for b in o.blockers() {
             println!("  - {b}");
         }
         println!("\ndecision log: {}", o.root.join(&d.log).display());

@@ -149,7 +149,13 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         Some(cfg) => {
             let end = now.min(guard_ends).as_millisecond() as f64 / 1000.0;
             let start = deployed_at.as_millisecond() as f64 / 1000.0;
-            let fetcher = Fetcher::open(cfg, &run.release, end - start, &|f| Ok(run.root.read_text(f, "metrics file")?))?;
+            let fetcher = Fetcher::open(cfg, &run.release, end - start, &|f| {
+                run.root.read_text(f, "metrics file").map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}; export production's series there, or read them from Prometheus instead (release-guard.metrics: source: prometheus, url:)"
+                    )
+                })
+            })?;
             let mut findings = Findings::default();
             let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
             judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| fetcher.fetch(q, start, end));

@@ -29,7 +29,10 @@ pub fn judge_tests(
 ) {
     let empty_globs: Vec<&str> = globs.iter().filter(|(_, f)| f.is_empty()).map(|(g, _)| g.as_str()).collect();
     if !empty_globs.is_empty() {
-        let why = format!("no report matches {}; did the test step run and write JUnit XML there?", empty_globs.join(", "));
+        let why = format!(
+            "no report matches {}; did the test step run and write JUnit XML there? (the stage's `reports:` in the policy's smoke-gate section say where to look)",
+            empty_globs.join(", ")
+        );
         findings.failed.push(why.clone());
         report.push(Check::new("reports", Status::Fail, why));
     }

@@ -198,7 +198,13 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         .map(|c| metrics::duration_s(&c.window).with_context(|| format!("metrics window `{}` is not a duration like 30m", c.window)))
         .transpose()?;
     let fetcher = match (&metrics_cfg, window) {
-        (Some(c), Some(w)) => Some(Fetcher::open(c, &release, w, &|f| Ok(root.read_text(f, "metrics file")?))?),
+        (Some(c), Some(w)) => Some(Fetcher::open(c, &release, w, &|f| {
+            root.read_text(f, "metrics file").map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; export the canary's series there, or read them from Prometheus instead (smoke-gate.stages.{stage_name}.metrics: source: prometheus, url:)"
+                )
+            })
+        })?),
         _ => None,
     };
     let check_name = run.check_name();

@@ -126,9 +126,9 @@ impl GitHub {
 
     /// `POST /repos/{o}/{r}/check-runs`; returns the id. An ambiguous failure
     /// comes back as [`ApiError::Ambiguous`]: look for the run before retrying.
-    pub async fn create_check_run(&self, body: &Value) -> Result<u64, ApiError> {
+    pub async fn create_check_run(&self, body: &Value) -> Result<Created, ApiError> {
         let resp = self.send(Method::POST, &self.repo_path("/check-runs"), Some(body)).await?;
-        id_of(&resp.body, "POST /repos/{owner}/{repo}/check-runs")
+        created(&resp.body, "POST /repos/{owner}/{repo}/check-runs")
     }
 
     /// `PATCH /repos/{o}/{r}/check-runs/{id}`.
@@ -141,10 +141,10 @@ impl GitHub {
         self.list(&self.repo_path(&format!("/issues/{number}/comments")), None, 30).await
     }
 
-    /// `POST /repos/{o}/{r}/issues/{n}/comments`; returns the id.
-    pub async fn create_comment(&self, number: u64, body: &str) -> Result<u64, ApiError> {
+    /// `POST /repos/{o}/{r}/issues/{n}/comments`.
+    pub async fn create_comment(&self, number: u64, body: &str) -> Result<Created, ApiError> {
         let resp = self.send(Method::POST, &self.repo_path(&format!("/issues/{number}/comments")), Some(&json!({ "body": body }))).await?;
-        id_of(&resp.body, "POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
+        created(&resp.body, "POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
     }
 
     /// `PATCH /repos/{o}/{r}/issues/comments/{id}`.
@@ -333,6 +333,19 @@ impl GitHub {
             .await?;
         typed(resp.body, "POST /repos/{owner}/{repo}/pulls")
     }
+}
+
+/// What a create call made: its id and web link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Id.
+    pub id: u64,
+    /// Web link, when the answer gave one.
+    pub html_url: Option<String>,
+}
+
+fn created(body: &Value, call: &str) -> Result<Created, ApiError> {
+    Ok(Created { id: id_of(body, call)?, html_url: body.get("html_url").and_then(Value::as_str).map(str::to_owned) })
 }
 
 fn id_of(body: &Value, call: &str) -> Result<u64, ApiError> {
