@@ -52,6 +52,9 @@ pub struct Label {
 pub struct User {
     /// Login.
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
 }
 
 /// A branch reference in a pull request.

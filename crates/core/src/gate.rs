@@ -97,23 +97,37 @@ pub fn publish_failure(gate: &str, common: &CommonArgs, ctx: &Context, check_nam
     } else if ctx.in_actions {
         emit(&format!("::error title=release-gate {gate}::{}\n", message.replace('%', "%25").replace('\n', "%0A")));
     }
-    if ctx.in_actions {
-        emit(&publish::workflow_commands(&report));
-    }
     let shown = PathBuf::from("(no report: the gate stopped before writing one)");
     if let Some(file) = &ctx.summary_file {
         let _ = publish::write_summary(file, &crate::render::markdown(&report), &shown);
     }
-    let (Some((owner, repo)), true) = (&ctx.repository, ctx.online()) else { return };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+    // Annotations go out once: on the check run, or as workflow commands when none was written.
+    if !write_failure(ctx, common, check_name, &report, &shown) && ctx.in_actions {
+        emit(&publish::workflow_commands(&report));
+    }
+}
+
+/// Writes the failed check run (and comment); whether a check run was written.
+fn write_failure(ctx: &Context, common: &CommonArgs, check_name: &str, report: &Report, shown: &std::path::Path) -> bool {
+    let (Some((owner, repo)), true) = (&ctx.repository, ctx.online()) else { return false };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return false };
     // A short budget: the gate has failed already, and GitHub may be why.
     let retry =
         RetryPolicy { attempts: 2, timeout: std::time::Duration::from_secs(10), deadline: std::time::Duration::from_secs(30), ..ctx.retry };
     let _guard = runtime.enter();
-    let Ok(gh) = GitHub::new(&ctx.api_url, &ctx.token, owner, repo, retry) else { return };
-    let opts = publish::Options { check_name: check_name.to_owned(), comment_mode: common.comment_mode.unwrap_or_default() };
-    if let Err(e) = runtime.block_on(publish::to_github(&gh, ctx, &report, &opts, &shown)) {
-        eprintln!("release-gate: could not publish the failure either: {}", mask::redact(&e.to_string()));
+    let Ok(gh) = GitHub::new(&ctx.api_url, &ctx.token, owner, repo, retry) else { return false };
+    let opts = publish::Options {
+        check_name: check_name.to_owned(),
+        comment_mode: common.comment_mode.unwrap_or_default(),
+        // The policy may be what could not be read: the default layout.
+        comment_layout: crate::policy::CommentLayout::default(),
+    };
+    match runtime.block_on(publish::to_github(&gh, ctx, report, &opts, shown)) {
+        Ok(p) => p.check_run_id.is_some(),
+        Err(e) => {
+            eprintln!("release-gate: could not publish the failure either: {}", mask::redact(&e.to_string()));
+            false
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 //! - the **root**: every path stays inside the repository ([`paths`]).
 
 pub mod cli;
+pub mod comment;
 pub mod context;
 pub mod error;
 pub mod evidence;
@@ -195,6 +196,7 @@ impl<S: GateSection> Run<S> {
             let opts = publish::Options {
                 check_name: self.check_name(),
                 comment_mode: self.args.comment_mode.or(self.policy.reporting.comment_mode).unwrap_or_default(),
+                comment_layout: self.policy.reporting.comment_layout,
             };
             published = self.block_on(publish::to_github(gh, &self.ctx, &report, &opts, &report_path))?;
             if let Some(why) = &published.degraded {

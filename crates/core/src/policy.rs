@@ -100,12 +100,25 @@ pub struct Reporting {
     pub display_timezone: String,
     /// Default for the comment mode when no flag is given.
     pub comment_mode: Option<crate::cli::CommentMode>,
+    /// One combined comment for the release (default), or one per gate.
+    pub comment_layout: CommentLayout,
 }
 
 impl Default for Reporting {
     fn default() -> Self {
-        Self { display_timezone: "UTC".to_owned(), comment_mode: None }
+        Self { display_timezone: "UTC".to_owned(), comment_mode: None, comment_layout: CommentLayout::default() }
     }
+}
+
+/// How the PR comments are laid out, `reporting.comment-layout`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommentLayout {
+    /// One sticky comment for the release: a row per gate, linked to its check run.
+    #[default]
+    Combined,
+    /// A sticky comment per gate with its whole report.
+    PerGate,
 }
 
 /// How a gate may be asked to evaluate, and whose results count, under `evaluation:`.

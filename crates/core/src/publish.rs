@@ -11,9 +11,11 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::cli::CommentMode;
+use crate::comment;
 use crate::context::Context;
 use crate::github::calls::Created;
 use crate::github::{ApiError, GitHub};
+use crate::policy::CommentLayout;
 use crate::render;
 use crate::report::{Annotation, Level, Report, Verdict};
 
@@ -35,6 +37,8 @@ pub struct Options {
     pub check_name: String,
     /// Sticky comment behaviour.
     pub comment_mode: CommentMode,
+    /// One comment for the release, or one per gate.
+    pub comment_layout: CommentLayout,
 }
 
 /// What publishing did, for logs and tests.
@@ -252,7 +256,12 @@ pub async fn to_github(gh: &GitHub, ctx: &Context, report: &Report, opts: &Optio
         Err(e) => return Err(e),
     }
     if let Some(pr) = &ctx.pull_request {
-        match sticky_comment(gh, pr.number, report, opts, report_path).await {
+        let written = match (opts.comment_layout, published.check_run_id, ctx.sha.as_deref()) {
+            (CommentLayout::Combined, Some(id), Some(sha)) => combined_comment(gh, pr.number, sha, id, report, opts).await,
+            // Without a check run there is nothing to combine: the gate's own comment.
+            _ => sticky_comment(gh, pr.number, report, opts, report_path).await,
+        };
+        match written {
             Ok(Some(c)) => {
                 published.comment_id = Some(c.id);
                 published.comment_url = c.html_url;
@@ -276,7 +285,12 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
     let Some(sha) = ctx.sha.as_deref() else { return Ok(None) };
     let full = report_path.display().to_string();
     let title = if report.title.is_empty() { format!("{}: {}", report.gate, report.verdict.as_str()) } else { report.title.clone() };
-    let summary = render::truncate(&(render::summary(report) + &render::footer(report)), CHECK_TEXT_LIMIT, &full);
+    // The row the combined release comment reads back, hidden at the top.
+    let row = comment::Row::from_report(report).embed();
+    let summary = format!(
+        "{row}\n{}",
+        render::truncate(&(render::summary(report) + &render::footer(report)), CHECK_TEXT_LIMIT - row.len() - 1, &full)
+    );
     let text = render::details(report);
     let mut output = json!({ "title": title, "summary": summary });
     if !text.trim().is_empty() {
@@ -375,6 +389,97 @@ async fn sticky_comment(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The combined release comment: rows read back from the commit's check
+/// runs (those of the app that wrote this gate's, for this release, the
+/// latest per gate), rendered, and written to the comment found by marker
+/// and author. Gates finishing at once race on the comment, not on the
+/// rows: after writing, the check runs are read again and the comment
+/// rewritten until it shows what they hold (at most four rounds).
+async fn combined_comment(
+    gh: &GitHub,
+    number: u64,
+    sha: &str,
+    own: u64,
+    report: &Report,
+    opts: &Options,
+) -> Result<Option<Created>, ApiError> {
+    if opts.comment_mode == CommentMode::Off {
+        return Ok(None);
+    }
+    let marker = comment::marker(&report.release);
+    let me = gh.identity().await?;
+    let mut runs = gh.check_runs(sha, None).await?;
+    let mut written = None;
+    for _ in 0..4 {
+        let rows = combined_rows(&runs, own, &report.release);
+        let body = comment::render(&report.release, &rows);
+        let existing = find_own_comments(gh, number, &marker, me.as_deref()).await?.into_iter().next();
+        let any_refusal = rows.iter().any(|r| r.verdict == Verdict::Fail);
+        match existing {
+            None if opts.comment_mode == CommentMode::OnFailure && !any_refusal => return Ok(None),
+            Some((c, text)) if text == body => return Ok(Some(c)),
+            Some((c, _)) => {
+                gh.update_comment(c.id, &body).await?;
+                written = Some(c);
+            }
+            None => written = Some(gh.create_comment(number, &body).await?),
+        }
+        // Two gates that found no comment both created one: the oldest stays.
+        let mine = find_own_comments(gh, number, &marker, me.as_deref()).await?;
+        for (dup, _) in mine.iter().skip(1) {
+            gh.delete_comment(dup.id).await?;
+        }
+        let kept = mine.into_iter().next().map(|(c, _)| c);
+        let again = gh.check_runs(sha, None).await?;
+        if kept.as_ref().map(|c| c.id) == written.as_ref().map(|c| c.id) && combined_rows(&again, own, &report.release) == rows {
+            return Ok(written);
+        }
+        runs = again;
+    }
+    Ok(written)
+}
+
+/// The latest row per gate from the check runs the same app wrote for this release.
+fn combined_rows(runs: &[crate::github::types::CheckRun], own: u64, release: &str) -> Vec<comment::Row> {
+    let app = |r: &crate::github::types::CheckRun| r.app.as_ref().and_then(|a| a.slug.clone());
+    let own_app = runs.iter().find(|r| r.id == own).and_then(app);
+    let mut latest: std::collections::BTreeMap<String, (u64, comment::Row)> = std::collections::BTreeMap::new();
+    for r in runs.iter().filter(|r| app(r) == own_app) {
+        let Some(mut row) = r.output.summary.as_deref().and_then(comment::Row::find_in) else { continue };
+        if row.release != release {
+            continue;
+        }
+        row.url = r.html_url.clone();
+        match latest.get(&row.key) {
+            Some((id, _)) if *id > r.id => {}
+            _ => {
+                latest.insert(row.key.clone(), (r.id, row));
+            }
+        }
+    }
+    latest.into_values().map(|(_, row)| row).collect()
+}
+
+/// The release's comments, oldest first: the marker first, written by this
+/// token's identity (for an installation token, which cannot name itself, a bot).
+async fn find_own_comments(gh: &GitHub, number: u64, marker: &str, me: Option<&str>) -> Result<Vec<(Created, String)>, ApiError> {
+    Ok(gh
+        .comments(number)
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let body = c.body.clone()?;
+            let author = c.user.as_ref()?;
+            let ours = match me {
+                Some(login) => author.login == login,
+                None => author.kind.as_deref() == Some("Bot"),
+            };
+            (ours && body.starts_with(marker))
+                .then(|| (Created { id: c.id, html_url: Some(c.html_url.clone()).filter(|u| !u.is_empty()) }, body))
+        })
+        .collect())
 }
 
 async fn find_comment(gh: &GitHub, number: u64, marker: &str) -> Result<Option<Created>, ApiError> {

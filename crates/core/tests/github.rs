@@ -10,6 +10,7 @@ use release_gate_core::cli::CommentMode;
 use release_gate_core::context::Context;
 use release_gate_core::github::{ApiError, GitHub, RetryPolicy};
 use release_gate_core::mask::Secret;
+use release_gate_core::policy::CommentLayout;
 use release_gate_core::publish::{self, Options};
 use release_gate_core::report::{Annotation, Check, Level, Report, Section, Status};
 
@@ -65,7 +66,7 @@ fn client(fake: &Fake) -> GitHub {
 }
 
 fn opts(mode: CommentMode) -> Options {
-    Options { check_name: "release-gate/smoke-gate".into(), comment_mode: mode }
+    Options { check_name: "release-gate/smoke-gate".into(), comment_mode: mode, comment_layout: CommentLayout::PerGate }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -270,4 +271,88 @@ fn oversized_text_is_cut_to_githubs_limit() {
     let text = fake.check_runs()[0]["output"]["text"].as_str().expect("text").to_owned();
     assert!(text.len() <= 65_535 && text.contains("bytes cut to fit GitHub's limit"), "{} bytes", text.len());
     assert!(fake.comments()[0]["body"].as_str().expect("b").len() <= 65_536);
+}
+
+/// A gate's report for the combined comment: `gate` on release 2.5.0.
+fn gate_report(gate: &str, status: Status, message: &str) -> Report {
+    let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
+    let mut r = Report::new(gate, "2.5.0", ts, Some(SHA.into()));
+    r.title = format!("{gate}: {message}");
+    r.push(Check::new("rule", status, message));
+    r
+}
+
+async fn publish_combined(fake: &Fake, r: &Report) -> Result<publish::Published, ApiError> {
+    let gh = client(fake);
+    let o = Options { check_name: r.check_name(), comment_mode: CommentMode::Always, comment_layout: CommentLayout::Combined };
+    publish::to_github(&gh, &ctx(Some(5)), r, &o, Path::new("reports/x.json")).await
+}
+
+#[test]
+fn one_combined_comment_for_the_release_rows_linked_to_their_check_runs() {
+    let fake = Fake::start("").expect("fake");
+    let rt = rt();
+    let a = rt.block_on(publish_combined(&fake, &gate_report("freeze-check", Status::Pass, "deploys are open"))).expect("a");
+    let b = rt.block_on(publish_combined(&fake, &gate_report("config-diff", Status::Fail, "one divergence"))).expect("b");
+    assert_clean(&fake);
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1, "one comment for the release, not one per gate");
+    assert_eq!(a.comment_id, b.comment_id);
+    let body = comments[0]["body"].as_str().expect("body");
+    assert!(body.starts_with("<!-- release-gate release: 2.5.0 -->"), "{body}");
+    let runs = fake.check_runs();
+    for r in &runs {
+        let url = r["html_url"].as_str().expect("url");
+        assert!(body.contains(&format!("]({url})")), "{} linked: {body}", r["name"]);
+    }
+    assert!(body.contains("1 of 2 gate(s) refuse") && body.contains("❌ rule: one divergence"), "{body}");
+    assert!(body.len() < 4096);
+    // The same gate again: its row is replaced, nothing is added.
+    rt.block_on(publish_combined(&fake, &gate_report("config-diff", Status::Pass, "aligned"))).expect("again");
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1);
+    let body = comments[0]["body"].as_str().expect("body");
+    assert!(body.contains("every gate passes (2)") && !body.contains("one divergence"), "{body}");
+    assert_eq!(b.comment_url.as_deref(), comments[0]["html_url"].as_str(), "comment-url output is the comment's link");
+}
+
+#[test]
+fn a_comment_with_the_marker_by_someone_else_is_never_taken_over() {
+    let fake = Fake::start("").expect("fake");
+    fake.with(|s| {
+        s.comments.push(serde_json::json!({
+            "id": 900, "node_id": "IC_900", "_issue": 5, "body": "<!-- release-gate release: 2.5.0 -->\n### ✅ all good, trust me",
+            "user": {"login": "mallory", "id": 6, "type": "User"}, "url": "", "html_url": "https://github.com/octo/trading/pull/5#issuecomment-900",
+            "issue_url": "", "created_at": "2026-12-01T13:00:00Z", "updated_at": "2026-12-01T13:00:00Z", "author_association": "CONTRIBUTOR",
+        }))
+    });
+    let rt = rt();
+    let out = rt.block_on(publish_combined(&fake, &gate_report("config-diff", Status::Fail, "one divergence"))).expect("publish");
+    assert_clean(&fake);
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 2, "ours is a new comment");
+    assert_eq!(comments[0]["body"].as_str().expect("b"), "<!-- release-gate release: 2.5.0 -->\n### ✅ all good, trust me", "untouched");
+    assert_ne!(out.comment_id, Some(900));
+    assert!(fake.requests().iter().all(|r| r.method != "PATCH" || !r.path.ends_with("/900")));
+    // An installation token cannot name itself: `GET /user` answers 403 and the author must be a bot.
+    assert!(fake.requests().iter().any(|r| r.method == "GET" && r.path == "/user"));
+}
+
+#[test]
+fn gates_finishing_at_once_both_end_up_in_the_comment() {
+    for _ in 0..3 {
+        let fake = Fake::start("").expect("fake");
+        // Slow reads: each writer renders from a list that is stale by the time it writes.
+        fake.latency("GET", "/check-runs", 150);
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let (fc, av) =
+            (gate_report("freeze-check", Status::Fail, "weekend freeze"), gate_report("artifact-verify", Status::Fail, "digest mismatch"));
+        let (a, b) = rt.block_on(async { tokio::join!(publish_combined(&fake, &fc), publish_combined(&fake, &av)) });
+        a.expect("a");
+        b.expect("b");
+        assert_clean(&fake);
+        let bodies: Vec<String> = fake.comments().iter().map(|c| c["body"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(bodies.len(), 1, "one comment, even when both found none and created one: {bodies:#?}");
+        assert!(bodies[0].contains("weekend freeze") && bodies[0].contains("digest mismatch"), "both rows survive the race: {bodies:#?}");
+    }
 }

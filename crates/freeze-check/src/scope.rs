@@ -249,7 +249,7 @@ mod tests {
 
     fn review(login: &str, state: &str, commit: &str) -> Review {
         Review {
-            user: Some(User { login: login.into() }),
+            user: Some(User { login: login.into(), kind: None }),
             state: state.into(),
             commit_id: Some(commit.into()),
             submitted_at: Some("2026-12-05T10:00:00Z".into()),

@@ -525,6 +525,16 @@ fn serve(
             (None, Some(op)) if op.template.starts_with("/app/") && credential != "app" => {
                 (401, gh_error(StatusCode::UNAUTHORIZED, "A JSON web token could not be decoded"))
             }
+            // GitHub answers `GET /user` only for a user's token: an
+            // installation token (Actions' GITHUB_TOKEN, `ghs_…`, or one this
+            // fake issued) gets 403.
+            (None, Some(op)) if op.template == "/user" => {
+                if credential == "installation" || token.starts_with("ghs_") {
+                    (403, gh_error(StatusCode::FORBIDDEN, "Resource not accessible by integration"))
+                } else {
+                    (200, axum::Json(json!({"login": "release-captain", "id": 7, "type": "User"})).into_response())
+                }
+            }
             (None, Some(op)) => {
                 let r = apply(&mut state, method, &op, &query, json_body.as_ref());
                 (r.status().as_u16(), r)
@@ -808,6 +818,15 @@ fn apply(state: &mut State, method: &Method, op: &openapi::Operation, query: &[(
             c["body"] = body["body"].clone();
             c["updated_at"] = json!(now());
             axum::Json(strip_private(c.clone())).into_response()
+        }
+        ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}") => {
+            let id: u64 = p("comment_id").parse().unwrap_or(0);
+            let before = state.comments.len();
+            state.comments.retain(|c| c["id"] != id);
+            if state.comments.len() == before {
+                return gh_error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            StatusCode::NO_CONTENT.into_response()
         }
         ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}") => {
             let n: u64 = p("pull_number").parse().unwrap_or(0);

@@ -60,6 +60,8 @@ pub struct Row {
     pub skipped: bool,
     /// Its decision and title, or the error (masked).
     pub headline: String,
+    /// Its line in the combined release comment.
+    pub comment: Option<release_gate_core::comment::Row>,
 }
 
 /// What a whole run found.
@@ -114,6 +116,18 @@ impl Outcome {
                 }
             })
             .collect()
+    }
+
+    /// The combined release comment a PR would get for this run (the
+    /// policy's default layout), rendered by the same code.
+    pub fn comment(&self) -> String {
+        let mut rows: Vec<release_gate_core::comment::Row> = Vec::new();
+        for r in self.rows.iter().filter_map(|r| r.comment.clone()) {
+            // A second writing (after the guard) replaces the first.
+            rows.retain(|x| x.key != r.key);
+            rows.push(r);
+        }
+        release_gate_core::comment::render(&self.release, &rows)
     }
 
     /// The post-release guard's row, when it ran.
@@ -171,15 +185,22 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                 key: key.to_owned(),
                 verdict: Some(r.verdict),
                 skipped: false,
+                comment: Some(release_gate_core::comment::Row::from_report(&r)),
                 headline: r.outputs.get("decision").map(|d| format!("{d}: {}", r.title)).unwrap_or(r.title),
             },
-            Err(e) => Row {
-                gate,
-                key: key.to_owned(),
-                verdict: None,
-                skipped: false,
-                headline: release_gate_core::mask::redact(&format!("{e:#}")),
-            },
+            Err(e) => {
+                let headline = release_gate_core::mask::redact(&format!("{e:#}"));
+                let comment = release_gate_core::comment::Row {
+                    key: key.to_owned(),
+                    release: release.clone(),
+                    verdict: Verdict::Fail,
+                    headline: format!("could not run: {headline}"),
+                    lines: Vec::new(),
+                    dry_run: true,
+                    url: None,
+                };
+                Row { gate, key: key.to_owned(), verdict: None, skipped: false, headline, comment: Some(comment) }
+            }
         };
         rows.push(row);
     };
@@ -210,6 +231,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
             key: "release-guard".into(),
             verdict: None,
             skipped: true,
+            comment: None,
             headline: "not run: NO-GO, nothing was deployed".into(),
         });
     }

@@ -23,6 +23,12 @@ struct Cli {
     command: Cmd,
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run every gate in order on a repository and print the verdicts and the go/no-go.
@@ -36,6 +42,10 @@ enum Cmd {
         /// Evaluate at this instant [default: the policy's run.now, else the clock].
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
+        /// `text`: the table and the go/no-go; `markdown`: the combined PR
+        /// comment the gates would post for this release (a local preview).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// In the deploy job: pass only when the decision log says GO for this
     /// release and commit, every required gate passed on it, the deployed
@@ -55,9 +65,12 @@ enum Cmd {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Cmd::Run { root, release, now } => {
+        Cmd::Run { root, release, now, format } => {
             let result = release_gate::run(Options { root, release, now }).and_then(|outcome| {
-                print(&outcome);
+                match format {
+                    Format::Text => print(&outcome),
+                    Format::Markdown => print!("{}", outcome.comment()),
+                }
                 outcome.verdict()
             });
             release_gate_core::exit::finish(result)

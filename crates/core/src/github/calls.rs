@@ -141,6 +141,17 @@ impl GitHub {
         self.list(&self.repo_path(&format!("/issues/{number}/comments")), None, 30).await
     }
 
+    /// `GET /user`: the token's own login; `None` for an installation token
+    /// (`GITHUB_TOKEN`, an App's), which GitHub answers 403 there.
+    pub async fn identity(&self) -> Result<Option<String>, ApiError> {
+        match self.send(Method::GET, "/user", None).await {
+            Ok(resp) => Ok(resp.body.get("login").and_then(Value::as_str).map(str::to_owned)),
+            Err(ApiError::Forbidden { .. } | ApiError::NotFound { .. }) => Ok(None),
+            Err(ApiError::Status { status: 401 | 403, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /repos/{o}/{r}/issues/{n}/comments`.
     pub async fn create_comment(&self, number: u64, body: &str) -> Result<Created, ApiError> {
         let resp = self.send(Method::POST, &self.repo_path(&format!("/issues/{number}/comments")), Some(&json!({ "body": body }))).await?;
@@ -150,6 +161,14 @@ impl GitHub {
     /// `PATCH /repos/{o}/{r}/issues/comments/{id}`.
     pub async fn update_comment(&self, id: u64, body: &str) -> Result<(), ApiError> {
         self.send(Method::PATCH, &self.repo_path(&format!("/issues/comments/{id}")), Some(&json!({ "body": body }))).await.map(drop)
+    }
+
+    /// `DELETE /repos/{o}/{r}/issues/comments/{id}`; one already gone is fine.
+    pub async fn delete_comment(&self, id: u64) -> Result<(), ApiError> {
+        match self.send(Method::DELETE, &self.repo_path(&format!("/issues/comments/{id}")), None).await {
+            Ok(_) | Err(ApiError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /repos/{o}/{r}/commits/{sha}/pulls`: the pull requests a commit belongs to (merged ones first).
