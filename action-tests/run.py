@@ -298,6 +298,7 @@ def main() -> int:
             results.append((name, not problems, "; ".join(problems) or f"{elapsed:.1f}s"))
             if problems:
                 (tmp / f"{name}.log").write_text(log)
+                (tmp / f"{name}.state.json").write_text(json.dumps(state, indent=1))
                 results[-1] = (name, False, "; ".join(problems) + f" (log: {tmp / (name + '.log')})")
 
         def runs(state) -> list:
@@ -371,7 +372,8 @@ def main() -> int:
             return p
 
         def config_check(log, state):
-            return one_run_and_comment(state, "release-gate/config-diff (dry run)", "neutral", "signed exceptions")
+            # The combined comment expands the warning: the signed exception and who approved it.
+            return one_run_and_comment(state, "release-gate/config-diff (dry run)", "neutral", "approved by bob")
 
         def artifact_check(log, state):
             p = []
@@ -441,6 +443,7 @@ def main() -> int:
             detail = "; ".join(problems) or f"{time.monotonic() - started:.1f}s"
             if problems:
                 (tmp / f"{name}.log").write_text(log)
+                (tmp / f"{name}.state.json").write_text(json.dumps(state, indent=1))
                 detail += f" (log: {tmp / (name + '.log')})"
             results.append((name, not problems, detail))
 

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::render;
-use crate::report::{Report, Status, Verdict, data};
+use crate::report::{Level, Report, Status, Verdict, data};
 
 /// The size the comment is kept under (GitHub's limit is 65,536).
 pub const BUDGET: usize = 4000;
@@ -61,12 +61,20 @@ impl Row {
         };
         let lines = match r.data::<data::DecisionLog>() {
             Ok(Some(d)) => d.blockers,
-            _ => r
-                .checks
-                .iter()
-                .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
-                .map(|c| format!("{} {}: {}", render::mark(c.status), c.id, c.message))
-                .collect(),
+            _ => {
+                // The checks that did not pass (the decision is the headline
+                // already), then the failures they found, with file and line.
+                let checks = r
+                    .checks
+                    .iter()
+                    .filter(|c| matches!(c.status, Status::Fail | Status::Warn) && c.id != "decision")
+                    .map(|c| format!("{} {}: {}", render::mark(c.status), c.id, c.message));
+                let failures = r.annotations.iter().filter(|a| a.level == Level::Failure).map(|a| {
+                    let first = a.message.lines().next().unwrap_or_default();
+                    format!("{} {} (`{}:{}`): {first}", render::mark(Status::Fail), a.title, a.path, a.start_line)
+                });
+                checks.chain(failures).collect()
+            }
         };
         Self { key: r.key(), release: r.release.clone(), verdict: r.verdict, headline, lines, dry_run: r.dry_run, url: None }
     }

@@ -112,7 +112,13 @@ pub fn judge_tests(
             at.as_ref().map_or_else(|| c.report.clone(), |(p, l)| render::file_line(blob, p, *l)),
         ]);
         if let Some((path, line)) = at {
-            let message = if c.detail.is_empty() { c.message.clone() } else { c.detail.clone() };
+            // The failure's own message first (what the PR comment and the
+            // annotation's first line show), then the stack trace.
+            let message = match (c.message.is_empty(), c.detail.is_empty()) {
+                (_, true) => c.message.clone(),
+                (true, false) => c.detail.clone(),
+                (false, false) => format!("{}\n\n{}", c.message, c.detail),
+            };
             report.annotations.push(Annotation::line(path, line, Level::Failure, format!("{outcome}: {}", c.id()), message));
         }
     }
