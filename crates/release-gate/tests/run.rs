@@ -66,6 +66,30 @@ fn the_second_release_is_a_no_go_with_its_reasons() {
 }
 
 #[test]
+fn the_no_go_comment_is_under_4_kb_and_names_every_blocker() {
+    let dir = example();
+    let (code, md) = run(dir.path(), &["--release", "2.5.0", "--format", "markdown"]);
+    assert_eq!(code, 1, "{md}");
+    let outcome =
+        release_gate::run(release_gate::Options { root: Some(dir.path().to_owned()), release: Some("2.5.0".into()), now: None }).unwrap();
+    assert_eq!(md, outcome.comment(), "the preview is the comment the library renders");
+    let blockers = &outcome.decision.as_ref().unwrap().blockers;
+    assert_eq!(blockers.len(), 8, "{blockers:#?}");
+    assert!(md.len() < 4096, "{} bytes:\n{md}", md.len());
+    assert!(md.starts_with("<!-- release-gate release: 2.5.0 -->"));
+    for b in blockers {
+        let head: String = b.chars().take(60).collect();
+        assert!(md.contains(&format!("- {head}")), "blocker {head:?} not named:\n{md}");
+    }
+    // Passes are collapsed; every failing gate is a row outside the details.
+    let (open, collapsed) = md.split_once("<details>").unwrap();
+    assert!(collapsed.contains("`freeze-check`"), "{md}");
+    for gate in ["config-diff", "artifact-verify", "smoke-gate-smoke", "smoke-gate-canary", "decision-log-commit"] {
+        assert!(open.contains(&format!("`{gate}`")), "{gate} row missing:\n{md}");
+    }
+}
+
+#[test]
 fn a_release_id_that_is_a_path_touches_nothing_outside() {
     let dir = example();
     // A victim directory beside the repository, with a file a run would remove in its own report directory.
