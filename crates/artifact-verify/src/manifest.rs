@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 /// What an artifact is; decides which evidence it needs.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A container image (an OCI or docker archive).

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::manifest::Kind;
 
 /// Which kinds need which evidence.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Require {
     /// Kinds that need an SBOM.
@@ -27,7 +27,7 @@ impl Default for Require {
 }
 
 /// A named public key file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     /// Name shown in reports.
@@ -37,7 +37,7 @@ pub struct KeyFile {
 }
 
 /// Sigstore keyless verification.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SigstorePolicy {
     /// Pinned `trusted_root.json`.
@@ -51,7 +51,7 @@ pub struct SigstorePolicy {
 }
 
 /// Provenance requirements.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ProvenancePolicy {
     /// Allowed builder ids (`*` at the end matches a prefix).
@@ -67,7 +67,7 @@ pub struct ProvenancePolicy {
 }
 
 /// Snapshot retention.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct RetentionPolicy {
     /// Minimum `RetainUntilDate − LastModified`, in days.
@@ -83,7 +83,7 @@ impl Default for RetentionPolicy {
 }
 
 /// S3 settings in the policy.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct S3Policy {
     /// Endpoint URL.
@@ -95,7 +95,7 @@ pub struct S3Policy {
 }
 
 /// The `artifact-verify:` policy section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ArtifactPolicy {
     /// Manifest path; `{release}` is replaced by the release id.

@@ -39,6 +39,14 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
+impl serde::Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+release_gate_core::string_schema!(Pattern, "Pattern", "A path pattern: ** matches anything, * anything but /, everything else is literal.");
+
 impl Pattern {
     /// Compiles a pattern, or says why it cannot be one.
     pub fn new(text: &str) -> Result<Self, String> {

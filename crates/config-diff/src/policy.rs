@@ -10,7 +10,7 @@ use crate::glob::Pattern;
 use crate::{diff, yaml};
 
 /// An expected divergence.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     /// Pattern on `file#document/path` or on `/path` alone (`**` and `*` wildcards).
@@ -21,7 +21,7 @@ pub struct Expected {
 }
 
 /// Where signed exceptions live and how they are checked.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ExceptionPolicy {
     /// Directory of exception files (`*.yaml`, each with a `*.yaml.sig`).
@@ -41,7 +41,7 @@ impl Default for ExceptionPolicy {
 }
 
 /// The `config-diff:` policy section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ConfigDiffPolicy {
     /// Manifest path; `{release}` is replaced by the release id.

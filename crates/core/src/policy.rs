@@ -29,6 +29,40 @@ impl<'de> Deserialize<'de> for Instant {
     }
 }
 
+impl serde::Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Implements `JsonSchema` for a type the policy writes as a string
+/// (durations, instants, days, times, zones, patterns): its name, what it
+/// is, and optionally a regular expression it matches.
+#[macro_export]
+macro_rules! string_schema {
+    ($ty:ty, $name:literal, $description:literal $(, pattern = $pattern:literal)?) => {
+        impl ::schemars::JsonSchema for $ty {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                #[allow(unused_mut)]
+                let mut s = ::schemars::json_schema!({"type": "string", "description": $description});
+                $( s.insert("pattern".into(), $pattern.into()); )?
+                s
+            }
+        }
+    };
+}
+
+string_schema!(
+    Instant,
+    "Instant",
+    "An RFC 3339 instant with an offset, e.g. 2026-12-16T18:00:00Z.",
+    pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+);
+string_schema!(Duration, "Duration", "A duration such as 90m, 1h30m or 2h.");
+
 /// An instant given as `--now`.
 pub fn parse_now(s: &str) -> anyhow::Result<jiff::Timestamp> {
     s.parse::<jiff::Timestamp>()
@@ -68,6 +102,13 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+impl serde::Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // jiff's friendly form (`1h 30m`), which reads back the same.
+        s.collect_str(&format_args!("{:#}", self.0))
+    }
+}
+
 /// A policy duration: a number and a unit, `90s`, `30m`, `6h`, `7d`, `2w`
 /// (days and weeks are 24 h and 7 × 24 h).
 pub fn duration(text: &str) -> Option<jiff::SignedDuration> {
@@ -93,7 +134,7 @@ pub trait GateSection: DeserializeOwned + Default {
 }
 
 /// Settings every gate shares, under `reporting:`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Reporting {
     /// IANA timezone in which times are shown beside UTC.
@@ -111,7 +152,7 @@ impl Default for Reporting {
 }
 
 /// How the PR comments are laid out, `reporting.comment-layout`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommentLayout {
     /// One sticky comment for the release: a row per gate, linked to its check run.
@@ -122,7 +163,7 @@ pub enum CommentLayout {
 }
 
 /// How a gate may be asked to evaluate, and whose results count, under `evaluation:`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Evaluation {
     /// Whether `--now` (input `now`: evaluate as if at another time) is

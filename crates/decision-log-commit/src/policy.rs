@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// One piece of evidence for a checklist item.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Evidence {
     /// A gate's report key: `artifact-verify`, `smoke-gate-canary`.
@@ -31,7 +31,7 @@ pub struct Evidence {
 }
 
 /// A dashboard link.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
     /// Name.
@@ -41,7 +41,7 @@ pub struct Dashboard {
 }
 
 /// The S3 archive.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Archive {
     /// Bucket.
@@ -52,7 +52,7 @@ pub struct Archive {
 }
 
 /// The `decision-log-commit:` policy section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct LogPolicy {
     /// The log's path; `{release}` replaced.

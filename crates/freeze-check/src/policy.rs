@@ -34,6 +34,27 @@ impl<'de> Deserialize<'de> for Day {
     }
 }
 
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self.0 {
+            Weekday::Monday => "mon",
+            Weekday::Tuesday => "tue",
+            Weekday::Wednesday => "wed",
+            Weekday::Thursday => "thu",
+            Weekday::Friday => "fri",
+            Weekday::Saturday => "sat",
+            Weekday::Sunday => "sun",
+        })
+    }
+}
+
+release_gate_core::string_schema!(
+    Day,
+    "Day",
+    "A day of the week: mon, tue, wed, thu, fri, sat, sun, or in full.",
+    pattern = "(?i)^(mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$"
+);
+
 /// A wall-clock time `HH:MM`, `00:00` to `24:00` (end of day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ClockTime {
@@ -66,6 +87,19 @@ impl<'de> Deserialize<'de> for ClockTime {
         String::deserialize(d)?.parse().map_err(de::Error::custom)
     }
 }
+
+impl serde::Serialize for ClockTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:02}:{:02}", self.minutes / 60, self.minutes % 60))
+    }
+}
+
+release_gate_core::string_schema!(
+    ClockTime,
+    "ClockTime",
+    "A wall-clock time HH:MM from 00:00 to 24:00.",
+    pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+);
 
 /// An IANA timezone, checked when the policy is read.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,10 +136,18 @@ impl<'de> Deserialize<'de> for Zone {
     }
 }
 
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+release_gate_core::string_schema!(Zone, "Zone", "An IANA time zone name such as UTC, Europe/London or America/New_York.");
+
 pub use release_gate_core::policy::{Duration, Instant};
 
 /// A recurring weekly allow window.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Name shown in reports.
@@ -122,7 +164,7 @@ pub struct Window {
 }
 
 /// A day and a time of the week.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DayTime {
     /// Day.
@@ -132,7 +174,7 @@ pub struct DayTime {
 }
 
 /// A recurring weekly deny period.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Freeze {
     /// Name shown in reports.
@@ -147,7 +189,7 @@ pub struct Freeze {
 }
 
 /// A dated deny period.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Blackout {
     /// Name shown in reports.
@@ -159,7 +201,7 @@ pub struct Blackout {
 }
 
 /// The emergency-change override.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Emergency {
     /// PR label that asks for the override.
@@ -177,7 +219,7 @@ impl Default for Emergency {
 }
 
 /// Release-train scope rules for pull requests.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ReleaseTrain {
     /// Whether the rule applies.
@@ -195,7 +237,7 @@ impl Default for ReleaseTrain {
 }
 
 /// Optional on-call coverage rule (runbook §3.4).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OnCall {
     /// Roster file, relative to the repository root.
@@ -217,7 +259,7 @@ fn two() -> usize {
 }
 
 /// The `freeze-check:` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct FreezePolicy {
     /// Allow windows.

@@ -30,7 +30,7 @@ use serde::Deserialize;
 pub type Series = Vec<(f64, f64)>;
 
 /// Which way is bad.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// Latency, errors: higher is worse.
@@ -43,7 +43,7 @@ pub enum Direction {
 }
 
 /// How the canary's points are summarised.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aggregate {
     /// Mean of the points (Kayenta-like).
@@ -54,7 +54,7 @@ pub enum Aggregate {
 }
 
 /// A metric as the policy gives it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MetricSpec {
     /// Shown name.
@@ -92,7 +92,7 @@ pub struct MetricSpec {
 }
 
 /// Error-budget burn in the window.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ErrorBudget {
     /// PromQL or series name giving the error ratio (0..1).

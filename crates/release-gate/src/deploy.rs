@@ -28,7 +28,7 @@ use release_gate_core::{Run, render};
 use serde::Deserialize;
 
 /// The `deploy:` section of the policy.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct DeployPolicy {
     /// Reports whose latest result must pass on the deployed commit

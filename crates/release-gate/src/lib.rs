@@ -8,6 +8,7 @@
 //! The binary (`src/main.rs`) parses the command line, prints
 //! [`Outcome`] and ends through [`release_gate_core::exit::finish`].
 
+pub mod check_policy;
 pub mod deploy;
 pub mod init;
 pub mod serve;
@@ -23,7 +24,7 @@ use release_gate_core::report::{self, Report, Verdict, data};
 use serde::Deserialize;
 
 /// The policy's `run:` section: what a local run evaluates by default.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSection {
     /// The release id.

@@ -58,6 +58,19 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = ".")]
         root: PathBuf,
     },
+    /// Read the policy with the gates' own code: every error at once (file:line),
+    /// else the effective policy with the defaults filled in, as YAML.
+    CheckPolicy {
+        /// Repository root.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+        /// Policy file, relative to the root.
+        #[arg(long, value_name = "PATH", default_value = release_gate_core::policy::DEFAULT_PATH)]
+        policy: PathBuf,
+        /// Print the policy file's JSON Schema instead (docs/release-gate.schema.json).
+        #[arg(long)]
+        schema: bool,
+    },
     /// A GitHub App webhook server that answers custom deployment protection
     /// rules with the same rules as deploy-check.
     Serve(release_gate::serve::ServeArgs),
@@ -92,8 +105,35 @@ fn main() -> ExitCode {
             });
             release_gate_core::exit::finish(result.map_err(anyhow::Error::from))
         }
+        Cmd::CheckPolicy { root, policy, schema } => {
+            if schema {
+                print!("{}", release_gate::check_policy::schema());
+                return ExitCode::SUCCESS;
+            }
+            let result = check_policy(&root, &policy);
+            release_gate_core::exit::finish(result)
+        }
         Cmd::Serve(args) => {
             release_gate_core::exit::finish(release_gate::serve::serve(args).map(|()| release_gate_core::report::Verdict::Pass))
+        }
+    }
+}
+
+fn check_policy(root: &std::path::Path, policy: &std::path::Path) -> anyhow::Result<release_gate_core::report::Verdict> {
+    let repo = release_gate_core::paths::Root::new(root, None)?;
+    let shown = policy.display().to_string();
+    let text = repo
+        .read_text_if_present(policy, "policy")?
+        .ok_or_else(|| anyhow::anyhow!("policy `{shown}` does not exist under {}; write one with `release-gate init`", root.display()))?;
+    match release_gate::check_policy::effective(&text, policy) {
+        Ok(doc) => {
+            println!("# {shown}: valid. The effective policy, defaults filled in:");
+            print!("{}", release_gate::check_policy::to_yaml(&doc));
+            Ok(release_gate_core::report::Verdict::Pass)
+        }
+        Err(errors) => {
+            let n = errors.len();
+            anyhow::bail!("{shown}: {n} error(s)\n{}", errors.join("\n"))
         }
     }
 }

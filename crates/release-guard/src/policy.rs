@@ -11,7 +11,7 @@ use release_gate_metrics::MetricsConfig;
 use serde::Deserialize;
 
 /// Where incidents come from.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum IncidentSource {
     /// A JSON file of incidents (offline, the bundled example).
@@ -22,7 +22,7 @@ pub enum IncidentSource {
 }
 
 /// Incidents.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Incidents {
     /// Source.
@@ -65,7 +65,7 @@ impl Default for Incidents {
 }
 
 /// The rollback procedure (§6).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Rollback {
     /// Carry the steps out (true) or only plan them in the report and the log.
@@ -105,7 +105,7 @@ impl Default for Rollback {
 }
 
 /// The `release-guard:` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct GuardPolicy {
     /// The guard period after the production deploy (§4.3: 60 minutes).

@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub use release_gate_metrics::{MetricsConfig, Source, default_coverage, default_window};
 
 /// One stage.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Stage {
     /// JUnit report globs, relative to the repository root; `{release}` is replaced.
@@ -22,7 +22,7 @@ pub struct Stage {
 }
 
 /// What counts as a verified external cause.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct ExternalCausePolicy {
     /// PR label whose description carries the link.
@@ -38,7 +38,7 @@ impl Default for ExternalCausePolicy {
 }
 
 /// The `smoke-gate:` policy section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct SmokePolicy {
     /// Stages by name.
