@@ -37,11 +37,8 @@ use crate::manifest::{Kind, Location, Manifest};
 /// Verify every artifact in the release manifest: digest, size, signature,
 /// SBOM, provenance and (snapshots) S3 Object Lock retention.
 #[derive(Debug, Parser)]
-#[command(name = "artifact-verify", version, max_term_width = 100)]
+#[command(name = "artifact-verify", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("every artifact in releases/2.4.0/artifacts.yaml", "artifact-verify --release 2.4.0"), ("another manifest", "artifact-verify --release 2.4.0 --manifest dist/artifacts.yaml")]))]
 pub struct Args {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
     /// Artifact manifest [default: from the policy, releases/<release>/artifacts.yaml].
     #[arg(long, env = "RELEASE_GATE_MANIFEST", value_name = "PATH")]
     pub manifest: Option<PathBuf>,
@@ -65,6 +62,10 @@ pub struct Args {
     /// Hashing threads [default: the number of cores].
     #[arg(long, env = "RELEASE_GATE_THREADS", value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Flags every gate shares (listed after the gate's own).
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Args {

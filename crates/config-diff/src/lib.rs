@@ -36,11 +36,8 @@ pub use crate::policy::{ConfigDiffPolicy, ExceptionPolicy, Expected, Manifest, S
 /// divergence not declared as expected or covered by a signed, unexpired
 /// exception; check the canonical hashes of the applied configuration.
 #[derive(Debug, Parser)]
-#[command(name = "config-diff", version, max_term_width = 100)]
+#[command(name = "config-diff", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("staging vs production for a release, from its config manifest", "config-diff --release 2.4.0"), ("two directories, no manifest", "config-diff --release 2.4.0 --staging configs/staging --production configs/production")]))]
 pub struct Args {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
     /// Config manifest [default: from the policy, configs/releases/<release>.yaml].
     #[arg(long, env = "RELEASE_GATE_MANIFEST", value_name = "PATH")]
     pub manifest: Option<PathBuf>,
@@ -52,6 +49,10 @@ pub struct Args {
     /// Production sources (file, directory or glob) instead of the manifest's.
     #[arg(long, value_name = "PATH", requires = "staging")]
     pub production: Vec<String>,
+
+    /// Flags every gate shares (listed after the gate's own).
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Args {

@@ -34,8 +34,21 @@ pub enum Format {
     Quiet,
 }
 
+/// The end of every gate's `--help`: an example and the exit codes.
+pub fn after_help(examples: &[(&str, &str)]) -> String {
+    let mut s = String::from("Examples:\n");
+    for (what, cmd) in examples {
+        s.push_str(&format!("  # {what}\n  {cmd}\n"));
+    }
+    s.push_str(
+        "\nExit codes:\n  0  pass (or warn)\n  1  the gate refuses: the evidence says no\n  2  bad input: a file, flag or policy that cannot be read as expected (file:line says which)\n  3  a service (GitHub, S3, Prometheus, PagerDuty) stayed unreachable after retries\n\nDocs: https://github.com/tradepulse/release-gate/tree/main/docs",
+    );
+    s
+}
+
 /// Flags shared by every gate.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shared options (every gate)")]
 pub struct CommonArgs {
     /// Policy file; built-in defaults encode the runbook when the default file is absent.
     #[arg(long, env = "RELEASE_GATE_POLICY", value_name = "PATH")]

@@ -34,11 +34,8 @@ use release_gate_core::report::{Check, Status, Verdict, data};
 /// Write the release's decision log from the gates' reports: evidence
 /// links, readiness checklist, config hashes, go/no-go; commit it.
 #[derive(Debug, Parser)]
-#[command(name = "decision-log-commit", version, max_term_width = 100)]
+#[command(name = "decision-log-commit", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("write the log from the gates' reports, commit it", "decision-log-commit --release 2.4.0"), ("locally, no commit", "decision-log-commit --release 2.4.0 --via none --no-archive")]))]
 pub struct Args {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
     /// How to save the log: GitHub's contents API, a local git commit, or only the file.
     #[arg(long, env = "RELEASE_GATE_VIA", value_enum, default_value = "auto")]
     pub via: Via,
@@ -82,6 +79,10 @@ pub struct Args {
     /// Path-style S3 addressing.
     #[arg(long, env = "RELEASE_GATE_S3_PATH_STYLE")]
     pub s3_path_style: bool,
+
+    /// Flags every gate shares (listed after the gate's own).
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Args {

@@ -30,7 +30,7 @@ use crate::scope::PullFacts;
 /// freezes, blackouts and market-event calendars, the rollback buffer, the
 /// emergency override and release-train scope.
 #[derive(Debug, Parser)]
-#[command(name = "freeze-check", version, max_term_width = 100)]
+#[command(name = "freeze-check", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("may a deploy of 2.4.0 start now?", "freeze-check --release 2.4.0"), ("a dry run at another instant", "freeze-check --release 2.4.0 --now 2026-12-05T10:00:00Z")]))]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,

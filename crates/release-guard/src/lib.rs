@@ -42,11 +42,8 @@ use crate::procedure::Tools;
 /// incidents, rollback triggers; pause, plan or carry out the rollback;
 /// record the success verdict.
 #[derive(Debug, Parser)]
-#[command(name = "release-guard", version, max_term_width = 100)]
+#[command(name = "release-guard", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("judge the first hour after the deploy", "release-guard --release 2.4.0 --deployed-at 2026-12-01T13:30:00Z"), ("print the rollback plan without acting", "release-guard --release 2.4.0 --plan-only")]))]
 pub struct Args {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
     /// When the production deploy happened (RFC 3339) [default: the
     /// environment's deployment of this commit (online), else the decision log's date/time].
     #[arg(long, env = "RELEASE_GATE_DEPLOYED_AT", value_name = "RFC3339")]
@@ -71,6 +68,10 @@ pub struct Args {
     /// Open the retrospective issue (once, from the job that closes the guard).
     #[arg(long, env = "RELEASE_GATE_OPEN_RETROSPECTIVE")]
     pub open_retrospective: bool,
+
+    /// Flags every gate shares (listed after the gate's own).
+    #[command(flatten)]
+    pub common: CommonArgs,
 
     #[command(subcommand)]
     pub action: Option<Action>,

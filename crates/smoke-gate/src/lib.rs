@@ -40,11 +40,8 @@ use release_gate_metrics::{Fetcher, Limits, judge_metrics};
 /// Judge one stage of the release's automation: test reports (JUnit) and
 /// canary metrics (Prometheus or a file) to promote, hold or rollback.
 #[derive(Debug, Parser)]
-#[command(name = "smoke-gate", version, max_term_width = 100)]
+#[command(name = "smoke-gate", version, max_term_width = 100, after_help = release_gate_core::cli::after_help(&[("the smoke stage from its JUnit reports", "smoke-gate --release 2.4.0 --stage smoke"), ("the canary against Prometheus", "smoke-gate --release 2.4.0 --stage canary --prometheus-url http://prometheus:9090")]))]
 pub struct Args {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
     /// The stage: smoke, fast-suite, canary, post-release, or one the policy names.
     #[arg(long, env = "RELEASE_GATE_STAGE", value_name = "STAGE")]
     pub stage: String,
@@ -64,6 +61,10 @@ pub struct Args {
     /// A link to the verified external cause of a failure (incident, provider status page).
     #[arg(long, env = "RELEASE_GATE_EXTERNAL_CAUSE", value_name = "URL")]
     pub external_cause: Option<String>,
+
+    /// Flags every gate shares (listed after the gate's own).
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 impl Args {
