@@ -12,6 +12,14 @@ use crate::mask::Secret;
 /// Why the runner's context could not be read.
 #[derive(Debug, Error)]
 pub enum ContextError {
+    /// The `commit` input is not a commit this run may publish on.
+    #[error("commit input {given:?}: {why}")]
+    BadCommit {
+        /// What was given.
+        given: String,
+        /// Why it cannot be used.
+        why: String,
+    },
     /// The event payload could not be read.
     #[error("cannot read event payload {path}: {cause}; pass --event with a GitHub event JSON file")]
     ReadEvent {
@@ -213,11 +221,34 @@ impl Context {
         let pull_request = payload.as_ref().and_then(|p| p.pull_request.clone());
         // Checks belong on the PR's head commit, not the synthetic merge commit
         // that GITHUB_SHA names on pull_request events.
+        // On `workflow_run`, GITHUB_SHA is the default branch's head: the
+        // results belong to the commit the finished run was for.
+        let workflow_run_head = payload.as_ref().and_then(|p| p.workflow_run.as_ref().map(|w| w.head_sha.clone()));
         let sha = pull_request
             .as_ref()
             .map(|pr| pr.head.sha.clone())
             .or_else(|| payload.as_ref().and_then(|p| p.merge_group.as_ref().map(|m| m.head_sha.clone())))
+            .or_else(|| workflow_run_head.clone())
             .or_else(|| get("GITHUB_SHA"));
+        // The `commit` input (RELEASE_GATE_COMMIT): a full SHA; on
+        // `workflow_run`, only the finished run's own commit.
+        let sha = match get("RELEASE_GATE_COMMIT") {
+            None => sha,
+            Some(c) => {
+                let bad = |why: &str| ContextError::BadCommit { given: c.clone(), why: why.to_owned() };
+                if c.len() != 40 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(bad("expected a full 40-character commit SHA"));
+                }
+                if let Some(head) = &workflow_run_head {
+                    if !head.eq_ignore_ascii_case(&c) {
+                        return Err(bad(&format!(
+                            "on workflow_run the results belong to the finished run's commit {head}; leave the input empty or pass that"
+                        )));
+                    }
+                }
+                Some(c.to_ascii_lowercase())
+            }
+        };
         let token = token.or_else(|| get("GITHUB_TOKEN")).filter(|t| !t.is_empty());
         Ok(Self {
             repository,
@@ -233,7 +264,7 @@ impl Context {
             summary_file: get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
             in_actions: get("GITHUB_ACTIONS").as_deref() == Some("true"),
             token: token.map(Secret::new).unwrap_or_default(),
-            workflow_run_head: payload.as_ref().and_then(|p| p.workflow_run.as_ref().map(|w| w.head_sha.clone())),
+            workflow_run_head,
             base_sha: pull_request
                 .as_ref()
                 .map(|pr| pr.base.sha.clone())
@@ -320,6 +351,31 @@ mod tests {
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn workflow_run_results_go_on_the_finished_runs_commit_and_the_commit_input_cannot_move_them() {
+        let head = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        f.write_all(format!(r#"{{"workflow_run": {{"id": 9, "head_sha": "{head}", "head_branch": "f", "event": "pull_request", "path": ".github/workflows/v.yml"}}}}"#).as_bytes())
+            .expect("write");
+        let default_branch = "1111111111111111111111111111111111111111";
+        let ctx = |commit: Option<&str>| {
+            let mut env = vec![("GITHUB_SHA", default_branch), ("GITHUB_EVENT_NAME", "workflow_run")];
+            if let Some(c) = commit {
+                env.push(("RELEASE_GATE_COMMIT", c));
+            }
+            Context::from_env(&env_of(&env), Some(f.path()), None)
+        };
+        assert_eq!(ctx(None).expect("ctx").sha.as_deref(), Some(head), "never GITHUB_SHA on workflow_run");
+        assert_eq!(ctx(Some(&head.to_uppercase())).expect("same commit").sha.as_deref(), Some(head));
+        let moved = ctx(Some(default_branch)).expect_err("another commit");
+        assert!(moved.to_string().contains("finished run's commit"), "{moved}");
+        assert!(ctx(Some("main")).expect_err("not a sha").to_string().contains("40-character"));
+        // Outside workflow_run, a full SHA names the commit the results are for.
+        let other = "2222222222222222222222222222222222222222";
+        let push = Context::from_env(&env_of(&[("GITHUB_SHA", default_branch), ("RELEASE_GATE_COMMIT", other)]), None, None).expect("push");
+        assert_eq!(push.sha.as_deref(), Some(other));
     }
 
     #[test]

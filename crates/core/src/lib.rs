@@ -259,7 +259,8 @@ async fn policy_in_force<S: GateSection>(
     let rel: PathBuf = args.policy.clone().unwrap_or_else(|| PathBuf::from(policy::DEFAULT_PATH));
     let shown = rel.display().to_string();
     let local = root.read_text_if_present(&rel, "policy")?;
-    if args.policy.is_some() && local.is_none() && !ctx.proposed_change() {
+    // The default path named explicitly (the actions' `policy` input default) may be absent: built-in defaults.
+    if args.policy.as_deref().is_some_and(|p| p != Path::new(policy::DEFAULT_PATH)) && local.is_none() && !ctx.proposed_change() {
         anyhow::bail!("policy `{shown}` does not exist; check the path given to --policy (input policy), relative to the repository root");
     }
     let mut notes = Vec::new();
