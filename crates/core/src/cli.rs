@@ -32,6 +32,8 @@ pub enum Format {
     Markdown,
     /// Nothing on stdout (the report file and the other surfaces only).
     Quiet,
+    /// SARIF 2.1.0 of the findings with a file and line, for code scanning.
+    Sarif,
 }
 
 /// The end of every gate's `--help`: an example and the exit codes.

@@ -36,6 +36,7 @@ pub mod publish;
 pub mod release;
 pub mod render;
 pub mod report;
+pub mod sarif;
 pub mod signing;
 
 use std::io::Write as _;
@@ -335,6 +336,7 @@ fn print_report(report: &Report, markdown: &str, format: Format, path: &Path, hu
         Format::Markdown => markdown.to_owned(),
         Format::Human => human_text.unwrap_or_default() + &human(report, path),
         Format::Quiet => return Ok(()),
+        Format::Sarif => serde_json::to_string_pretty(&sarif::from_report(report))? + "\n",
     };
     let mut out = std::io::stdout().lock();
     out.write_all(mask::redact(&text).as_bytes())?;
