@@ -23,6 +23,10 @@ pub fn files() -> Vec<(PathBuf, &'static str)> {
             PathBuf::from(".github/workflows/release-validation-fork.yml"),
             include_str!("../../../examples/workflows/release-validation-fork.yml"),
         ),
+        (
+            PathBuf::from(".github/workflows/release-validation-publish.yml"),
+            include_str!("../../../examples/workflows/release-validation-publish.yml"),
+        ),
         (PathBuf::from(".github/workflows/deploy.yml"), include_str!("../../../examples/workflows/deploy.yml")),
     ]
 }

@@ -71,6 +71,10 @@ enum Cmd {
         #[arg(long)]
         schema: bool,
     },
+    /// In a workflow_run job: publish the reports the finished run uploaded
+    /// (check runs marked as from the PR's run, never the gates' own; the
+    /// release comment), on that run's commit.
+    Publish(release_gate::publish::PublishArgs),
     /// A GitHub App webhook server that answers custom deployment protection
     /// rules with the same rules as deploy-check.
     Serve(release_gate::serve::ServeArgs),
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             let result = check_policy(&root, &policy);
             release_gate_core::exit::finish(result)
         }
+        Cmd::Publish(args) => release_gate_core::gate::run_as("publish", &args.common.clone(), |ctx| release_gate::publish::run(args, ctx)),
         Cmd::Serve(args) => {
             release_gate_core::exit::finish(release_gate::serve::serve(args).map(|()| release_gate_core::report::Verdict::Pass))
         }
