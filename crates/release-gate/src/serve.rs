@@ -277,7 +277,7 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     if !c.repositories.is_empty() && !c.repositories.iter().any(|r| r.eq_ignore_ascii_case(&event.repository.full_name)) {
         return (StatusCode::FORBIDDEN, format!("repository {} is not served here", event.repository.full_name));
     }
-    let Some(run_id) = run_id_of(&event.deployment_callback_url) else {
+    let Some(run_id) = release_gate_core::github::run_id_of(&event.deployment_callback_url) else {
         return (StatusCode::BAD_REQUEST, "deployment_callback_url names no workflow run".into());
     };
     use std::sync::atomic::Ordering;
@@ -294,12 +294,6 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         drop(permit);
     });
     (StatusCode::ACCEPTED, accepted)
-}
-
-/// `https://api.github.com/repos/o/r/actions/runs/123/deployment_protection_rule` → 123.
-fn run_id_of(url: &str) -> Option<u64> {
-    let rest = url.split("/actions/runs/").nth(1)?;
-    rest.split('/').next()?.parse().ok()
 }
 
 /// Evaluates and answers; every failure is answered as a rejection (a
@@ -405,9 +399,7 @@ mod tests {
     }
 
     #[test]
-    fn the_run_and_the_release_are_read_from_the_event() {
-        assert_eq!(run_id_of("https://api.github.com/repos/o/r/actions/runs/1234/deployment_protection_rule"), Some(1234));
-        assert_eq!(run_id_of("https://api.github.com/repos/o/r/deployments"), None);
+    fn the_release_is_read_from_the_events_ref() {
         let p = crate::deploy::DeployPolicy::default().release_refs;
         assert_eq!(crate::deploy::release_from_ref(&p, "release/2.4.0").as_deref(), Some("2.4.0"));
         assert_eq!(crate::deploy::release_from_ref(&p, "refs/tags/v2.4.0").as_deref(), Some("2.4.0"));

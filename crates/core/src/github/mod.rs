@@ -19,6 +19,13 @@
 //!   failing (exit 3), not bad input.
 
 pub mod app;
+
+/// The workflow run a deployment protection rule's callback URL names:
+/// `https://api.github.com/repos/o/r/actions/runs/123/deployment_protection_rule` → 123.
+pub fn run_id_of(url: &str) -> Option<u64> {
+    let rest = url.split("/actions/runs/").nth(1)?;
+    rest.split('/').next()?.parse().ok()
+}
 pub mod calls;
 pub mod types;
 
@@ -337,6 +344,14 @@ fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, message: &str) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_is_read_from_a_protection_rules_callback_url() {
+        assert_eq!(run_id_of("https://api.github.com/repos/o/r/actions/runs/1234/deployment_protection_rule"), Some(1234));
+        assert_eq!(run_id_of("https://ghe.example/api/v3/repos/o/r/actions/runs/7/deployment_protection_rule"), Some(7));
+        assert_eq!(run_id_of("https://api.github.com/repos/o/r/deployments"), None);
+        assert_eq!(run_id_of("https://api.github.com/repos/o/r/actions/runs/x/deployment_protection_rule"), None);
+    }
 
     #[test]
     fn rate_limits_are_recognised() {
