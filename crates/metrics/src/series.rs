@@ -22,6 +22,7 @@
 //! - no data, too little data to cover the window, NaN, or a source error is
 //!   inconclusive: the stage holds, it never passes.
 
+use release_gate_core::error::Located;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -280,8 +281,10 @@ pub fn duration_s(text: &str) -> Option<f64> {
 }
 
 /// A metrics file: JSON `{"series": [[time, value], …], …}` or wide CSV
-/// `timestamp,series_a,series_b`. Times are unix seconds or RFC 3339.
-pub fn parse(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series>> {
+/// `timestamp,series_a,series_b`. Times are unix seconds or RFC 3339. A
+/// file that does not read is a [`Located`] error: its line, what was
+/// expected (the gate's check run annotates that line).
+pub fn parse(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Located> {
     if shown.ends_with(".csv") { parse_csv(text, shown) } else { parse_json(text, shown) }
 }
 
@@ -304,17 +307,29 @@ fn value_of(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
-fn parse_json(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series>> {
-    let doc: BTreeMap<String, Vec<Vec<serde_json::Value>>> = serde_json::from_str(text)
-        .map_err(|e| anyhow::anyhow!("{shown}:{}:{}: {e}; expected {{\"series name\": [[time, value], …], …}}", e.line(), e.column()))?;
+/// The 1-based line where `"name"` first appears, else 1.
+fn line_of_key(text: &str, name: &str) -> u64 {
+    let key = serde_json::to_string(name).unwrap_or_default();
+    text.find(&key).map_or(1, |at| text[..at].matches('\n').count() as u64 + 1)
+}
+
+fn parse_json(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Located> {
+    let doc: BTreeMap<String, Vec<Vec<serde_json::Value>>> = serde_json::from_str(text).map_err(|e| Located {
+        file: shown.to_owned(),
+        line: e.line().max(1) as u64,
+        column: Some(e.column().max(1) as u64),
+        message: format!("{e}; expected {{\"series name\": [[time, value], …], …}}"),
+    })?;
     let mut out = BTreeMap::new();
     for (name, points) in doc {
         let mut s = Series::with_capacity(points.len());
         for (i, p) in points.iter().enumerate() {
             let (Some(t), Some(v)) = (p.first().and_then(time_of), p.get(1).and_then(value_of)) else {
-                anyhow::bail!(
-                    "{shown}: series `{name}` point {i} is {p:?}; expected [time, value] with unix seconds or RFC 3339 and a number"
-                );
+                return Err(Located::new(
+                    shown,
+                    line_of_key(text, &name),
+                    format!("series `{name}` point {i} is {p:?}; expected [time, value] with unix seconds or RFC 3339 and a number"),
+                ));
             };
             s.push((t, v));
         }
@@ -323,31 +338,30 @@ fn parse_json(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series
     Ok(out)
 }
 
-fn parse_csv(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series>> {
+fn parse_csv(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Located> {
+    let at = |line: usize, message: String| Located::new(shown, line as u64, message);
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
-    let Some((_, header)) = lines.next() else { anyhow::bail!("{shown}:1: empty; expected a header `timestamp,series_a,…`") };
+    let Some((h, header)) = lines.next() else { return Err(at(1, "empty; expected a header `timestamp,series_a,…`".into())) };
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     if cols.len() < 2 || !cols[0].eq_ignore_ascii_case("timestamp") && !cols[0].eq_ignore_ascii_case("time") {
-        anyhow::bail!("{shown}:1: header `{header}`; expected `timestamp,<series>,…`");
+        return Err(at(h + 1, format!("header `{header}`; expected `timestamp,<series>,…`")));
     }
     let mut out: BTreeMap<String, Series> = cols[1..].iter().map(|c| ((*c).to_owned(), Series::new())).collect();
     for (i, line) in lines {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != cols.len() {
-            anyhow::bail!(
-                "{shown}:{}: {} column(s), the header has {}; every row needs a value (or an empty cell) per series",
+            return Err(at(
                 i + 1,
-                cells.len(),
-                cols.len()
-            );
+                format!("{} column(s), the header has {}; every row needs a value (or an empty cell) per series", cells.len(), cols.len()),
+            ));
         }
         let t = time_of(&serde_json::Value::String(cells[0].to_owned()))
-            .ok_or_else(|| anyhow::anyhow!("{shown}:{}: `{}` is not a time (unix seconds or RFC 3339)", i + 1, cells[0]))?;
+            .ok_or_else(|| at(i + 1, format!("`{}` is not a time (unix seconds or RFC 3339)", cells[0])))?;
         for (c, cell) in cols[1..].iter().zip(&cells[1..]) {
             if cell.is_empty() {
                 continue;
             }
-            let v: f64 = cell.parse().map_err(|_| anyhow::anyhow!("{shown}:{}: `{cell}` in column `{c}` is not a number", i + 1))?;
+            let v: f64 = cell.parse().map_err(|_| at(i + 1, format!("`{cell}` in column `{c}` is not a number")))?;
             if let Some(s) = out.get_mut(*c) {
                 s.push((t, v));
             }
@@ -359,6 +373,20 @@ fn parse_csv(text: &str, shown: &str) -> anyhow::Result<BTreeMap<String, Series>
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn a_metrics_file_that_does_not_read_names_its_line() {
+        let csv = "# exported\ntimestamp,a,b\n1,2,3\n2,x,3\n";
+        let e = parse(csv, "m.csv").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("m.csv", 4), "{e}");
+        assert!(e.message.contains("`x` in column `a` is not a number"), "{e}");
+        let json = "{\n  \"a\": [[1, 2]],\n  \"b\": [[1, true]]\n}";
+        let e = parse(json, "m.json").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = parse("{\"a\": [[1, 2]],,}", "m.json").unwrap_err();
+        assert_eq!((e.line, e.column.is_some()), (1, true), "{e}");
+    }
+
     use super::*;
 
     fn spec(direction: Direction, critical: bool, aggregate: Aggregate) -> MetricSpec {
