@@ -36,7 +36,9 @@ impl Http {
     }
 
     /// Sends `method url` with `headers` and a JSON `body`, retrying as the module says.
-    pub fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> anyhow::Result<Answer> {
+    /// The only error is the service staying unreachable (exit 3); every
+    /// answer, refusals included, is the caller's to judge.
+    pub fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Result<Answer, Unreachable> {
         let call = format!("{method} {}", url.split('?').next().unwrap_or(url));
         let mut attempt = 0u32;
         loop {
@@ -64,7 +66,7 @@ impl Http {
                 Err(e) => (self.retry.backoff(attempt), mask::redact(&e.to_string())),
             };
             if attempt >= self.retry.attempts || Instant::now() + delay > self.deadline {
-                return Err(Unreachable(format!("{call}: could not be reached after {attempt} attempt(s): {why}")).into());
+                return Err(Unreachable(format!("{call}: could not be reached after {attempt} attempt(s): {why}")));
             }
             std::thread::sleep(delay);
         }

@@ -4,12 +4,78 @@
 //! severity by the policy (priority name first, then urgency; an incident
 //! that maps to nothing counts as blocking: never less severe than it may be).
 
+use release_gate_core::error::Located;
+use release_gate_core::exit::Unreachable;
 use release_gate_core::github::calls::url_encode;
 use release_gate_core::mask::Secret;
 use serde::Deserialize;
 
 use crate::http::Http;
 use crate::policy::Incidents;
+
+/// Why incidents could not be read. A file that does not read is
+/// [`Located`] (exit 2, annotated); PagerDuty staying unreachable or
+/// answering garbage is [`Unreachable`] (exit 3); a refused key and the
+/// rest are input to fix (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    /// The incidents file does not read.
+    #[error(transparent)]
+    File(#[from] Located),
+    /// An incident's field is not what PagerDuty writes.
+    #[error("{shown}: incident {id} has {field} {value:?}; expected {expected}")]
+    Field {
+        /// Where it came from (the file, or `PagerDuty`).
+        shown: String,
+        /// The incident's id.
+        id: String,
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// No API key in the environment variable the policy names.
+    #[error("no PagerDuty API key: set the secret in ${0} (release-guard.incidents.token-env)")]
+    NoKey(String),
+    /// PagerDuty refused the key.
+    #[error("PagerDuty refused the API key in ${env} ({status}): check the key and its access to the services")]
+    Refused {
+        /// The variable holding it.
+        env: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// Another answer than a list.
+    #[error("GET {base}/incidents: PagerDuty answered {status}: {body}")]
+    Status {
+        /// The API base.
+        base: String,
+        /// The status.
+        status: u16,
+        /// What it said.
+        body: String,
+    },
+    /// More pages than the guard reads.
+    #[error("PagerDuty listed more than 5,000 open incidents since the deploy; narrow release-guard.incidents.services")]
+    TooMany,
+    /// PagerDuty could not be reached, or answered garbage.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+}
+
+impl IncidentError {
+    /// For the gate's edge: the located and unreachable causes stand on
+    /// their own, so the exit code (2 or 3) and the annotation find them.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::File(l) => l.into(),
+            Self::Unreachable(u) => u.into(),
+            e => e.into(),
+        }
+    }
+}
 
 /// One incident as the guard judges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,11 +148,15 @@ struct Page {
     more: bool,
 }
 
-fn judge(raw: Raw, policy: &Incidents, shown: &str) -> anyhow::Result<Incident> {
-    let created_at: jiff::Timestamp = raw
-        .created_at
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{shown}: incident {} has created_at {:?}, not an RFC 3339 instant", raw.id, raw.created_at))?;
+fn judge(raw: Raw, policy: &Incidents, shown: &str) -> Result<Incident, IncidentError> {
+    let field = |field: &'static str, value: &str, expected: &'static str| IncidentError::Field {
+        shown: shown.to_owned(),
+        id: raw.id.clone(),
+        field,
+        value: value.to_owned(),
+        expected,
+    };
+    let created_at: jiff::Timestamp = raw.created_at.parse().map_err(|_| field("created_at", &raw.created_at, "an RFC 3339 instant"))?;
     let priority = raw.priority.as_ref().and_then(|p| p.name.clone().or_else(|| p.summary.clone()));
     let (severity, from) = match (priority.as_ref().and_then(|p| policy.priority_severity.get(p)), raw.urgency.as_ref()) {
         (Some(s), _) => (*s, format!("priority {}", priority.unwrap_or_default())),
@@ -94,12 +164,9 @@ fn judge(raw: Raw, policy: &Incidents, shown: &str) -> anyhow::Result<Incident> 
         // Unmapped: as severe as the policy's blocking level, never less.
         _ => (policy.blocking_severity, "unmapped priority and urgency".to_owned()),
     };
-    anyhow::ensure!(
-        ["triggered", "acknowledged", "resolved"].contains(&raw.status.as_str()),
-        "{shown}: incident {} has status {:?}; expected triggered, acknowledged or resolved",
-        raw.id,
-        raw.status
-    );
+    if !["triggered", "acknowledged", "resolved"].contains(&raw.status.as_str()) {
+        return Err(field("status", &raw.status, "triggered, acknowledged or resolved"));
+    }
     Ok(Incident {
         id: raw.id,
         number: raw.incident_number,
@@ -114,13 +181,12 @@ fn judge(raw: Raw, policy: &Incidents, shown: &str) -> anyhow::Result<Incident> 
 }
 
 /// Incidents from a file (`{"incidents": [...]}`), those triggered since `since`.
-pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Timestamp) -> anyhow::Result<Vec<Incident>> {
-    let page: Page = serde_json::from_str(text).map_err(|e| {
-        anyhow::anyhow!(
-            "{shown}:{}:{}: not an incident list ({e}); expected {{\"incidents\": [...]}} as PagerDuty's API answers",
-            e.line(),
-            e.column()
-        )
+pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Timestamp) -> Result<Vec<Incident>, IncidentError> {
+    let page: Page = serde_json::from_str(text).map_err(|e| Located {
+        file: shown.to_owned(),
+        line: e.line().max(1) as u64,
+        column: Some(e.column().max(1) as u64),
+        message: format!("not an incident list ({e}); expected {{\"incidents\": [...]}} as PagerDuty's API answers"),
     })?;
     let mut out = Vec::new();
     for raw in page.incidents {
@@ -134,8 +200,10 @@ pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Times
 
 /// Open incidents (triggered or acknowledged) of the policy's services since
 /// `since`, every page, from PagerDuty.
-pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: jiff::Timestamp) -> anyhow::Result<Vec<Incident>> {
-    anyhow::ensure!(!token.is_empty(), "no PagerDuty API key: set the secret in ${} (release-guard.incidents.token-env)", policy.token_env);
+pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: jiff::Timestamp) -> Result<Vec<Incident>, IncidentError> {
+    if token.is_empty() {
+        return Err(IncidentError::NoKey(policy.token_env.clone()));
+    }
     let auth = format!("Token token={}", token.expose());
     let headers = [("Authorization", auth.as_str()), ("Accept", "application/vnd.pagerduty+json;version=2")];
     let mut out = Vec::new();
@@ -152,12 +220,8 @@ pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: ji
         let answer = http.send("GET", &url, &headers, None)?;
         match answer.status {
             200 => {}
-            401 | 403 => anyhow::bail!(
-                "PagerDuty refused the API key in ${} ({}): check the key and its access to the services",
-                policy.token_env,
-                answer.status
-            ),
-            s => anyhow::bail!("GET {base}/incidents: PagerDuty answered {s}: {}", answer.body),
+            401 | 403 => return Err(IncidentError::Refused { env: policy.token_env.clone(), status: answer.status }),
+            s => return Err(IncidentError::Status { base: base.to_owned(), status: s, body: answer.body.to_string() }),
         }
         let page: Page = serde_json::from_value(answer.body).map_err(|e| {
             release_gate_core::exit::Unreachable(format!(
@@ -171,5 +235,24 @@ pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: ji
             return Ok(out);
         }
     }
-    anyhow::bail!("PagerDuty listed more than 5,000 open incidents since the deploy; narrow release-guard.incidents.services")
+    Err(IncidentError::TooMany)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_does_not_read_is_located_and_keeps_its_exit_code_at_the_edge() {
+        let policy = Incidents::default();
+        let since: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
+        let e = from_file("{\n  \"incidents\": [\n    {\"id\": 1,}\n  ]\n}", "reports/incidents/2.4.1.json", &policy, since).unwrap_err();
+        let located = release_gate_core::error::location(&e.into_anyhow()).expect("located at the edge");
+        assert_eq!((located.file.as_str(), located.line), ("reports/incidents/2.4.1.json", 3));
+        let bad = r#"{"incidents": [{"id": "P1", "status": "open", "created_at": "2026-12-01T14:00:00Z"}]}"#;
+        let e = from_file(bad, "f.json", &policy, since).unwrap_err();
+        assert!(e.to_string().contains("incident P1 has status \"open\"; expected triggered, acknowledged or resolved"), "{e}");
+        let unreachable = IncidentError::Unreachable(Unreachable("GET x: could not be reached".into())).into_anyhow();
+        assert_eq!(release_gate_core::exit::for_error(&unreachable), release_gate_core::exit::UNREACHABLE);
+    }
 }

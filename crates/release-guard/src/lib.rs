@@ -409,11 +409,11 @@ fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, since: j
                 ),
                 Err(e) => return Err(e.into()),
             };
-            incidents::from_file(&text, &file, p, since)
+            incidents::from_file(&text, &file, p, since).map_err(incidents::IncidentError::into_anyhow)
         }
         IncidentSource::Pagerduty => {
             let token = secret(&p.token_env).unwrap_or_else(|| Secret::new(String::new()));
-            incidents::from_pagerduty(http, p, &token, since)
+            incidents::from_pagerduty(http, p, &token, since).map_err(incidents::IncidentError::into_anyhow)
         }
     }
 }
