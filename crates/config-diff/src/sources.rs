@@ -4,18 +4,93 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context as _, bail};
-use release_gate_core::paths::Root;
+use release_gate_core::error::Located;
+use release_gate_core::paths::{PathError, Root};
 
 use crate::Side;
 use crate::glob::Pattern;
 use crate::yaml::{self, Budget};
 
+/// Why a side's configuration could not be read: every case names the
+/// source or file and what to do; none is "nothing to compare".
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A spec leaving the repository.
+    #[error("{what} {spec:?} leaves the repository; use a path relative to the repository root without '..'")]
+    LeavesRepository {
+        /// `source`, `staging`, …
+        what: String,
+        /// As given.
+        spec: String,
+    },
+    /// A glob that does not compile.
+    #[error("the source {spec:?}: {why}")]
+    BadPattern {
+        /// As given.
+        spec: String,
+        /// Why.
+        why: String,
+    },
+    /// A glob matching nothing.
+    #[error("the source {0:?} matches no .yaml, .yml or .json file; check the manifest")]
+    NoMatch(String),
+    /// A directory without a config file.
+    #[error("the source directory {0:?} holds no .yaml, .yml or .json file")]
+    EmptyDirectory(String),
+    /// Nothing there.
+    #[error("the source {0:?} does not exist; check the config manifest or --staging/--production")]
+    Missing(String),
+    /// Two files under one name.
+    #[error("two sources give the file name {name:?} ({shown}); list each file once")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The second file.
+        shown: String,
+    },
+    /// A directory or file that cannot be read.
+    #[error("cannot {verb} {path}: {source}")]
+    Io {
+        /// `list`, `read`.
+        verb: &'static str,
+        /// The path, as shown.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file that cannot be read to its end (no line to name).
+    #[error("{shown}: {problem}")]
+    Unreadable {
+        /// The file, as shown.
+        shown: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// A path the repository root refuses (a link leading out, not a file).
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A file that does not read as YAML or JSON, at its line.
+    #[error(transparent)]
+    Located(#[from] Located),
+}
+
+impl SourceError {
+    /// For the gate's edge: a located or path cause stands on its own, so
+    /// the annotation (file:line) still finds it.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Located(l) => l.into(),
+            Self::Path(p) => p.into(),
+            e => e.into(),
+        }
+    }
+}
+
 /// Refuses paths that leave the repository (`..`, absolute paths).
-pub fn inside_root(spec: &str, what: &str) -> anyhow::Result<()> {
+pub fn inside_root(spec: &str, what: &str) -> Result<(), SourceError> {
     let p = Path::new(spec);
     if p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir | Component::Prefix(_) | Component::RootDir)) {
-        bail!("{what} {spec:?} leaves the repository; use a path relative to the repository root without '..'");
+        return Err(SourceError::LeavesRepository { what: what.to_owned(), spec: spec.to_owned() });
     }
     Ok(())
 }
@@ -28,12 +103,13 @@ fn is_config(p: &Path) -> bool {
 /// file inside the repository, and anything else with a config's name (a
 /// FIFO, a device, a link leading out) is an error, never skipped: a file
 /// left out of the comparison would be a divergence nobody saw.
-fn walk(root: &Root, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+fn walk(root: &Root, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
+    let io = |source: std::io::Error| SourceError::Io { verb: "list", path: dir.display().to_string(), source };
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
-        let ft = e.file_type()?;
+        let ft = e.file_type().map_err(io)?;
         if ft.is_dir() {
             walk(root, &p, out)?;
         } else if is_config(&p) {
@@ -126,7 +202,7 @@ impl<R: std::io::Read> Iterator for Utf8Chars<R> {
 }
 
 /// Reads every file of a side's specs.
-pub fn load(repo: &Root, specs: &[String], budget: Budget) -> anyhow::Result<Side> {
+pub fn load(repo: &Root, specs: &[String], budget: Budget) -> Result<Side, SourceError> {
     let mut side = Side::default();
     let root = repo.real();
     for spec in specs {
@@ -137,23 +213,23 @@ pub fn load(repo: &Root, specs: &[String], budget: Budget) -> anyhow::Result<Sid
                 Path::new(spec).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?'])).collect();
             let base = repo.resolve(&literal, "source")?;
             let mut all = Vec::new();
-            walk(repo, &base, &mut all).with_context(|| format!("cannot list {} for the source {spec:?}", literal.display()))?;
-            let pattern = Pattern::new(spec).map_err(|e| anyhow::anyhow!("the source {spec:?}: {e}"))?;
+            walk(repo, &base, &mut all)?;
+            let pattern = Pattern::new(spec).map_err(|why| SourceError::BadPattern { spec: spec.clone(), why })?;
             for p in all {
                 if pattern.matches(&rel(&p, root)) {
                     found.push((rel(&p, &base), p));
                 }
             }
             if found.is_empty() {
-                bail!("the source {spec:?} matches no .yaml, .yml or .json file; check the manifest");
+                return Err(SourceError::NoMatch(spec.clone()));
             }
         } else {
             let abs = repo.resolve(spec, "source")?;
             if abs.is_dir() {
                 let mut all = Vec::new();
-                walk(repo, &abs, &mut all).with_context(|| format!("cannot list {spec}"))?;
+                walk(repo, &abs, &mut all)?;
                 if all.is_empty() {
-                    bail!("the source directory {spec:?} holds no .yaml, .yml or .json file");
+                    return Err(SourceError::EmptyDirectory(spec.clone()));
                 }
                 found.extend(all.into_iter().map(|p| (rel(&p, &abs), p)));
             } else if abs.exists() {
@@ -161,24 +237,36 @@ pub fn load(repo: &Root, specs: &[String], budget: Budget) -> anyhow::Result<Sid
                 let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| spec.clone());
                 found.push((name, file));
             } else {
-                bail!("the source {spec:?} does not exist; check the config manifest or --staging/--production");
+                return Err(SourceError::Missing(spec.clone()));
             }
         }
         for (name, path) in found {
             let shown = rel(&path, root);
-            let file = std::fs::File::open(&path).with_context(|| format!("cannot read {shown}"))?;
+            let file = std::fs::File::open(&path).map_err(|source| SourceError::Io { verb: "read", path: shown.clone(), source })?;
             let mut chars = Utf8Chars::new(std::io::BufReader::with_capacity(1 << 16, file));
             let parsed = yaml::parse_chars(&mut chars, &shown, budget);
             if let Some(problem) = chars.problem.take() {
-                bail!("{shown}: {problem}");
+                return Err(problem_at(&shown, &problem));
             }
             let docs = parsed?;
             if side.files.insert(name.clone(), (shown.clone(), docs)).is_some() {
-                bail!("two sources give the file name {name:?} ({shown}); list each file once");
+                return Err(SourceError::DuplicateName { name, shown });
             }
         }
     }
     Ok(side)
+}
+
+/// A stream problem: located when it names its line (`line 3: …`).
+fn problem_at(shown: &str, problem: &str) -> SourceError {
+    let located = problem.strip_prefix("line ").and_then(|r| {
+        let (n, rest) = r.split_once(": ")?;
+        Some(Located::new(shown, n.parse().ok()?, rest))
+    });
+    match located {
+        Some(l) => SourceError::Located(l),
+        None => SourceError::Unreadable { shown: shown.to_owned(), problem: problem.to_owned() },
+    }
 }
 
 /// When each side is one file under different names (`--staging a.yaml
