@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use release_gate_core::Run;
 use release_gate_core::paths::{PathError, Root};
 
@@ -14,8 +13,61 @@ use crate::manifest::{Location, Manifest};
 use crate::policy::ArtifactPolicy;
 use crate::{keys, provenance};
 
+/// Why the policy's keys or the artifact directories could not be read
+/// (exit 2: input to fix); what the evidence says about an artifact is not
+/// an error but a failed check (the `Err(String)`s below).
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// A path the repository root refuses.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A provenance key that is missing or unreadable.
+    #[error("provenance key `{name}`: {source}; fix artifact-verify.provenance.keys")]
+    KeyFile {
+        /// The key's name in the policy.
+        name: String,
+        /// Why.
+        source: PathError,
+    },
+    /// A key file that is not a public key.
+    #[error("{path}: {why}")]
+    Key {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
+    /// A Sigstore trusted root that does not read.
+    #[error("{path} is not a Sigstore trusted root: {why}; fix artifact-verify.provenance.sigstore.trusted-root")]
+    TrustedRoot {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
+    },
+    /// An artifacts directory that cannot be listed.
+    #[error("cannot list artifacts directory {path}: {source}")]
+    List {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl ObserveError {
+    /// For the gate's edge: a path cause stands on its own, so a located
+    /// one (a key file that is not UTF-8, at its line) is still annotated.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Path(p) => p.into(),
+            e => e.into(),
+        }
+    }
+}
+
 /// Files under the manifest's directories that the manifest does not name.
-pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> Result<Vec<PathBuf>, ObserveError> {
     let mut listed = manifest.local_paths();
     listed.insert(manifest_path.to_owned());
     listed.insert(PathBuf::from(format!("{}.sig", manifest_path.display())));
@@ -23,12 +75,12 @@ pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> anyho
     for dir in &manifest.directories {
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
-            let entries = std::fs::read_dir(root.resolve(&d, "artifacts directory")?)
-                .with_context(|| format!("cannot list artifacts directory {}", d.display()))?;
+            let list = |source| ObserveError::List { path: d.display().to_string(), source };
+            let entries = std::fs::read_dir(root.resolve(&d, "artifacts directory")?).map_err(list)?;
             for e in entries {
-                let e = e?;
+                let e = e.map_err(list)?;
                 let rel = d.join(e.file_name());
-                if e.file_type()?.is_dir() {
+                if e.file_type().map_err(list)?.is_dir() {
                     stack.push(rel);
                 } else if !listed.contains(&rel) {
                     out.push(rel);
@@ -41,24 +93,24 @@ pub fn unlisted(root: &Root, manifest: &Manifest, manifest_path: &Path) -> anyho
 }
 
 /// Loads the policy's keys and Sigstore trusted root (errors are exit 2).
-pub fn load_keys(run: &Run<ArtifactPolicy>) -> anyhow::Result<(Vec<NamedKey>, Option<provenance::Sigstore>)> {
+pub fn load_keys(run: &Run<ArtifactPolicy>) -> Result<(Vec<NamedKey>, Option<provenance::Sigstore>), ObserveError> {
     let policy = &run.policy.section;
     let mut keys = Vec::new();
     for k in &policy.provenance.keys {
-        let text = run
-            .root
-            .read_text(&k.path, "provenance key")
-            .with_context(|| format!("provenance key `{}`: fix artifact-verify.provenance.keys", k.name))?;
-        let key = keys::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", k.path.display()))?;
+        let text =
+            run.root.read_text(&k.path, "provenance key").map_err(|source| ObserveError::KeyFile { name: k.name.clone(), source })?;
+        let key =
+            keys::PublicKey::from_pem(&text).map_err(|e| ObserveError::Key { path: k.path.display().to_string(), why: e.to_string() })?;
         keys.push(NamedKey { name: k.name.clone(), key });
     }
     let sigstore = match &policy.provenance.sigstore {
         None => None,
         Some(s) => {
             let text = run.root.read_text(&s.trusted_root, "Sigstore trusted root (artifact-verify.provenance.sigstore.trusted-root)")?;
-            let root = sigstore_verify::trust_root::TrustedRoot::from_json(&text)
-                .map_err(|e| anyhow::anyhow!("{} is not a Sigstore trusted root: {e}", s.trusted_root.display()))?;
-            let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| anyhow::anyhow!("{}: {e}", s.trusted_root.display()))?;
+            let bad =
+                |e: &dyn std::fmt::Display| ObserveError::TrustedRoot { path: s.trusted_root.display().to_string(), why: e.to_string() };
+            let root = sigstore_verify::trust_root::TrustedRoot::from_json(&text).map_err(|e| bad(&e))?;
+            let verifier = sigstore_verify::Verifier::new(&root).map_err(|e| bad(&e))?;
             Some(provenance::Sigstore { verifier, identity: s.identity.clone(), issuer: s.issuer.clone() })
         }
     };

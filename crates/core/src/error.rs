@@ -1,6 +1,13 @@
 //! Errors that point at a line of a file: bad input is reported where it
 //! is, in the message (`file:line:column: …`), in the check run as an
 //! annotation, and as a `::error file=…,line=…::` workflow command.
+//!
+//! Library modules return their own `thiserror` enum; one that wraps a
+//! [`Located`], a [`PathError`] or an [`crate::exit::Unreachable`] with
+//! `#[error(transparent)]` hides it from [`location`] and
+//! [`crate::exit::for_error`] (a transparent variant's cause is not in the
+//! chain), so such enums have an `into_anyhow` that hands that cause to the
+//! edge on its own (`IncidentError`, `SourceError`, `ObserveError`).
 
 use std::fmt;
 
