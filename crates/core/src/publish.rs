@@ -410,7 +410,7 @@ async fn combined_comment(
     }
     let marker = comment::marker(&report.release);
     let me = gh.identity().await?;
-    let mut runs = gh.check_runs(sha, None).await?;
+    let mut runs = listed_with(gh, sha, own).await?;
     let mut written = None;
     for _ in 0..4 {
         let rows = combined_rows(&runs, own, &report.release);
@@ -432,7 +432,7 @@ async fn combined_comment(
             gh.delete_comment(dup.id).await?;
         }
         let kept = mine.into_iter().next().map(|(c, _)| c);
-        let again = gh.check_runs(sha, None).await?;
+        let again = listed_with(gh, sha, own).await?;
         if kept.as_ref().map(|c| c.id) == written.as_ref().map(|c| c.id) && combined_rows(&again, own, &report.release) == rows {
             return Ok(written);
         }
@@ -441,7 +441,23 @@ async fn combined_comment(
     Ok(written)
 }
 
-/// The latest row per gate from the check runs the same app wrote for this release.
+/// The commit's check runs, once the list shows this gate's own (a list
+/// read right after the create may not have it yet: read again, briefly).
+async fn listed_with(gh: &GitHub, sha: &str, own: u64) -> Result<Vec<crate::github::types::CheckRun>, ApiError> {
+    let mut runs = gh.check_runs(sha, None).await?;
+    for wait_ms in [250, 500, 1000, 2000] {
+        if runs.iter().any(|r| r.id == own) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        runs = gh.check_runs(sha, None).await?;
+    }
+    Ok(runs)
+}
+
+/// The latest row per gate from the check runs the same app wrote for this
+/// release; none when this gate's own run is not listed (whose app is
+/// unknown then), rather than rows from anyone.
 fn combined_rows(runs: &[crate::github::types::CheckRun], own: u64, release: &str) -> Vec<comment::Row> {
     let app = |r: &crate::github::types::CheckRun| r.app.as_ref().and_then(|a| a.slug.clone());
     let own_app = runs.iter().find(|r| r.id == own).and_then(app);
