@@ -57,6 +57,21 @@ pub fn location(err: &anyhow::Error) -> Option<Located> {
         if let Some(PathError::NotUtf8 { path, line, .. }) = cause.downcast_ref::<PathError>() {
             return Some(Located::new(path.clone(), *line, cause.to_string()));
         }
+        if let Some(crate::signing::SigningError::BadLine { path, line, message }) = cause.downcast_ref::<crate::signing::SigningError>() {
+            return Some(Located::new(path.clone(), *line as u64, message.clone()));
+        }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_allowed_signers_line_is_located() {
+        let e = crate::signing::AllowedSigners::parse("alice ssh-ed25519 not-base64!\n", ".github/allowed_signers").unwrap_err();
+        let l = location(&anyhow::Error::new(e).context("reading the exceptions")).expect("located");
+        assert_eq!((l.file.as_str(), l.line), (".github/allowed_signers", 1));
+    }
 }

@@ -19,6 +19,9 @@ use thiserror::Error;
 /// A problem with a signature or an allowed-signers file.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SigningError {
+    /// The allowed-signers file cannot be read.
+    #[error("{0}; check the path in the policy")]
+    File(String),
     /// A line of the allowed-signers file is malformed.
     #[error("{path}:{line}: {message}")]
     BadLine {
@@ -157,9 +160,9 @@ impl AllowedSigners {
     }
 
     /// Reads and parses an allowed-signers file inside the repository.
-    pub fn read(root: &crate::paths::Root, path: &Path) -> anyhow::Result<Self> {
-        let text = root.read_text(path, "allowed-signers file").map_err(|e| anyhow::anyhow!("{e}; check the path in the policy"))?;
-        Ok(Self::parse(&text, &path.display().to_string())?)
+    pub fn read(root: &crate::paths::Root, path: &Path) -> Result<Self, SigningError> {
+        let text = root.read_text(path, "allowed-signers file").map_err(|e| SigningError::File(e.to_string()))?;
+        Self::parse(&text, &path.display().to_string())
     }
 
     /// Verifies a detached signature over `msg`; returns the principals of

@@ -34,8 +34,8 @@ pub struct Roster {
 }
 
 /// Parses a roster with positions in its errors.
-pub fn parse(text: &str, shown_as: &Path) -> anyhow::Result<Roster> {
-    Ok(release_gate_core::policy::parse_yaml(text, shown_as)?)
+pub fn parse(text: &str, shown_as: &Path) -> Result<Roster, release_gate_core::policy::PolicyError> {
+    release_gate_core::policy::parse_yaml(text, shown_as)
 }
 
 /// A stretch with too few timezones on call.
