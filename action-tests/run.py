@@ -335,8 +335,10 @@ def main() -> int:
 
         def install_check(log, state):
             p = []
-            if log.count("downloading https://127.0.0.1") != 1:
-                p.append("expected exactly one download")
+            if log.count("downloading https://127.0.0.1") != 2:
+                p.append("expected two downloads: the refused attested one cached nothing")
+            if "verify-attestation is true but the gh CLI is not installed" not in log and "did not verify against tradepulse/release-gate" not in log:
+                p.append("verify-attestation without a verifiable attestation should fail saying so")
             if "the cached freeze-check matches actions/SHA256SUMS" not in log:
                 p.append("the second run should reuse the tool cache after checking it")
             if "the tool cache was altered, so nothing was run" not in log:
