@@ -460,7 +460,7 @@ async fn listed_with(gh: &GitHub, sha: &str, own: u64) -> Result<Vec<crate::gith
 /// unknown then), rather than rows from anyone.
 fn combined_rows(runs: &[crate::github::types::CheckRun], own: u64, release: &str) -> Vec<comment::Row> {
     let app = |r: &crate::github::types::CheckRun| r.app.as_ref().and_then(|a| a.slug.clone());
-    let own_app = runs.iter().find(|r| r.id == own).and_then(app);
+    let Some(own_app) = runs.iter().find(|r| r.id == own).map(app) else { return Vec::new() };
     let mut latest: std::collections::BTreeMap<String, (u64, comment::Row)> = std::collections::BTreeMap::new();
     for r in runs.iter().filter(|r| app(r) == own_app) {
         let Some(mut row) = r.output.summary.as_deref().and_then(comment::Row::find_in) else { continue };
