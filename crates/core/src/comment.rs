@@ -106,14 +106,6 @@ fn rank(key: &str) -> (usize, usize, &str) {
     (order.iter().position(|p| key.starts_with(p)).unwrap_or(order.len()), stage, key)
 }
 
-fn verdict_status(v: Verdict) -> Status {
-    match v {
-        Verdict::Pass => Status::Pass,
-        Verdict::Warn => Status::Warn,
-        Verdict::Fail => Status::Fail,
-    }
-}
-
 fn shorten(text: &str, chars: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= chars {
@@ -157,7 +149,7 @@ fn render_with(release: &str, rows: &[&Row], chars: usize) -> String {
     let mut md = marker(release);
     md.push('\n');
     let heading = match log {
-        Some(l) => format!("{} {}", render::mark(verdict_status(l.verdict)), shorten(&l.headline, chars)),
+        Some(l) => format!("{} {}", render::mark(render::verdict_status(l.verdict)), shorten(&l.headline, chars)),
         None if open.iter().any(|r| r.verdict == Verdict::Fail) => {
             format!("{} release `{release}`: {} of {} gate(s) refuse", render::verdict_badge(Verdict::Fail), open.len(), rows.len())
         }

@@ -22,14 +22,18 @@ pub const ROLLBACK: &str = "🛑";
 /// The mark of "no verdict yet" (too little data: hold).
 pub const NO_VERDICT: &str = "⏸";
 
-/// The emoji and word a verdict is shown with.
-pub fn verdict_badge(verdict: Verdict) -> String {
-    let status = match verdict {
+/// The status a verdict is shown as.
+pub fn verdict_status(verdict: Verdict) -> Status {
+    match verdict {
         Verdict::Pass => Status::Pass,
         Verdict::Warn => Status::Warn,
         Verdict::Fail => Status::Fail,
-    };
-    status_badge(status)
+    }
+}
+
+/// The emoji and word a verdict is shown with.
+pub fn verdict_badge(verdict: Verdict) -> String {
+    status_badge(verdict_status(verdict))
 }
 
 /// The emoji and word a status is shown with: `✅ pass`.
