@@ -239,12 +239,12 @@ impl Context {
                 if c.len() != 40 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(bad("expected a full 40-character commit SHA"));
                 }
-                if let Some(head) = &workflow_run_head {
-                    if !head.eq_ignore_ascii_case(&c) {
-                        return Err(bad(&format!(
-                            "on workflow_run the results belong to the finished run's commit {head}; leave the input empty or pass that"
-                        )));
-                    }
+                if let Some(head) = &workflow_run_head
+                    && !head.eq_ignore_ascii_case(&c)
+                {
+                    return Err(bad(&format!(
+                        "on workflow_run the results belong to the finished run's commit {head}; leave the input empty or pass that"
+                    )));
                 }
                 Some(c.to_ascii_lowercase())
             }

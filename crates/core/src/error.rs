@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn a_bad_allowed_signers_line_is_located() {
-        let e = crate::signing::AllowedSigners::parse("alice ssh-ed25519 not-base64!\n", ".github/allowed_signers").unwrap_err();
+        let e =
+            crate::signing::AllowedSigners::parse("alice ssh-ed25519 not-base64!\n", ".github/allowed_signers").expect_err("a bad line");
         let l = location(&anyhow::Error::new(e).context("reading the exceptions")).expect("located");
         assert_eq!((l.file.as_str(), l.line), (".github/allowed_signers", 1));
     }

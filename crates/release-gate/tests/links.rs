@@ -111,13 +111,11 @@ fn every_internal_link_resolves() {
                 broken.push(format!("{shown} (outside the repository)"));
                 continue;
             }
-            if let Some(f) = fragment {
-                if dest.extension().is_some_and(|x| x == "md") {
-                    let heads = anchors(&std::fs::read_to_string(&dest).unwrap_or_default());
-                    if !heads.contains(f) {
-                        broken.push(format!("{shown} (no heading #{f})"));
-                    }
-                }
+            if let Some(f) = fragment
+                && dest.extension().is_some_and(|x| x == "md")
+                && !anchors(&std::fs::read_to_string(&dest).unwrap_or_default()).contains(f)
+            {
+                broken.push(format!("{shown} (no heading #{f})"));
             }
         }
     }

@@ -246,11 +246,12 @@ mod tests {
     fn a_file_that_does_not_read_is_located_and_keeps_its_exit_code_at_the_edge() {
         let policy = Incidents::default();
         let since: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
-        let e = from_file("{\n  \"incidents\": [\n    {\"id\": 1,}\n  ]\n}", "reports/incidents/2.4.1.json", &policy, since).unwrap_err();
+        let e = from_file("{\n  \"incidents\": [\n    {\"id\": 1,}\n  ]\n}", "reports/incidents/2.4.1.json", &policy, since)
+            .expect_err("not JSON");
         let located = release_gate_core::error::location(&e.into_anyhow()).expect("located at the edge");
         assert_eq!((located.file.as_str(), located.line), ("reports/incidents/2.4.1.json", 3));
         let bad = r#"{"incidents": [{"id": "P1", "status": "open", "created_at": "2026-12-01T14:00:00Z"}]}"#;
-        let e = from_file(bad, "f.json", &policy, since).unwrap_err();
+        let e = from_file(bad, "f.json", &policy, since).expect_err("not JSON");
         assert!(e.to_string().contains("incident P1 has status \"open\"; expected triggered, acknowledged or resolved"), "{e}");
         let unreachable = IncidentError::Unreachable(Unreachable("GET x: could not be reached".into())).into_anyhow();
         assert_eq!(release_gate_core::exit::for_error(&unreachable), release_gate_core::exit::UNREACHABLE);
