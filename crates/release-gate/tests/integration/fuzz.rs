@@ -7,7 +7,7 @@
 //! (the limit passed) or a refusal that does not name its file fails the
 //! test. The process's peak memory is read at the end. The budget is fixed
 //! for CI (`RELEASE_GATE_FUZZ_MUTATIONS` per seed, default 60) and the
-//! figures are printed: `cargo test -p release-gate --test fuzz -- --nocapture`.
+//! figures are printed: `cargo test -p release-gate --test integration fuzz:: -- --nocapture`.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 

@@ -1,6 +1,6 @@
 //! CLI cases as data: `tests/cmd/*.toml`, each with its fixture folder
 //! `*.in/`, asserting exit code, stdout and stderr. Refresh expectations
-//! with `TRYCMD=overwrite cargo test -p freeze-check --test cli`.
+//! with `TRYCMD=overwrite cargo test -p freeze-check --test integration cli::`.
 
 #[test]
 fn cli_cases() {

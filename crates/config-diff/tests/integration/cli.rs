@@ -1,5 +1,5 @@
 //! CLI cases as data: `tests/cmd/*.toml` with fixture folders `*.in/`.
-//! Refresh with `TRYCMD=overwrite cargo test -p config-diff --test cli`.
+//! Refresh with `TRYCMD=overwrite cargo test -p config-diff --test integration cli::`.
 
 #[test]
 fn cli_cases() {

@@ -1,0 +1,6 @@
+//! core's integration tests, one test binary (house style: one per crate,
+//! so the workspace links each crate's dependencies once). One module per
+//! concern; run one with `cargo test -p core --test integration <module>::`.
+
+mod evidence;
+mod github;
