@@ -106,7 +106,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         Some(p) => Some(AllowedSigners::read(&root, p)?),
         None => None,
     };
-    let (keys, sigstore) = load_keys(&run).map_err(observe::ObserveError::into_anyhow)?;
+    let (keys, sigstore) = load_keys(&run)?;
 
     let mut report = run.new_report();
     // The manifest's own signature: without it, nothing below can be trusted.
@@ -270,7 +270,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     }
     let strict = args.strict.unwrap_or(policy.strict);
     if !manifest.directories.is_empty() {
-        let extra = unlisted(&root, &manifest, &manifest_rel).map_err(observe::ObserveError::into_anyhow)?;
+        let extra = unlisted(&root, &manifest, &manifest_rel)?;
         report.push(if extra.is_empty() {
             Check::new("unlisted", Status::Pass, format!("every file in {} is listed", dirs(&manifest)))
         } else {

@@ -166,9 +166,20 @@ pub struct Manifest {
     pub artifacts: Vec<Artifact>,
 }
 
+/// A manifest that does not read, or lists what cannot be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not YAML of the manifest's shape, at its line.
+    #[error("{0}")]
+    Yaml(#[from] release_gate_core::policy::PolicyError),
+    /// Entries that cannot be verified, each named with the file and entry.
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
 impl Manifest {
     /// Parses and validates the manifest text; `path` is shown in errors.
-    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
         let raw: RawManifest = release_gate_core::policy::parse_yaml(text, path)?;
         let shown = path.display();
         let mut names = BTreeSet::new();
@@ -209,7 +220,9 @@ impl Manifest {
         if artifacts.is_empty() && problems.is_empty() {
             problems.push(format!("{shown}: lists no artifacts; a release manifest must list what is released"));
         }
-        anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
+        if !problems.is_empty() {
+            return Err(ManifestError::Invalid(problems));
+        }
         Ok(Self { release: raw.release, directories, artifacts })
     }
 

@@ -19,7 +19,7 @@ use crate::{keys, provenance};
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
     /// A path the repository root refuses.
-    #[error(transparent)]
+    #[error("{0}")]
     Path(#[from] PathError),
     /// A provenance key that is missing or unreadable.
     #[error("provenance key `{name}`: {source}; fix artifact-verify.provenance.keys")]
@@ -53,17 +53,6 @@ pub enum ObserveError {
         /// The cause.
         source: std::io::Error,
     },
-}
-
-impl ObserveError {
-    /// For the gate's edge: a path cause stands on its own, so a located
-    /// one (a key file that is not UTF-8, at its line) is still annotated.
-    pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            Self::Path(p) => p.into(),
-            e => e.into(),
-        }
-    }
 }
 
 /// Files under the manifest's directories that the manifest does not name.

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use release_gate_core::paths::Root;
 
-use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::policy::Instant;
 use release_gate_core::signing::{AllowedSigners, principal_matches};
@@ -51,6 +50,28 @@ pub struct Judged {
     pub outcome: Result<Exception, String>,
 }
 
+/// Exceptions that cannot be read (exit 2): never "no exceptions".
+#[derive(Debug, thiserror::Error)]
+pub enum ExceptionsError {
+    /// The directory exists but cannot be listed.
+    #[error("cannot list the exceptions directory {path}; check its permissions")]
+    List {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file that is a link out of the repository, not a file, or not UTF-8.
+    #[error("{0}")]
+    Path(#[from] release_gate_core::paths::PathError),
+    /// The allowed-signers file does not read.
+    #[error("{0}")]
+    Signers(#[from] release_gate_core::signing::SigningError),
+    /// An exception that is not YAML of the exception's shape, at its line.
+    #[error("{0}")]
+    Yaml(#[from] release_gate_core::policy::PolicyError),
+}
+
 /// Reads and judges every exception in `dir` (inside the repository).
 pub fn load(
     root: &Root,
@@ -59,7 +80,7 @@ pub fn load(
     release: &str,
     pr_author: Option<&str>,
     now: Timestamp,
-) -> anyhow::Result<Vec<Judged>> {
+) -> Result<Vec<Judged>, ExceptionsError> {
     let real = root.resolve(dir, "exceptions directory (config-diff.exceptions.dir)")?;
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&real) {
         Ok(rd) => rd
@@ -68,7 +89,7 @@ pub fn load(
             .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list the exceptions directory {}", dir.display())),
+        Err(source) => return Err(ExceptionsError::List { path: dir.display().to_string(), source }),
     };
     files.sort();
     if files.is_empty() {

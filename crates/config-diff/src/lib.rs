@@ -460,8 +460,7 @@ pub fn read_sides(
         let production = sources::load(root, &production_specs, budget);
         (staging.join().map_err(|_| anyhow::anyhow!("the staging parser panicked")), production)
     });
-    let (staging, production) =
-        (staging?.map_err(sources::SourceError::into_anyhow)?, production.map_err(sources::SourceError::into_anyhow)?);
+    let (staging, production) = (staging??, production?);
     let (staging, production) = sources::pair_single_files(staging, production);
 
     Ok((manifest, manifest_shown, staging, production))

@@ -67,23 +67,11 @@ pub enum SourceError {
         problem: String,
     },
     /// A path the repository root refuses (a link leading out, not a file).
-    #[error(transparent)]
+    #[error("{0}")]
     Path(#[from] PathError),
     /// A file that does not read as YAML or JSON, at its line.
-    #[error(transparent)]
+    #[error("{0}")]
     Located(#[from] Located),
-}
-
-impl SourceError {
-    /// For the gate's edge: a located or path cause stands on its own, so
-    /// the annotation (file:line) still finds it.
-    pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            Self::Located(l) => l.into(),
-            Self::Path(p) => p.into(),
-            e => e.into(),
-        }
-    }
 }
 
 /// Refuses paths that leave the repository (`..`, absolute paths).

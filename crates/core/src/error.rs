@@ -2,12 +2,14 @@
 //! is, in the message (`file:line:column: …`), in the check run as an
 //! annotation, and as a `::error file=…,line=…::` workflow command.
 //!
-//! Library modules return their own `thiserror` enum; one that wraps a
-//! [`Located`], a [`PathError`] or an [`crate::exit::Unreachable`] with
-//! `#[error(transparent)]` hides it from [`location`] and
-//! [`crate::exit::for_error`] (a transparent variant's cause is not in the
-//! chain), so such enums have an `into_anyhow` that hands that cause to the
-//! edge on its own (`IncidentError`, `SourceError`, `ObserveError`).
+//! Library modules return their own `thiserror` enum. A variant that wraps
+//! one of core's classified errors ([`Located`], [`PathError`],
+//! [`crate::exit::Unreachable`], [`crate::github::ApiError`]) shows that
+//! error's own message and keeps it as its source
+//! (`#[error("{0}")] Path(#[from] PathError)`, never `#[error(transparent)]`,
+//! whose cause is not in the chain), so [`location`] and
+//! [`crate::exit::for_error`] find it with `?` alone, and [`describe`]
+//! does not say it twice.
 
 use std::fmt;
 
@@ -64,9 +66,47 @@ pub fn location(err: &anyhow::Error) -> Option<Located> {
     None
 }
 
+/// The error chain on one line, `outer: cause: cause`, for stderr, the check
+/// run and the comment. A cause whose text the line already holds (a
+/// variant that shows its source's message, or quotes it) is not repeated.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error("{0}")]
+        Located(#[from] Located),
+        #[error("cannot list {path}: {source}")]
+        List { path: String, source: std::io::Error },
+    }
+
+    #[test]
+    fn a_wrapped_core_error_is_found_and_said_once() {
+        let e = anyhow::Error::new(Wrapper::from(Located::new("a.yml", 3, "bad"))).context("reading the policy");
+        assert_eq!(location(&e).map(|l| l.line), Some(3));
+        assert_eq!(describe(&e), "reading the policy: a.yml:3: bad");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(Wrapper::List { path: "d".into(), source: io });
+        assert_eq!(describe(&e), "cannot list d: gone");
+        let e = anyhow::anyhow!("outer").context("top");
+        assert_eq!(describe(&e), "top: outer");
+    }
 
     #[test]
     fn a_bad_allowed_signers_line_is_located() {

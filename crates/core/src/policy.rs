@@ -64,9 +64,23 @@ string_schema!(
 string_schema!(Duration, "Duration", "A duration such as 90m, 1h30m or 2h.");
 
 /// An instant given as `--now`.
-pub fn parse_now(s: &str) -> anyhow::Result<jiff::Timestamp> {
-    s.parse::<jiff::Timestamp>()
-        .map_err(|_| anyhow::anyhow!("--now {s:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z"))
+pub fn parse_now(s: &str) -> Result<jiff::Timestamp, BadInstant> {
+    instant("--now", s)
+}
+
+/// An instant given as the value of `flag` (`--deployed-at`).
+pub fn instant(flag: &'static str, s: &str) -> Result<jiff::Timestamp, BadInstant> {
+    s.parse::<jiff::Timestamp>().map_err(|_| BadInstant { flag, value: s.to_owned() })
+}
+
+/// A flag's value that is not an instant.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {value:?} is not an RFC 3339 instant with an offset; use e.g. 2026-12-01T13:30:00Z")]
+pub struct BadInstant {
+    /// The flag.
+    pub flag: &'static str,
+    /// What it was given.
+    pub value: String,
 }
 
 /// Where the policy lives when `--policy` is not given.

@@ -7,7 +7,6 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use crate::cli::CommentMode;
@@ -56,30 +55,46 @@ pub struct Published {
     pub degraded: Option<String>,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename (see
-/// [`crate::paths::write_atomic`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::paths::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+/// A file of the job's that cannot be written (the report, the step
+/// outputs, the job summary).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {what}{path}")]
+pub struct WriteError {
+    /// What it is, with a trailing space (`step outputs to `), or empty.
+    what: &'static str,
+    /// The file.
+    path: String,
+    /// The cause.
+    source: std::io::Error,
 }
 
-/// Writes `<dir>/<gate>.json` and returns its path.
-pub fn write_report(report: &Report, dir: &Path) -> anyhow::Result<PathBuf> {
+impl WriteError {
+    fn at(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.display().to_string();
+        move |source| Self { what, path, source }
+    }
+}
+
+/// Writes `<dir>/<gate>.json` (through a temporary file and a rename, see
+/// [`crate::paths::write_atomic`]) and returns its path.
+pub fn write_report(report: &Report, dir: &Path) -> Result<PathBuf, WriteError> {
     let path = report.path_in(dir);
-    let mut json = serde_json::to_vec_pretty(report)?;
+    // Strings, numbers and string-keyed maps: serialising cannot fail.
+    let mut json = serde_json::to_vec_pretty(report).unwrap_or_default();
     json.push(b'\n');
-    write_atomic(&path, &json)?;
+    crate::paths::write_atomic(&path, &json).map_err(WriteError::at("", &path))?;
     Ok(path)
 }
 
 /// Appends `name=value` pairs to `$GITHUB_OUTPUT`, each with a heredoc
 /// delimiter that does not occur in its value.
-pub fn write_outputs(file: &Path, pairs: &[(String, String)]) -> anyhow::Result<()> {
+pub fn write_outputs(file: &Path, pairs: &[(String, String)]) -> Result<(), WriteError> {
     let mut text = String::new();
     for (name, value) in pairs {
         let delimiter = delimiter_for(value);
         text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
     }
-    append(file, &text).with_context(|| format!("cannot write step outputs to {}", file.display()))
+    append(file, &text).map_err(WriteError::at("step outputs to ", file))
 }
 
 fn delimiter_for(value: &str) -> String {
@@ -100,9 +115,9 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Appends the Markdown to the job summary, cut to the 1 MiB step limit.
-pub fn write_summary(file: &Path, markdown: &str, report_path: &Path) -> anyhow::Result<()> {
+pub fn write_summary(file: &Path, markdown: &str, report_path: &Path) -> Result<(), WriteError> {
     let body = render::truncate(markdown, STEP_SUMMARY_LIMIT - 1024, &report_path.display().to_string());
-    append(file, &format!("{body}\n")).with_context(|| format!("cannot write the job summary {}", file.display()))
+    append(file, &format!("{body}\n")).map_err(WriteError::at("the job summary ", file))
 }
 
 fn escape_data(s: &str) -> String {
@@ -565,11 +580,12 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_leaves_no_temp_file() {
+    fn a_report_is_written_whole_with_no_temp_file_left() {
         let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("sub/x.json");
-        write_atomic(&path, b"{}").expect("write");
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let path = write_report(&Report::new("freeze-check", "2.4.0", ts, None), &dir.path().join("sub")).expect("write");
+        assert_eq!(Report::read(&path).expect("reads back").release, "2.4.0");
         let names: Vec<_> = fs::read_dir(path.parent().expect("parent")).expect("ls").map(|e| e.expect("e").file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("x.json")]);
+        assert_eq!(names, vec![std::ffi::OsString::from("freeze-check.json")]);
     }
 }

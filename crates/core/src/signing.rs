@@ -17,11 +17,11 @@ use ssh_key::{PublicKey, SshSig};
 use thiserror::Error;
 
 /// A problem with a signature or an allowed-signers file.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum SigningError {
     /// The allowed-signers file cannot be read.
     #[error("{0}; check the path in the policy")]
-    File(String),
+    File(#[source] crate::paths::PathError),
     /// A line of the allowed-signers file is malformed.
     #[error("{path}:{line}: {message}")]
     BadLine {
@@ -161,7 +161,7 @@ impl AllowedSigners {
 
     /// Reads and parses an allowed-signers file inside the repository.
     pub fn read(root: &crate::paths::Root, path: &Path) -> Result<Self, SigningError> {
-        let text = root.read_text(path, "allowed-signers file").map_err(|e| SigningError::File(e.to_string()))?;
+        let text = root.read_text(path, "allowed-signers file").map_err(SigningError::File)?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -75,19 +75,8 @@ pub enum CommitError {
         detail: String,
     },
     /// S3 could not be reached.
-    #[error(transparent)]
+    #[error("{0}")]
     Unreachable(#[from] Unreachable),
-}
-
-impl CommitError {
-    /// For the gate's edge: S3 staying unreachable stands on its own, so
-    /// the exit code (3) finds it.
-    pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            Self::Unreachable(u) => u.into(),
-            e => e.into(),
-        }
-    }
 }
 
 fn api(doing: impl Into<String>) -> impl FnOnce(ApiError) -> CommitError {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use release_gate_core::render as md;
-use release_gate_core::report::{Check, Report, Status, data};
+use release_gate_core::report::{Check, Report, ReportError, Status, data};
 
 use crate::judge::{Observed, blockers, checklist};
 use crate::log::{self, GateEntry};
@@ -283,7 +283,7 @@ pub fn entry_from_check_run(key: &str, c: &release_gate_core::evidence::Counted,
 
 /// A report as the log records it; a config-diff report whose hashes do
 /// not read is an error, never "no hashes recorded".
-pub fn entry_of(report: &Report, url: Option<String>) -> anyhow::Result<GateEntry> {
+pub fn entry_of(report: &Report, url: Option<String>) -> Result<GateEntry, ReportError> {
     let key = report.key();
     let guard = report.data::<data::ReleaseGuard>()?;
     let line = |c: &Check| format!("{}: {}", c.id, c.message);

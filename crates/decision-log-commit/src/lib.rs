@@ -223,7 +223,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             let message = format!("Decision log for release {release}");
             let repo_path = root.in_repository(&log_rel);
             let target = commit::Target { path: &repo_path, branch: &branch, message: &message, max_attempts: policy.max_attempts };
-            run.block_on(commit::via_api(gh, &target, &|existing| render_on(existing).0)).map_err(commit::CommitError::into_anyhow)?
+            run.block_on(commit::via_api(gh, &target, &|existing| render_on(existing).0))?
         }
         Via::Git | Via::None => {
             // A log that cannot be read as text is an error, never rebuilt over.
@@ -233,8 +233,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             let (doc, _) = render_on(existing.as_deref());
             root.write(&log_rel, doc.as_bytes(), "decision log")?;
             if via == Via::Git {
-                commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}"))
-                    .map_err(commit::CommitError::into_anyhow)?
+                commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}"))?
             } else {
                 commit::Saved { how: format!("written to {log_rel} (not committed)"), commits: 0, retries: 0, url: None, document: doc }
             }
@@ -265,7 +264,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             attempts: run.ctx.s3_attempts,
             attempt_timeout: run.ctx.s3_attempt_timeout,
         };
-        let n = run.block_on(commit::archive(&settings, &bucket, &prefix, &files)).map_err(commit::CommitError::into_anyhow)?;
+        let n = run.block_on(commit::archive(&settings, &bucket, &prefix, &files))?;
         report.push(Check::new("archive", Status::Pass, format!("{n} file(s) uploaded to s3://{bucket}/{prefix} with SHA-256 checksums")));
         report.output("archive", format!("s3://{bucket}/{prefix}"));
     }

@@ -5,17 +5,50 @@ use std::path::{Path, PathBuf};
 
 use release_gate_core::evidence::CheckRuns;
 use release_gate_core::paths::{PathError, Root};
-use release_gate_core::report::Report;
+use release_gate_core::report::{Report, ReportError};
 
 use crate::judge::Observed;
 use crate::policy::Evidence;
 
+/// Reports that cannot be read as this release's evidence.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportsError {
+    /// The directory exists but cannot be listed.
+    #[error("cannot list the reports directory {path}; check its permissions")]
+    List {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A report that is a link out of the repository, or not a regular file.
+    #[error("{0}")]
+    Path(#[from] PathError),
+    /// A report that does not read.
+    #[error("{0}")]
+    Report(#[from] ReportError),
+    /// Another release's report.
+    #[error("{path} is a report for release {found}, not {release}; keep one release per report directory")]
+    OtherRelease {
+        /// The file.
+        path: String,
+        /// Its release.
+        found: String,
+        /// This one.
+        release: String,
+    },
+}
+
 /// Reads every report in `dir` (inside the repository) for the release,
-/// not the log's own. A report that is a link out of the repository, or
-/// not a regular file, is an error.
-pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Vec<(PathBuf, Report)>> {
+/// not the log's own. No directory is no reports; a report that is a link
+/// out of the repository, not a regular file, or unreadable is an error.
+pub fn read_reports(root: &Root, dir: &Path, release: &str) -> Result<Vec<(PathBuf, Report)>, ReportsError> {
     let mut out = Vec::new();
-    let Ok(list) = std::fs::read_dir(dir) else { return Ok(out) };
+    let list = match std::fs::read_dir(dir) {
+        Ok(list) => list,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => return Err(ReportsError::List { path: dir.display().to_string(), source }),
+    };
     let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
     paths.sort();
     for p in paths {
@@ -24,12 +57,9 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Ve
             continue;
         }
         let r = Report::read(&root.file(&p, "report")?)?;
-        anyhow::ensure!(
-            r.release == release,
-            "{} is a report for release {}, not {release}; keep one release per report directory",
-            p.display(),
-            r.release
-        );
+        if r.release != release {
+            return Err(ReportsError::OtherRelease { path: p.display().to_string(), found: r.release, release: release.to_owned() });
+        }
         out.push((p, r));
     }
     Ok(out)

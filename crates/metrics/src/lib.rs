@@ -7,6 +7,8 @@ pub mod judge;
 pub mod prometheus;
 pub mod series;
 
+use release_gate_core::error::Located;
+use release_gate_core::paths::{PathError, Root};
 use serde::Deserialize;
 
 pub use judge::{Limits, judge_metrics};
@@ -81,31 +83,86 @@ pub enum Fetcher {
     Prometheus(prometheus::Prometheus, f64),
 }
 
+/// Where a metrics config says to read from, and what it is called in
+/// messages: `section` is the policy key (`release-guard.metrics`), `what`
+/// the series it holds (`production's series`).
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The policy key of the metrics config.
+    pub section: &'a str,
+    /// What the series are.
+    pub what: &'a str,
+}
+
+/// A metrics source that cannot be opened (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// `source: file` without a file.
+    #[error("metrics source is `file` but no file is given ({section}.file)")]
+    NoFile {
+        /// The policy key.
+        section: String,
+    },
+    /// The file cannot be read (missing, outside the repository, not UTF-8).
+    #[error("{source}; export {what} there, or read them from Prometheus instead ({section}: source: prometheus, url:)")]
+    Read {
+        /// The cause.
+        source: PathError,
+        /// What the series are.
+        what: String,
+        /// The policy key.
+        section: String,
+    },
+    /// The file does not read as series, at its line.
+    #[error("{0}")]
+    Series(#[from] Located),
+    /// A series the metrics name is not in the file.
+    #[error("{file}: no series `{query}`; the file has: {has}")]
+    MissingSeries {
+        /// The file.
+        file: String,
+        /// The query.
+        query: String,
+        /// The series it has.
+        has: String,
+    },
+    /// `source: prometheus` without a URL.
+    #[error("metrics source is `prometheus` but no url is given ({section}.url or --prometheus-url)")]
+    NoUrl {
+        /// The policy key.
+        section: String,
+    },
+}
+
 impl Fetcher {
     /// Opens the config's source: the file (`{release}` replaced, read
-    /// through `read`, every series the metrics name present) or the
+    /// inside `root`, every series the metrics name present) or the
     /// Prometheus URL. A bad file or a missing series is an error (exit 2).
-    pub fn open(cfg: &MetricsConfig, release: &str, window_s: f64, read: &dyn Fn(&str) -> anyhow::Result<String>) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
+    #[expect(clippy::result_large_err, reason = "once per run; the PathError stays unboxed so core's location() finds it in the chain")]
+    pub fn open(cfg: &MetricsConfig, release: &str, window_s: f64, root: &Root, origin: Origin<'_>) -> Result<Self, OpenError> {
+        let section = || origin.section.to_owned();
         if cfg.source == Source::File {
-            let f =
-                cfg.file.as_deref().context("metrics source is `file` but no file is given (metrics.file)")?.replace("{release}", release);
-            let series = series::parse(&read(&f)?, &f)?;
+            let f = cfg.file.as_deref().ok_or_else(|| OpenError::NoFile { section: section() })?.replace("{release}", release);
+            let text = root.read_text(&f, "metrics file").map_err(|source| OpenError::Read {
+                source,
+                what: origin.what.to_owned(),
+                section: section(),
+            })?;
+            let series = series::parse(&text, &f)?;
             let named = cfg
                 .metrics
                 .iter()
                 .flat_map(|m| std::iter::once(&m.query).chain(m.baseline.as_ref()))
                 .chain(cfg.error_budget.as_ref().map(|b| &b.query));
             for q in named {
-                anyhow::ensure!(
-                    series.contains_key(q),
-                    "{f}: no series `{q}`; the file has: {}",
-                    series.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
+                if !series.contains_key(q) {
+                    let has = series.keys().cloned().collect::<Vec<_>>().join(", ");
+                    return Err(OpenError::MissingSeries { file: f, query: q.clone(), has });
+                }
             }
             return Ok(Fetcher::File(series));
         }
-        let url = cfg.url.clone().context("metrics source is `prometheus` but no url is given (metrics.url or --prometheus-url)")?;
+        let url = cfg.url.clone().ok_or_else(|| OpenError::NoUrl { section: section() })?;
         let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(1.0));
         Ok(Fetcher::Prometheus(prometheus::Prometheus::new(&url, std::time::Duration::from_secs(15)), step))
     }
@@ -116,5 +173,37 @@ impl Fetcher {
             Fetcher::File(series) => Ok(series.get(query).cloned().unwrap_or_default()),
             Fetcher::Prometheus(p, step) => p.range(query, start, end, *step),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(file: &str) -> MetricsConfig {
+        serde_json::from_value(serde_json::json!({"source": "file", "file": file})).expect("config")
+    }
+
+    #[test]
+    fn a_metrics_file_that_does_not_read_is_named_located_and_never_opened() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join(".git")).expect("git");
+        let root = Root::new(dir.path(), None).expect("root");
+        let origin = Origin { section: "release-guard.metrics", what: "production's series" };
+        let open = |file: &str| match Fetcher::open(&config(file), "2.4.1", 3600.0, &root, origin) {
+            Ok(_) => panic!("{file} opened"),
+            Err(e) => anyhow::Error::from(e),
+        };
+        let missing = open("reports/metrics/{release}.prom");
+        let said = release_gate_core::error::describe(&missing);
+        assert!(said.starts_with("metrics file `reports/metrics/2.4.1.prom` does not exist; export production's series there"), "{said}");
+        assert!(said.contains("(release-guard.metrics: source: prometheus, url:)"), "{said}");
+        std::fs::write(dir.path().join("m.prom"), b"up 1\n\xff\n").expect("write");
+        let bad = open("m.prom");
+        assert_eq!(release_gate_core::error::location(&bad).map(|l| (l.file, l.line)), Some(("m.prom".to_owned(), 2)));
+        assert_eq!(release_gate_core::error::describe(&bad).matches("not UTF-8").count(), 1, "{bad:#}");
+        let no_file =
+            Fetcher::open(&serde_json::from_value(serde_json::json!({"source": "file"})).expect("config"), "x", 60.0, &root, origin);
+        assert!(matches!(no_file, Err(OpenError::NoFile { ref section }) if section == "release-guard.metrics"));
     }
 }

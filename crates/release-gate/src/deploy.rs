@@ -330,7 +330,7 @@ pub fn facts_local(run: &Run<DeployPolicy>, freeze: Report) -> anyhow::Result<Fa
     };
     let hashes = match config_diff::applied_hashes(&run.root, &config_policy, &run.release) {
         Ok(h) => Hashed::Computed(h),
-        Err(e) => Hashed::Unreadable(format!("{e:#}")),
+        Err(e) => Hashed::Unreadable(release_gate_core::error::describe(&e)),
     };
     Ok(Facts { release: run.release.clone(), commit, log: (log_rel, log_text), log_url, required, gates, hashes, freeze })
 }

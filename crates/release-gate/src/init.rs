@@ -41,7 +41,7 @@ pub enum InitError {
     )]
     Exists(PathBuf),
     /// The directory or a path in it cannot be used.
-    #[error(transparent)]
+    #[error("{0}")]
     Path(#[from] release_gate_core::paths::PathError),
 }
 

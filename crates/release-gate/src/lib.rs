@@ -181,7 +181,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
     let report_dir = root.join(&report_rel);
     let mut rows = Vec::new();
     let mut record = |gate: String, key: &str, outcome: anyhow::Result<Verdict>| {
-        let row = match outcome.and_then(|_| Report::read(&report_dir.join(format!("{key}.json")))) {
+        let row = match outcome.and_then(|_| Ok(Report::read(&report_dir.join(format!("{key}.json")))?)) {
             Ok(r) => Row {
                 gate,
                 key: key.to_owned(),
@@ -191,7 +191,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                 headline: r.outputs.get("decision").map(|d| format!("{d}: {}", r.title)).unwrap_or(r.title),
             },
             Err(e) => {
-                let headline = release_gate_core::mask::redact(&format!("{e:#}"));
+                let headline = release_gate_core::mask::redact(&release_gate_core::error::describe(&e));
                 let comment = release_gate_core::comment::Row {
                     key: key.to_owned(),
                     release: release.clone(),

@@ -20,7 +20,7 @@ use crate::policy::Incidents;
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentError {
     /// The incidents file does not read.
-    #[error(transparent)]
+    #[error("{0}")]
     File(#[from] Located),
     /// An incident's field is not what PagerDuty writes.
     #[error("{shown}: incident {id} has {field} {value:?}; expected {expected}")]
@@ -61,20 +61,8 @@ pub enum IncidentError {
     #[error("PagerDuty listed more than 5,000 open incidents since the deploy; narrow release-guard.incidents.services")]
     TooMany,
     /// PagerDuty could not be reached, or answered garbage.
-    #[error(transparent)]
+    #[error("{0}")]
     Unreachable(#[from] Unreachable),
-}
-
-impl IncidentError {
-    /// For the gate's edge: the located and unreachable causes stand on
-    /// their own, so the exit code (2 or 3) and the annotation find them.
-    pub fn into_anyhow(self) -> anyhow::Error {
-        match self {
-            Self::File(l) => l.into(),
-            Self::Unreachable(u) => u.into(),
-            e => e.into(),
-        }
-    }
 }
 
 /// One incident as the guard judges it.
@@ -248,12 +236,12 @@ mod tests {
         let since: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("ts");
         let e = from_file("{\n  \"incidents\": [\n    {\"id\": 1,}\n  ]\n}", "reports/incidents/2.4.1.json", &policy, since)
             .expect_err("not JSON");
-        let located = release_gate_core::error::location(&e.into_anyhow()).expect("located at the edge");
+        let located = release_gate_core::error::location(&anyhow::Error::from(e)).expect("located at the edge");
         assert_eq!((located.file.as_str(), located.line), ("reports/incidents/2.4.1.json", 3));
         let bad = r#"{"incidents": [{"id": "P1", "status": "open", "created_at": "2026-12-01T14:00:00Z"}]}"#;
         let e = from_file(bad, "f.json", &policy, since).expect_err("not JSON");
         assert!(e.to_string().contains("incident P1 has status \"open\"; expected triggered, acknowledged or resolved"), "{e}");
-        let unreachable = IncidentError::Unreachable(Unreachable("GET x: could not be reached".into())).into_anyhow();
+        let unreachable = anyhow::Error::from(IncidentError::Unreachable(Unreachable("GET x: could not be reached".into())));
         assert_eq!(release_gate_core::exit::for_error(&unreachable), release_gate_core::exit::UNREACHABLE);
     }
 }

@@ -29,7 +29,7 @@ use release_gate_core::policy::GateSection;
 use release_gate_core::report::data::{self, GuardIncident, Step};
 use release_gate_core::report::{self, Check, Report, Section, Status, Verdict};
 use release_gate_core::{Run, render};
-use release_gate_metrics::{Fetcher, Findings, Limits, judge_metrics};
+use release_gate_metrics::{Fetcher, Findings, Limits, Origin, judge_metrics};
 use serde::Deserialize;
 
 use crate::http::Http;
@@ -150,13 +150,13 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         Some(cfg) => {
             let end = now.min(guard_ends).as_millisecond() as f64 / 1000.0;
             let start = deployed_at.as_millisecond() as f64 / 1000.0;
-            let fetcher = Fetcher::open(cfg, &run.release, end - start, &|f| {
-                run.root.read_text(f, "metrics file").map_err(|e| {
-                    anyhow::anyhow!(
-                        "{e}; export production's series there, or read them from Prometheus instead (release-guard.metrics: source: prometheus, url:)"
-                    )
-                })
-            })?;
+            let fetcher = Fetcher::open(
+                cfg,
+                &run.release,
+                end - start,
+                &run.root,
+                Origin { section: "release-guard.metrics", what: "production's series" },
+            )?;
             let mut findings = Findings::default();
             let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
             judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| fetcher.fetch(q, start, end));
@@ -374,7 +374,7 @@ fn secret(name: &str) -> Option<Secret> {
 /// When the production deploy happened.
 fn deployed_at(run: &Run<GuardPolicy>, args: &Args) -> anyhow::Result<jiff::Timestamp> {
     if let Some(t) = &args.deployed_at {
-        return release_gate_core::policy::parse_now(t);
+        return Ok(release_gate_core::policy::instant("--deployed-at", t)?);
     }
     if let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment)
         && let Some(d) = run.block_on(gh.deployments(sha, env))?.first()
@@ -409,11 +409,11 @@ fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, since: j
                 ),
                 Err(e) => return Err(e.into()),
             };
-            incidents::from_file(&text, &file, p, since).map_err(incidents::IncidentError::into_anyhow)
+            incidents::from_file(&text, &file, p, since).map_err(anyhow::Error::from)
         }
         IncidentSource::Pagerduty => {
             let token = secret(&p.token_env).unwrap_or_else(|| Secret::new(String::new()));
-            incidents::from_pagerduty(http, p, &token, since).map_err(incidents::IncidentError::into_anyhow)
+            incidents::from_pagerduty(http, p, &token, since).map_err(anyhow::Error::from)
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use release_gate_core::github::GitHub;
 use release_gate_core::mask::Secret;
-use release_gate_core::paths::Root;
+use release_gate_core::paths::{PathError, Root};
 use release_gate_core::report::data::Step;
 use serde_json::json;
 
@@ -163,8 +163,14 @@ pub async fn set_workflows(workflows: &[String], enabled: bool, tools: &Tools<'_
 
 /// The release a rollback returns to: the newest earlier release whose
 /// decision log in `dir` says GO (versions compared part by part).
-pub fn previous_release(root: &Root, dir: &Path, release: &str) -> anyhow::Result<Option<String>> {
-    let Ok(list) = std::fs::read_dir(root.resolve(dir, "decision logs (release-guard.logs)")?) else { return Ok(None) };
+/// No directory is no earlier release; one that cannot be listed is an error.
+pub fn previous_release(root: &Root, dir: &Path, release: &str) -> Result<Option<String>, PathError> {
+    const WHAT: &str = "decision logs (release-guard.logs)";
+    let list = match std::fs::read_dir(root.resolve(dir, WHAT)?) {
+        Ok(list) => list,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(cause) => return Err(PathError::Io { verb: "list", what: WHAT.to_owned(), path: dir.display().to_string(), cause }),
+    };
     let mut best: Option<String> = None;
     for e in list.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();

@@ -5,15 +5,30 @@ use std::path::Path;
 
 use crate::policy::SmokePolicy;
 use release_gate_core::Run;
+use release_gate_core::github::ApiError;
 use release_gate_core::paths::{PathError, Root};
 use release_gate_core::publish::ExternalId;
-use release_gate_core::report::Report;
 use release_gate_core::report::data::{Attempt, Outcome, SmokeGate};
+use release_gate_core::report::{Report, ReportError};
+
+/// Earlier attempts that cannot be read: never "no earlier attempts".
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// GitHub stayed unreachable.
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    /// The last report is a link out of the repository, or not a file.
+    #[error("{0}")]
+    Path(#[from] PathError),
+    /// The last report does not read.
+    #[error("{0}")]
+    Report(#[from] ReportError),
+}
 
 /// Earlier attempts of the stage from GitHub: this gate's check runs for
 /// the stage on the commit, each with the outcome its `external_id` records
 /// (this run's own excluded).
-pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> anyhow::Result<Option<Vec<Attempt>>> {
+pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> Result<Option<Vec<Attempt>>, HistoryError> {
     let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) else { return Ok(None) };
     let runs = match run.block_on(gh.check_runs(sha, Some(check_name))) {
         Ok(r) => r,
@@ -42,7 +57,7 @@ pub fn online(run: &Run<SmokePolicy>, check_name: &str) -> anyhow::Result<Option
 /// Earlier attempts from the last report of this stage (offline): its
 /// attempts and its own outcome. A report that is there but does not read
 /// is an error, never "no earlier attempts".
-pub fn offline(root: &Root, path: &Path) -> anyhow::Result<Vec<Attempt>> {
+pub fn offline(root: &Root, path: &Path) -> Result<Vec<Attempt>, HistoryError> {
     let file = match root.file(path, "earlier report of this stage") {
         Ok(f) => f,
         Err(PathError::NotFound { .. }) => return Ok(Vec::new()),

@@ -35,7 +35,7 @@ use release_gate_core::{Run, render};
 use crate::judge::judge_tests;
 use crate::junit::{Case, Results};
 use crate::policy::{default_coverage, default_window};
-use release_gate_metrics::{Fetcher, Limits, judge_metrics};
+use release_gate_metrics::{Fetcher, Limits, Origin, judge_metrics};
 
 /// Judge one stage of the release's automation: test reports (JUnit) and
 /// canary metrics (Prometheus or a file) to promote, hold or rollback.
@@ -199,13 +199,10 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         .map(|c| metrics::duration_s(&c.window).with_context(|| format!("metrics window `{}` is not a duration like 30m", c.window)))
         .transpose()?;
     let fetcher = match (&metrics_cfg, window) {
-        (Some(c), Some(w)) => Some(Fetcher::open(c, &release, w, &|f| {
-            root.read_text(f, "metrics file").map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}; export the canary's series there, or read them from Prometheus instead (smoke-gate.stages.{stage_name}.metrics: source: prometheus, url:)"
-                )
-            })
-        })?),
+        (Some(c), Some(w)) => {
+            let section = format!("smoke-gate.stages.{stage_name}.metrics");
+            Some(Fetcher::open(c, &release, w, root, Origin { section: &section, what: "the canary's series" })?)
+        }
         _ => None,
     };
     let check_name = run.check_name();

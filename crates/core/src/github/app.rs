@@ -22,7 +22,7 @@ pub enum AppError {
     #[error("cannot sign the GitHub App JWT: {0}")]
     Jwt(String),
     /// GitHub refused or failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Api(#[from] ApiError),
 }
 

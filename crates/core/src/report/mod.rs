@@ -228,31 +228,64 @@ impl Report {
 
     /// The gate's typed data: `None` for another gate's report or one
     /// without data, an error naming the report when it does not read.
-    pub fn data<T: data::GateData>(&self) -> anyhow::Result<Option<T>> {
-        use anyhow::Context as _;
+    pub fn data<T: data::GateData>(&self) -> Result<Option<T>, ReportError> {
         if self.gate != T::GATE || self.data.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(self.data.clone())
-            .map(Some)
-            .with_context(|| format!("the {} report's data is not in this version's form; re-run the gate", self.key()))
+        serde_json::from_value(self.data.clone()).map(Some).map_err(|source| ReportError::Data { key: self.key(), source })
     }
 
     /// Reads a report written by any gate, refusing other schemas.
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read report {}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let shown = || path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ReportError::Read { path: shown(), source })?;
         let text = crate::paths::utf8(bytes, path, "report")?;
-        let report: Report = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a release-gate report; re-run the gate that writes it", path.display()))?;
-        anyhow::ensure!(
-            report.schema == SCHEMA,
-            "{} has schema {:?}, expected {SCHEMA:?}; re-run the gate with this version of release-gate",
-            path.display(),
-            report.schema
-        );
+        let report: Report = serde_json::from_str(&text).map_err(|source| ReportError::NotAReport { path: shown(), source })?;
+        if report.schema != SCHEMA {
+            return Err(ReportError::Schema { path: shown(), found: report.schema });
+        }
         Ok(report)
     }
+}
+
+/// A report that cannot be read, or read as this version's contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file cannot be read.
+    #[error("cannot read report {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not UTF-8 (at its line), or a path the root refuses.
+    #[error("{0}")]
+    Path(#[from] crate::paths::PathError),
+    /// Not a report's JSON.
+    #[error("{path} is not a release-gate report; re-run the gate that writes it")]
+    NotAReport {
+        /// The file.
+        path: String,
+        /// What JSON said.
+        source: serde_json::Error,
+    },
+    /// Another schema.
+    #[error("{path} has schema {found:?}, expected {SCHEMA:?}; re-run the gate with this version of release-gate")]
+    Schema {
+        /// The file.
+        path: String,
+        /// The schema it has.
+        found: String,
+    },
+    /// The gate's data is not this version's form.
+    #[error("the {key} report's data is not in this version's form; re-run the gate")]
+    Data {
+        /// The report's key.
+        key: String,
+        /// What JSON said.
+        source: serde_json::Error,
+    },
 }
 
 /// A report's key from its gate and stage (see [`Report::key`]).
