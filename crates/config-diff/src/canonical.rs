@@ -22,12 +22,23 @@ pub const SCHEME: &str = "jcs-sha256:";
 
 /// A value that has no canonical form.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("line {line}: {what} has no JSON form and cannot be hashed canonically; use a finite number or a string")]
+#[error("line {line}: {}", self.message())]
 pub struct NotCanonical {
     /// Line of the value.
     pub line: u32,
     /// What it is.
     pub what: String,
+}
+
+impl NotCanonical {
+    fn message(&self) -> String {
+        format!("{} has no JSON form and cannot be hashed canonically; use a finite number or a string", self.what)
+    }
+
+    /// The same, at its line of `file` (annotated there).
+    pub fn at(&self, file: &str) -> release_gate_core::error::Located {
+        release_gate_core::error::Located::new(file, u64::from(self.line), self.message())
+    }
 }
 
 /// ECMAScript's Number::toString for a finite double, as RFC 8785 requires.

@@ -7,8 +7,11 @@ use std::path::{Component, Path, PathBuf};
 use release_gate_core::error::Located;
 use release_gate_core::paths::{PathError, Root};
 
+use release_gate_core::hashes::Hashes;
+
 use crate::Side;
 use crate::glob::Pattern;
+use crate::policy::{ConfigDiffPolicy, Manifest};
 use crate::yaml::{self, Budget};
 
 /// Why a side's configuration could not be read: every case names the
@@ -69,9 +72,22 @@ pub enum SourceError {
     /// A path the repository root refuses (a link leading out, not a file).
     #[error("{0}")]
     Path(#[from] PathError),
-    /// A file that does not read as YAML or JSON, at its line.
+    /// A file that does not read as YAML or JSON, or has no canonical
+    /// form, at its line.
     #[error("{0}")]
     Located(#[from] Located),
+    /// The release's config manifest is not there.
+    #[error("{source}; write it (see docs/config-diff.md) or pass --staging and --production")]
+    NoManifest {
+        /// The cause.
+        source: PathError,
+    },
+    /// The manifest is not YAML of the manifest's shape, at its line.
+    #[error("{0}")]
+    Manifest(#[source] release_gate_core::policy::PolicyError),
+    /// The staging side's parser panicked (a bug: please report it).
+    #[error("the staging parser panicked; please report this with the config that caused it")]
+    Panicked,
 }
 
 /// Refuses paths that leave the repository (`..`, absolute paths).
@@ -269,6 +285,54 @@ pub fn pair_single_files(staging: Side, mut production: Side) -> (Side, Side) {
         production.files.insert(s, v);
     }
     (staging, production)
+}
+
+/// The release's config manifest (unless `--staging`/`--production` name the
+/// sides) and both sides, parsed, from the checkout.
+pub fn read_sides(
+    root: &Root,
+    policy: &ConfigDiffPolicy,
+    release: &str,
+    manifest: Option<PathBuf>,
+    staging: &[String],
+    production: &[String],
+) -> Result<(Option<Manifest>, Option<String>, Side, Side), SourceError> {
+    let manifest_path = manifest.unwrap_or_else(|| PathBuf::from(policy.manifest.replace("{release}", release)));
+    let (manifest, manifest_shown) = if staging.is_empty() {
+        let shown = manifest_path.display().to_string();
+        let text = match root.read_text(&manifest_path, "config manifest") {
+            Ok(t) => t,
+            Err(source) if source.is_not_found() => return Err(SourceError::NoManifest { source }),
+            Err(e) => return Err(e.into()),
+        };
+        let m: Manifest = release_gate_core::policy::parse_yaml(&text, &manifest_path).map_err(SourceError::Manifest)?;
+        (Some(m), Some(shown))
+    } else {
+        (None, None)
+    };
+    let (staging_specs, production_specs) = match &manifest {
+        Some(m) => (m.staging.list(), m.production.list()),
+        None => (staging.to_vec(), production.to_vec()),
+    };
+    let budget = yaml::Budget { alias_nodes: policy.max_alias_nodes };
+    // Both sides are parsed at once: parsing is most of the work on large configs.
+    let (staging, production) = std::thread::scope(|scope| {
+        let staging = scope.spawn(|| load(root, &staging_specs, budget));
+        let production = load(root, &production_specs, budget);
+        (staging.join().map_err(|_| SourceError::Panicked), production)
+    });
+    let (staging, production) = (staging??, production?);
+    let (staging, production) = pair_single_files(staging, production);
+
+    Ok((manifest, manifest_shown, staging, production))
+}
+
+/// The canonical hashes of the configuration the release applies (its
+/// manifest's sides, as read now): what the decision log records and a
+/// deploy compares.
+pub fn applied_hashes(root: &Root, policy: &ConfigDiffPolicy, release: &str) -> Result<Hashes, SourceError> {
+    let (_, _, staging, production) = read_sides(root, policy, release, None, &[], &[])?;
+    Ok(crate::judge::hashes(&staging, &production)?)
 }
 
 #[cfg(test)]

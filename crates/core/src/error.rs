@@ -69,9 +69,11 @@ pub fn location(err: &anyhow::Error) -> Option<Located> {
 /// The error chain on one line, `outer: cause: cause`, for stderr, the check
 /// run and the comment. A cause whose text the line already holds (a
 /// variant that shows its source's message, or quotes it) is not repeated.
-pub fn describe(err: &anyhow::Error) -> String {
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = String::new();
-    for cause in err.chain() {
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        next = cause.source();
         let text = cause.to_string();
         if out.contains(&text) {
             continue;
@@ -100,12 +102,12 @@ mod tests {
     fn a_wrapped_core_error_is_found_and_said_once() {
         let e = anyhow::Error::new(Wrapper::from(Located::new("a.yml", 3, "bad"))).context("reading the policy");
         assert_eq!(location(&e).map(|l| l.line), Some(3));
-        assert_eq!(describe(&e), "reading the policy: a.yml:3: bad");
+        assert_eq!(describe(e.as_ref()), "reading the policy: a.yml:3: bad");
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
         let e = anyhow::Error::new(Wrapper::List { path: "d".into(), source: io });
-        assert_eq!(describe(&e), "cannot list d: gone");
+        assert_eq!(describe(e.as_ref()), "cannot list d: gone");
         let e = anyhow::anyhow!("outer").context("top");
-        assert_eq!(describe(&e), "top: outer");
+        assert_eq!(describe(e.as_ref()), "top: outer");
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub fn finish(result: anyhow::Result<Verdict>) -> ExitCode {
         Err(err) => {
             let code = for_error(&err);
             if code != PASS {
-                eprintln!("error: {}", crate::mask::redact(&crate::error::describe(&err)));
+                eprintln!("error: {}", crate::mask::redact(&crate::error::describe(err.as_ref())));
             }
             ExitCode::from(code)
         }

@@ -74,7 +74,7 @@ pub fn publish_failure(gate: &str, common: &CommonArgs, ctx: &Context, check_nam
     if code == exit::PASS || err.chain().any(|c| c.is::<AnotherCommit>()) {
         return; // a closed stdout pipe; or no commit this could be reported on
     }
-    let message = mask::redact(&crate::error::describe(err));
+    let message = mask::redact(&crate::error::describe(err.as_ref()));
     let root = Root::new(&common.root, ctx.workspace.as_deref()).ok();
     let what = if code == exit::UNREACHABLE { "could not reach a service" } else { "could not read its input" };
     let mut report = Report::new(gate, &release_of(common, ctx), jiff::Timestamp::now(), ctx.sha.clone());

@@ -195,13 +195,13 @@ mod tests {
             Err(e) => anyhow::Error::from(e),
         };
         let missing = open("reports/metrics/{release}.prom");
-        let said = release_gate_core::error::describe(&missing);
+        let said = release_gate_core::error::describe(missing.as_ref());
         assert!(said.starts_with("metrics file `reports/metrics/2.4.1.prom` does not exist; export production's series there"), "{said}");
         assert!(said.contains("(release-guard.metrics: source: prometheus, url:)"), "{said}");
         std::fs::write(dir.path().join("m.prom"), b"up 1\n\xff\n").expect("write");
         let bad = open("m.prom");
         assert_eq!(release_gate_core::error::location(&bad).map(|l| (l.file, l.line)), Some(("m.prom".to_owned(), 2)));
-        assert_eq!(release_gate_core::error::describe(&bad).matches("not UTF-8").count(), 1, "{bad:#}");
+        assert_eq!(release_gate_core::error::describe(bad.as_ref()).matches("not UTF-8").count(), 1, "{bad:#}");
         let no_file =
             Fetcher::open(&serde_json::from_value(serde_json::json!({"source": "file"})).expect("config"), "x", 60.0, &root, origin);
         assert!(matches!(no_file, Err(OpenError::NoFile { ref section }) if section == "release-guard.metrics"));

@@ -191,7 +191,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                 headline: r.outputs.get("decision").map(|d| format!("{d}: {}", r.title)).unwrap_or(r.title),
             },
             Err(e) => {
-                let headline = release_gate_core::mask::redact(&release_gate_core::error::describe(&e));
+                let headline = release_gate_core::mask::redact(&release_gate_core::error::describe(e.as_ref()));
                 let comment = release_gate_core::comment::Row {
                     key: key.to_owned(),
                     release: release.clone(),

@@ -313,9 +313,10 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) {
     };
     let (approved, comment) = match decide(shared, &gh, event, run_id).await {
         Ok(report) => (report.verdict != Verdict::Fail, comment_of(&report)),
-        Err(e) => {
-            (false, format!("release-gate could not evaluate this deployment: {}", mask::redact(&release_gate_core::error::describe(&e))))
-        }
+        Err(e) => (
+            false,
+            format!("release-gate could not evaluate this deployment: {}", mask::redact(&release_gate_core::error::describe(e.as_ref()))),
+        ),
     };
     if let Err(e) = gh.review_protection_rule(run_id, &event.environment, approved, &comment).await {
         eprintln!(

@@ -9,33 +9,33 @@
 //! metrics are stable); a rollback trigger plans, or carries out, the
 //! rollback procedure ([`procedure`]); at the end, with nothing wrong, every
 //! earlier stage promoted and an ADR for an architecture change, it records
-//! the success verdict. [`judge`] decides from the facts alone; [`run`]
-//! gathers them and acts.
+//! the success verdict. [`judge`] decides from the facts alone, [`observe`]
+//! reads them, and [`run`] wires the two together and acts.
 
 pub mod http;
 pub mod incidents;
 pub mod judge;
+pub mod observe;
 pub mod policy;
 pub mod procedure;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use release_gate_core::cli::CommonArgs;
 use release_gate_core::context::Context;
-use release_gate_core::mask::Secret;
 use release_gate_core::policy::GateSection;
 use release_gate_core::report::data::{self, GuardIncident, Step};
-use release_gate_core::report::{self, Check, Report, Section, Status, Verdict};
+use release_gate_core::report::{Check, Report, Section, Status, Verdict};
 use release_gate_core::{Run, render};
 use release_gate_metrics::{Fetcher, Findings, Limits, Origin, judge_metrics};
 use serde::Deserialize;
 
 use crate::http::Http;
 use crate::incidents::Incident;
-use crate::judge::{Architecture, Decision, Facts, Stage};
-use crate::policy::{GuardPolicy, IncidentSource};
+use crate::judge::{Decision, Facts};
+use crate::policy::GuardPolicy;
 use crate::procedure::Tools;
 
 /// Watch the release in production for the guard period: metrics,
@@ -138,10 +138,10 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let run = Run::<GuardPolicy>::start("release-guard", args.common.clone(), ctx)?;
     let policy = run.policy.section.clone();
     let now = run.now;
-    let deployed_at = deployed_at(&run, &args)?;
+    let deployed_at = observe::deployed_at(&run, &args)?;
     let guard_ends = deployed_at.checked_add(policy.guard.0).context("the guard period is too long")?;
     let http = Http::new(run.ctx.retry);
-    let incidents = incidents(&run, &policy, &http, deployed_at)?;
+    let incidents = observe::incidents(&run, &policy, &http, deployed_at)?;
     let mut report = run.new_report();
 
     // Production metrics over the guard window so far.
@@ -174,12 +174,16 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         now,
         incidents: incidents.clone(),
         metrics,
-        migration: migration(&run, &policy)?,
-        breach: breach(&run, &policy, &args)?,
+        migration: observe::migration(&run, &policy)?,
+        breach: observe::breach(&run, &policy, &args)?,
         security_types: policy.incidents.security_types.clone(),
         blocking_severity: policy.incidents.blocking_severity,
-        stages: stages(&run)?,
-        architecture: architecture(&run, &policy, &args)?,
+        stages: {
+            let required: Required = run.section()?;
+            let keys = required.required.into_iter().filter(|k| k.starts_with("smoke-gate-")).collect();
+            observe::stages(&run, keys, &run.report_dir()?)?
+        },
+        architecture: observe::architecture(&run, &policy, &args)?,
     };
     let (decision, checks, triggers) = judge::judge(&facts);
     for c in checks {
@@ -190,8 +194,8 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let tools = Tools {
         http: &http,
         github: run.github(),
-        webhook: secret(&policy.rollback.channel_webhook_env),
-        routing_key: secret(&policy.rollback.routing_key_env),
+        webhook: observe::secret(&policy.rollback.channel_webhook_env),
+        routing_key: observe::secret(&policy.rollback.routing_key_env),
         act,
     };
     let mut procedure = Vec::new();
@@ -364,184 +368,6 @@ fn deployment_status(run: &Run<GuardPolicy>, args: &Args, report: &Report, decis
             Ok(())
         }
     }
-}
-
-/// A secret from the environment variable the policy names; unset or empty is none.
-fn secret(name: &str) -> Option<Secret> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).map(Secret::new)
-}
-
-/// When the production deploy happened.
-fn deployed_at(run: &Run<GuardPolicy>, args: &Args) -> anyhow::Result<jiff::Timestamp> {
-    if let Some(t) = &args.deployed_at {
-        return Ok(release_gate_core::policy::instant("--deployed-at", t)?);
-    }
-    if let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment)
-        && let Some(d) = run.block_on(gh.deployments(sha, env))?.first()
-        && let Ok(t) = d.created_at.parse()
-    {
-        return Ok(t);
-    }
-    // The decision log's date/time (`2026-12-01 13:30 UTC`).
-    let log = PathBuf::from(&run.policy.section.logs).join(format!("{}.md", run.release));
-    if let Some(text) = run.root.read_text_if_present(&log, "decision log")?
-        && let Some(line) = text.lines().skip_while(|l| !l.contains("release-gate:begin datetime")).nth(1)
-        && let Ok(dt) = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M UTC", line.trim())
-        && let Ok(t) = jiff::tz::TimeZone::UTC.to_timestamp(dt)
-    {
-        return Ok(t);
-    }
-    anyhow::bail!(
-        "no deploy time: pass --deployed-at (input deployed-at), give --environment with a token, or record the release in its decision log"
-    )
-}
-
-/// Incidents since the deploy, from the policy's source.
-fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, since: jiff::Timestamp) -> anyhow::Result<Vec<Incident>> {
-    let p = &policy.incidents;
-    match p.source {
-        IncidentSource::File => {
-            let file = p.file.replace("{release}", &run.release);
-            let text = match run.root.read_text(&file, "incidents file (release-guard.incidents.file)") {
-                Ok(t) => t,
-                Err(e) if e.is_not_found() => anyhow::bail!(
-                    "{e}; export the incidents there (an empty list is {{\"incidents\": []}}) or set release-guard.incidents.source: pagerduty"
-                ),
-                Err(e) => return Err(e.into()),
-            };
-            incidents::from_file(&text, &file, p, since).map_err(anyhow::Error::from)
-        }
-        IncidentSource::Pagerduty => {
-            let token = secret(&p.token_env).unwrap_or_else(|| Secret::new(String::new()));
-            incidents::from_pagerduty(http, p, &token, since).map_err(anyhow::Error::from)
-        }
-    }
-}
-
-/// A migration's result, when the policy binds one.
-fn migration(run: &Run<GuardPolicy>, policy: &GuardPolicy) -> anyhow::Result<Option<Result<(), String>>> {
-    let Some(path) = &policy.rollback.migration_evidence else { return Ok(None) };
-    let file = path.replace("{release}", &run.release);
-    let text = run.root.read_text(&file, "migration evidence (release-guard.rollback.migration-evidence)")?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{file}:{}:{}: not JSON ({e}); expected {{\"status\": \"succeeded\" | \"failed\", ...}}", e.line(), e.column())
-    })?;
-    Ok(Some(match v["status"].as_str() {
-        Some("succeeded" | "success" | "ok") => Ok(()),
-        Some(s @ ("failed" | "error")) => {
-            Err(format!("{file}: {s}{}", v["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default()))
-        }
-        other => anyhow::bail!("{file}: status {other:?}; expected \"succeeded\" or \"failed\""),
-    }))
-}
-
-/// A declared breach: the input, or the security label on the commit's merged PR.
-fn breach(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> anyhow::Result<Option<String>> {
-    if let Some(b) = &args.breach {
-        return Ok(Some(b.clone()));
-    }
-    let (Some(gh), Some(sha)) = (run.github(), &run.ctx.sha) else { return Ok(None) };
-    let label = &policy.rollback.security_label;
-    let found = run.block_on(async {
-        for p in gh.pulls_for_commit(sha).await?.into_iter().filter(|p| p.merged_at.is_some()) {
-            let pr = gh.pull(p.number).await?;
-            if pr.labels.iter().any(|l| &l.name == label) {
-                return Ok(Some(format!("PR #{} carries the label `{label}`", p.number)));
-            }
-        }
-        Ok::<_, release_gate_core::github::ApiError>(None)
-    });
-    match found {
-        Ok(b) => Ok(b),
-        Err(e) if e.is_unreachable() => Err(e.into()),
-        Err(_) => Ok(None),
-    }
-}
-
-/// The earlier smoke stages' results: online the check runs that count, offline the reports.
-fn stages(run: &Run<GuardPolicy>) -> anyhow::Result<Vec<Stage>> {
-    let required: Required = run.section()?;
-    let keys: Vec<String> = required.required.into_iter().filter(|k| k.starts_with("smoke-gate-")).collect();
-    if let (Some(gh), Some(sha)) = (run.github(), &run.ctx.sha) {
-        let runs = run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust()))?;
-        return Ok(keys
-            .into_iter()
-            .map(|key| {
-                let (gate, stage) = report::split_key(&key);
-                let name = report::check_name(gate, stage);
-                let promoted = match runs.counting.get(&name) {
-                    Some(c) if c.passed() => Ok(()),
-                    Some(c) => Err(format!("`{name}` concluded {}", c.conclusion)),
-                    None => Err(format!("no `{name}` check run that counts on this commit")),
-                };
-                Stage { key, promoted }
-            })
-            .collect());
-    }
-    let dir = run.report_dir()?;
-    let mut out = Vec::new();
-    for key in keys {
-        let path = dir.join(format!("{key}.json"));
-        let promoted = match run.root.file(&path, "report") {
-            Ok(f) => {
-                let r = Report::read(&f)?;
-                match (r.verdict, r.outputs.get("decision").map(String::as_str)) {
-                    (Verdict::Fail, d) => Err(format!("failed ({})", d.unwrap_or("no decision"))),
-                    (_, Some("promote")) => Ok(()),
-                    (_, d) => Err(format!("decided {}", d.unwrap_or("nothing"))),
-                }
-            }
-            Err(e) if e.is_not_found() => Err("no report for this release".into()),
-            Err(e) => return Err(e.into()),
-        };
-        out.push(Stage { key, promoted });
-    }
-    Ok(out)
-}
-
-/// Whether the release touches the architecture, from `--changed-files` or
-/// `git diff --name-only <previous tag> HEAD`.
-fn architecture(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> anyhow::Result<Architecture> {
-    if policy.architecture_paths.is_empty() {
-        return Ok(Architecture::NotConfigured);
-    }
-    let changed: Vec<String> = match &args.changed_files {
-        Some(p) => run
-            .root
-            .read_text(p, "changed files (--changed-files)")?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => {
-            let Some(prev) = procedure::previous_release(&run.root, &policy.logs, &run.release)? else {
-                return Ok(Architecture::Unknown("no earlier GO release to diff from; pass --changed-files".into()));
-            };
-            let tag = policy.rollback.tag.replace("{release}", &prev);
-            let out = std::process::Command::new("git").arg("-C").arg(run.root.real()).args(["diff", "--name-only", &tag, "HEAD"]).output();
-            match out {
-                Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect(),
-                _ => {
-                    return Ok(Architecture::Unknown(format!(
-                        "`git diff {tag} HEAD` failed (a shallow checkout? fetch the tag, or pass --changed-files)"
-                    )));
-                }
-            }
-        }
-    };
-    let set = |globs: &[String]| -> anyhow::Result<globset::GlobSet> {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in globs {
-            b.add(globset::Glob::new(g).with_context(|| format!("release-guard: pattern {g:?} is not a glob"))?);
-        }
-        Ok(b.build()?)
-    };
-    let (arch, adr) = (set(&policy.architecture_paths)?, set(&policy.adr_paths)?);
-    Ok(Architecture::Changed {
-        touched: changed.iter().filter(|f| arch.is_match(Path::new(f))).cloned().collect(),
-        adr: changed.iter().filter(|f| adr.is_match(Path::new(f))).cloned().collect(),
-    })
 }
 
 /// `release-guard resume`: the paused workflows run again once no incident
