@@ -62,6 +62,17 @@ pub enum ObserveError {
         /// What it says.
         found: String,
     },
+    /// The merged pull request's labels cannot be read (a token without
+    /// `pull-requests: read`).
+    #[error(
+        "cannot read the labels of the pull request merged as this commit, so the security label `{label}` cannot be ruled out; give the job `pull-requests: read`"
+    )]
+    Labels {
+        /// The security label.
+        label: String,
+        /// GitHub's answer.
+        source: ApiError,
+    },
     /// A policy pattern that is not a glob.
     #[error("release-guard: pattern {pattern:?} is not a glob; fix release-guard.architecture-paths or adr-paths")]
     Glob {
@@ -156,11 +167,8 @@ pub fn breach(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> Resu
         }
         Ok::<_, release_gate_core::github::ApiError>(None)
     });
-    match found {
-        Ok(b) => Ok(b),
-        Err(e) if e.is_unreachable() => Err(e.into()),
-        Err(_) => Ok(None),
-    }
+    // A label that cannot be read is not "no breach".
+    found.map_err(|source| if source.is_unreachable() { source.into() } else { ObserveError::Labels { label: label.clone(), source } })
 }
 
 /// The earlier smoke stages' results (`keys`): online the check runs that

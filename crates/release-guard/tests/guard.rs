@@ -287,6 +287,18 @@ fn online_a_security_incident_carries_out_the_rollback_procedure() {
 }
 
 #[test]
+fn online_a_security_label_that_cannot_be_read_is_never_no_breach() {
+    let o = Online::new();
+    // No incident, metrics not configured: only the label is in doubt.
+    o.fake.inject(github_fake::Fault::new("GET", "/pulls", 403).message("Resource not accessible by integration"));
+    let (code, r, err) = o.guard(&[]);
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    assert!(err.contains("the security label `security-incident` cannot be ruled out; give the job `pull-requests: read`"), "{err}");
+    assert!(err.contains("Resource not accessible by integration"), "GitHub's answer is kept: {err}");
+    assert_ne!(r["outputs"]["decision"], "success", "{r:#}");
+}
+
+#[test]
 fn online_pagerduty_failing_or_refusing_is_never_no_incident() {
     let o = Online::new();
     o.pd.fault("/incidents", 503, None, 10);

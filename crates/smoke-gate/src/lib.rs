@@ -14,20 +14,21 @@ pub mod judge;
 pub mod junit;
 pub mod locate;
 pub mod policy;
+pub mod reports;
 
 /// The metrics engine smoke-gate shares with release-guard.
 pub use release_gate_metrics::{prometheus, series as metrics};
 
 pub use decision::{Cause, Decision, Findings, decide, verify_cause};
 pub use policy::{ExternalCausePolicy, MetricsConfig, SmokePolicy, Source, Stage};
+pub use reports::find_reports;
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
 use release_gate_core::cli::CommonArgs;
 use release_gate_core::context::Context;
-use release_gate_core::paths::Root;
 use release_gate_core::report::data::{self, Outcome};
 use release_gate_core::report::{Check, Section, Status, Verdict};
 use release_gate_core::{Run, render};
@@ -89,51 +90,6 @@ impl release_gate_core::gate::Gate for Args {
     fn run(self, ctx: Context) -> anyhow::Result<Verdict> {
         run(self, ctx)
     }
-}
-
-/// Finds files matching `patterns` under the root; returns root-relative
-/// paths. Directories are walked without following links; a matching file
-/// is opened only through [`Root::file`] (a link leading out of the
-/// repository, a FIFO or a device is an error, not a report).
-pub fn find_reports(root: &Root, patterns: &[String]) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
-    let mut out = Vec::new();
-    for pat in patterns {
-        for c in Path::new(pat).components() {
-            anyhow::ensure!(
-                matches!(c, Component::Normal(_) | Component::CurDir),
-                "report glob `{pat}` leaves the repository (absolute or `..`); write it relative to the repository root"
-            );
-        }
-        let glob = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .with_context(|| format!("report glob `{pat}` is not a valid glob"))?
-            .compile_matcher();
-        // Walk from the literal prefix of the pattern.
-        let base: PathBuf =
-            Path::new(pat).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{'])).collect();
-        let mut found = Vec::new();
-        let start = root.resolve(&base, "report glob")?;
-        if start.is_file() {
-            found.push(base.clone());
-        } else {
-            let mut stack = vec![base.clone()];
-            while let Some(d) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(root.real().join(&d)) else { continue };
-                for e in entries.flatten() {
-                    let rel = d.join(e.file_name());
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        stack.push(rel);
-                    } else if glob.is_match(&rel) {
-                        found.push(rel);
-                    }
-                }
-            }
-        }
-        found.sort();
-        out.push((pat.clone(), found));
-    }
-    Ok(out)
 }
 
 /// Finds the reports, reads the metrics and the history, decides and publishes.
