@@ -217,43 +217,52 @@ pub fn region_body(doc: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The runbook §8 template with its generated regions.
-pub fn template(release: &str) -> String {
-    let g = |k: &str| log::region(k, "…");
-    format!(
-        "# Release {release} Decision Log\n\n\
-- **Release date/time (UTC):** {date}\n\
+/// The runbook §8 template: `{name}` stands for the generated region
+/// `name` (see [`REGIONS`]), `{release}` for the release id.
+const TEMPLATE: &str = "# Release {release} Decision Log\n\n\
+- **Release date/time (UTC):** {datetime}\n\
 - **Participants:** _(release captain: list who took part)_\n\
 - **Scope summary:** _(release captain: what ships)_\n\
 - **Evidence links:**\n  \
-- Readiness checklist: {cl}\n  \
-- Smoke/sanity runs: {sm}\n  \
-- Config diff report: {cd}\n  \
-- Dashboards: {db}\n\
-- **Go/No-Go Decision:** {go}\n\
-- **Rollback executed:** {rb}\n\
-- **Success verdict:** {vd}\n\
-- **Retrospective due by:** {rt}\n\
+- Readiness checklist: {checklist-link}\n  \
+- Smoke/sanity runs: {smoke-links}\n  \
+- Config diff report: {config-link}\n  \
+- Dashboards: {dashboards}\n\
+- **Go/No-Go Decision:** {go-no-go}\n\
+- **Rollback executed:** {rollback}\n\
+- **Success verdict:** {verdict}\n\
+- **Retrospective due by:** {retrospective}\n\
 - **Post-release notes:** _(release captain)_\n\
-- **Outstanding risks/debt:** {rk}\n\n\
+- **Outstanding risks/debt:** {risks}\n\n\
 Text outside the `release-gate` markers is yours: re-running decision-log-commit\n\
 updates only the marked sections.\n\n\
-## Readiness checklist\n\n{ck}\n\n## Gate results\n\n{gt}\n\n## Applied config hashes\n\n{hs}\n\n{gd}\n",
-        date = g("datetime"),
-        cl = g("checklist-link"),
-        sm = g("smoke-links"),
-        cd = g("config-link"),
-        db = g("dashboards"),
-        go = g("go-no-go"),
-        rb = g("rollback"),
-        vd = g("verdict"),
-        rt = g("retrospective"),
-        rk = g("risks"),
-        ck = g("checklist"),
-        gt = g("gates"),
-        hs = g("config-hashes"),
-        gd = log::region("gate-data", ""),
-    )
+## Readiness checklist\n\n{checklist}\n\n## Gate results\n\n{gates}\n\n## Applied config hashes\n\n{config-hashes}\n\n{gate-data}\n";
+
+/// The generated regions of the template, each shown as `…` until written.
+const REGIONS: [&str; 13] = [
+    "datetime",
+    "checklist-link",
+    "smoke-links",
+    "config-link",
+    "dashboards",
+    "go-no-go",
+    "rollback",
+    "verdict",
+    "retrospective",
+    "risks",
+    "checklist",
+    "gates",
+    "config-hashes",
+];
+
+/// The runbook §8 template with its generated regions.
+pub fn template(release: &str) -> String {
+    let mut text = TEMPLATE.replace("{gate-data}", &log::region("gate-data", ""));
+    for name in REGIONS {
+        text = text.replace(&format!("{{{name}}}"), &log::region(name, "…"));
+    }
+    // Last: a region's markers never hold `{release}`, and the id no `{`.
+    text.replace("{release}", release)
 }
 
 /// A gate's result as the log records it, from its check run that counts
@@ -308,4 +317,20 @@ pub fn entry_of(report: &Report, url: Option<String>) -> Result<GateEntry, Repor
             None => g.retrospective_due.clone(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_holds_every_region_once_in_order_and_no_placeholder() {
+        let text = template("2.4.0");
+        assert!(text.starts_with("# Release 2.4.0 Decision Log\n\n- **Release date/time (UTC):** <!-- release-gate:begin datetime -->"));
+        let keys: Vec<String> = log::regions(&text).into_iter().map(|(k, _)| k).collect();
+        let mut want: Vec<String> = REGIONS.iter().map(|r| (*r).to_owned()).collect();
+        want.push("gate-data".into());
+        assert_eq!(keys, want);
+        assert!(!text.contains('{') && !text.contains('}'), "{text}");
+    }
 }
