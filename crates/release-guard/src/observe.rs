@@ -197,6 +197,9 @@ pub fn stages(run: &Run<GuardPolicy>, keys: Vec<String>, dir: &Path) -> Result<V
             Ok(f) => {
                 let r = Report::read(&f)?;
                 match (r.verdict, r.outputs.get("decision").map(String::as_str)) {
+                    // A report in the wrong place is not this stage's result for this release.
+                    _ if r.key() != key => Err(format!("{} holds {}'s report", path.display(), r.key())),
+                    _ if r.release != run.release => Err(format!("{} is a report for release {}", path.display(), r.release)),
                     (Verdict::Fail, d) => Err(format!("failed ({})", d.unwrap_or("no decision"))),
                     (_, Some("promote")) => Ok(()),
                     (_, d) => Err(format!("decided {}", d.unwrap_or("nothing"))),

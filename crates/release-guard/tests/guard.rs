@@ -81,6 +81,24 @@ fn offline_the_example_release_succeeds_only_when_the_guard_has_ended() {
 }
 
 #[test]
+fn offline_a_promoted_report_of_another_stage_or_release_is_not_this_stages_promotion() {
+    let dir = example();
+    let reports = dir.path().join("reports/release-gate/2.4.0");
+    let canary = reports.join("smoke-gate-canary.json");
+    let promoted = std::fs::read_to_string(&canary).unwrap();
+    // Another release's promoted canary, in this release's place.
+    std::fs::write(&canary, promoted.replace(r#""release": "2.4.0""#, r#""release": "2.3.9""#)).unwrap();
+    let (code, r, _) = offline(dir.path(), "2.4.0", "2026-12-01T14:30:00Z");
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("blocked")), "{r:#}");
+    assert!(check(&r, "stages")["message"].as_str().unwrap().contains("is a report for release 2.3.9"), "{r:#}");
+    // The smoke stage's promoted report copied over the canary's.
+    std::fs::copy(reports.join("smoke-gate-smoke.json"), &canary).unwrap();
+    let (code, r, _) = offline(dir.path(), "2.4.0", "2026-12-01T14:30:00Z");
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("blocked")), "{r:#}");
+    assert!(check(&r, "stages")["message"].as_str().unwrap().contains("holds smoke-gate-smoke's report"), "{r:#}");
+}
+
+#[test]
 fn offline_an_open_sev2_incident_pauses_and_the_plan_returns_to_the_last_go() {
     let dir = example();
     let log = dir.path().join("reports/release-decisions/2.4.1.md");

@@ -218,7 +218,14 @@ pub fn required(deploy: &DeployPolicy, log: &LogPolicy) -> Vec<String> {
 }
 
 /// A report's result as the deploy sees it.
-pub(crate) fn result_of(r: &Report, shown: &str) -> GateResult {
+pub(crate) fn result_of(r: &Report, key: &str, release: &str, shown: &str) -> GateResult {
+    // A report in the wrong place is not this gate's result for this release.
+    if r.key() != key {
+        return GateResult::Refused(format!("`{shown}` is {}'s report, not {key}'s", r.key()));
+    }
+    if r.release != release {
+        return GateResult::Refused(format!("`{shown}` is a report for release {}, not {release}", r.release));
+    }
     let decision = r.outputs.get("decision");
     match (r.verdict, decision.map(String::as_str)) {
         (Verdict::Fail, _) => GateResult::Refused(format!("failed: {} ({shown})", r.title)),
@@ -242,4 +249,29 @@ pub fn from_check_runs(required: &[String], runs: &CheckRuns) -> BTreeMap<String
         out.insert(key.clone(), result);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_gates_passing_report_for_this_release_passes() {
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let mut smoke = Report::new("smoke-gate", "2.4.0", ts, None);
+        smoke.stage = Some("canary".into());
+        smoke.output("decision", "promote");
+        assert_eq!(result_of(&smoke, "smoke-gate-canary", "2.4.0", "r.json"), GateResult::Passed("r.json".into()));
+        // Another stage's, another gate's, another release's: never a pass.
+        let refused = |r: &Report, key: &str, release: &str| matches!(result_of(r, key, release, "r.json"), GateResult::Refused(_));
+        assert!(refused(&smoke, "smoke-gate-smoke", "2.4.0"));
+        assert!(refused(&smoke, "freeze-check", "2.4.0"));
+        assert!(refused(&smoke, "smoke-gate-canary", "2.5.0"));
+        let mut held = smoke.clone();
+        held.output("decision", "hold");
+        assert!(refused(&held, "smoke-gate-canary", "2.4.0"));
+        let mut failed = smoke.clone();
+        failed.verdict = Verdict::Fail;
+        assert!(refused(&failed, "smoke-gate-canary", "2.4.0"));
+    }
 }

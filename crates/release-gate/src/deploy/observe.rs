@@ -73,7 +73,7 @@ pub fn facts_local(
                 let path = dir.join(format!("{key}.json"));
                 let shown = path.strip_prefix(run.root.real()).unwrap_or(&path).display().to_string();
                 let result = match run.root.file(&path, "report") {
-                    Ok(file) => result_of(&Report::read(&file)?, &shown),
+                    Ok(file) => result_of(&Report::read(&file)?, key, &run.release, &shown),
                     Err(e) if e.is_not_found() => GateResult::Refused(format!("no report at `{shown}`")),
                     Err(e) => return Err(e.into()),
                 };
