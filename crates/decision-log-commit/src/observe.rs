@@ -10,24 +10,13 @@ use release_gate_core::report::{Report, ReportError};
 use crate::judge::Observed;
 use crate::policy::Evidence;
 
-/// Reports that cannot be read as this release's evidence.
+/// Another release's report in this release's directory.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportsError {
-    /// The directory exists but cannot be listed.
-    #[error("cannot list the reports directory {path}; check its permissions")]
-    List {
-        /// The directory.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A report that is a link out of the repository, or not a regular file.
-    #[error("{0}")]
-    Path(#[from] PathError),
-    /// A report that does not read.
+    /// A report that does not read, is misnamed, or is outside the repository.
     #[error("{0}")]
     Report(#[from] ReportError),
-    /// Another release's report.
+    /// Another release's.
     #[error("{path} is a report for release {found}, not {release}; keep one release per report directory")]
     OtherRelease {
         /// The file.
@@ -39,30 +28,22 @@ pub enum ReportsError {
     },
 }
 
-/// Reads every report in `dir` (inside the repository) for the release,
-/// not the log's own. No directory is no reports; a report that is a link
-/// out of the repository, not a regular file, or unreadable is an error.
+/// Every report in `dir` (inside the repository) for the release, not the
+/// log's own nor deploy-check's (taken after the decision, at deploy time):
+/// see [`release_gate_core::report::read_dir`]. Another release's report
+/// is an error.
 pub fn read_reports(root: &Root, dir: &Path, release: &str) -> Result<Vec<(PathBuf, Report)>, ReportsError> {
-    let mut out = Vec::new();
-    let list = match std::fs::read_dir(dir) {
-        Ok(list) => list,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(source) => return Err(ReportsError::List { path: dir.display().to_string(), source }),
-    };
-    let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-    paths.sort();
-    for p in paths {
-        // Its own report, and deploy-check's (taken after the decision, at deploy time), are not evidence for it.
-        if p.file_stem().is_some_and(|s| s == "decision-log-commit" || s == "deploy-check") {
-            continue;
-        }
-        let r = Report::read(&root.file(&p, "report")?)?;
+    let reports = release_gate_core::report::read_dir(root, dir, |stem| stem != "decision-log-commit" && stem != "deploy-check")?;
+    for (p, r) in &reports {
         if r.release != release {
-            return Err(ReportsError::OtherRelease { path: p.display().to_string(), found: r.release, release: release.to_owned() });
+            return Err(ReportsError::OtherRelease {
+                path: p.display().to_string(),
+                found: r.release.clone(),
+                release: release.to_owned(),
+            });
         }
-        out.push((p, r));
     }
-    Ok(out)
+    Ok(reports)
 }
 
 /// Observes file, check-run and link evidence at the edge.

@@ -179,6 +179,26 @@ fn no_go_names_exactly_what_is_missing_failed_or_stale() {
     assert!(has("“Communication plan” unchecked: communication-plan: no link given"), "{blockers:#?}");
 }
 
+#[test]
+fn a_passing_copy_beside_a_failing_report_is_refused_never_a_go() {
+    let repo = Repo::new();
+    all_good(&repo);
+    repo.evidence("2026-11-28T09:00:00Z");
+    // freeze-check refused; a passing freeze-check report sits beside it under
+    // a name that sorts later.
+    repo.add(GOOD_DIR, &report("freeze-check", None, Status::Fail, None));
+    let passing = serde_json::to_string(&report("freeze-check", None, Status::Pass, None)).unwrap();
+    repo.write(&format!("{GOOD_DIR}/zz-freeze-check-rerun.json"), &passing);
+    let (code, r, err) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+    assert_eq!(code, 2, "{err}\n{r:#}");
+    assert_ne!(r["outputs"]["decision"], "go", "{r:#}");
+    assert!(
+        err.contains("reports/release-gate/2.4.0/zz-freeze-check-rerun.json holds freeze-check's report, which is written as freeze-check.json; remove the copy"),
+        "{err}"
+    );
+    assert!(!repo.path(LOG).exists(), "no log is written from an ambiguous directory");
+}
+
 fn online(repo: &Repo, fake: &Fake, dir: &str, args: &[&str]) -> Command {
     let event = webhook_example("pull_request", Some("opened")).unwrap();
     github_fake::support::base_policy(fake, &event, ".github/release-gate.yml", POLICY);

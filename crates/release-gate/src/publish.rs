@@ -42,20 +42,13 @@ pub struct PublishArgs {
 
 /// Every report in `dir`, each checked: a release-gate report, for `commit` when it names one.
 fn read_reports(run: &Run<RunSection>, dir: &Path, commit: &str) -> anyhow::Result<Vec<(PathBuf, Report)>> {
-    let full = run.root.resolve(dir, "report directory")?;
-    let list = std::fs::read_dir(&full)
-        .with_context(|| format!("cannot list the report directory {}; download the gates' artifact there first", dir.display()))?;
-    let mut paths: Vec<PathBuf> = list.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
-    paths.sort();
+    let reports = release_gate_core::report::read_dir(&run.root, dir, |_| true)?;
     anyhow::ensure!(
-        !paths.is_empty(),
-        "{} holds no report (*.json): nothing to publish; did the gates' job upload its report directory?",
+        !reports.is_empty(),
+        "{} holds no report (*.json): nothing to publish; download the gates' artifact there first (did the gates' job upload its report directory?)",
         dir.display()
     );
-    let mut out = Vec::new();
-    for p in paths {
-        let rel = dir.join(p.file_name().unwrap_or_default());
-        let report = Report::read(&run.root.file(&rel, "report")?)?;
+    for (rel, report) in &reports {
         if let Some(c) = &report.commit {
             anyhow::ensure!(
                 c.eq_ignore_ascii_case(commit),
@@ -63,9 +56,8 @@ fn read_reports(run: &Run<RunSection>, dir: &Path, commit: &str) -> anyhow::Resu
                 rel.display()
             );
         }
-        out.push((rel, report));
     }
-    Ok(out)
+    Ok(reports)
 }
 
 /// Publishes the reports of the run that triggered this `workflow_run` job.

@@ -248,6 +248,36 @@ impl Report {
     }
 }
 
+/// Every report (`*.json`) in `dir` inside `root` whose file stem `keep`
+/// accepts, sorted by name; no directory is no reports. Each must be named
+/// after its key (`<key>.json`, as every gate writes it): a copy under
+/// another name is refused, so no two reports in one directory speak for
+/// the same gate and stage.
+pub fn read_dir(root: &crate::paths::Root, dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(PathBuf, Report)>, ReportError> {
+    let full = root.resolve(dir, "report directory")?;
+    let list = match std::fs::read_dir(&full) {
+        Ok(list) => list,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ReportError::List { path: dir.display().to_string(), source }),
+    };
+    let mut names: Vec<String> = list
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n.strip_suffix(".json").is_some_and(&keep))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let rel = dir.join(&name);
+        let report = Report::read(&root.file(&rel, "report")?)?;
+        if name.strip_suffix(".json") != Some(report.key().as_str()) {
+            return Err(ReportError::Misnamed { path: rel.display().to_string(), key: report.key() });
+        }
+        out.push((rel, report));
+    }
+    Ok(out)
+}
+
 /// A report that cannot be read, or read as this version's contract.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -277,6 +307,22 @@ pub enum ReportError {
         path: String,
         /// The schema it has.
         found: String,
+    },
+    /// The report directory exists but cannot be listed.
+    #[error("cannot list the report directory {path}; check its permissions")]
+    List {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A report under another name than its key's (a copy).
+    #[error("{path} holds {key}'s report, which is written as {key}.json; remove the copy")]
+    Misnamed {
+        /// The file.
+        path: String,
+        /// The report's key.
+        key: String,
     },
     /// The gate's data is not this version's form.
     #[error("the {key} report's data is not in this version's form; re-run the gate")]
