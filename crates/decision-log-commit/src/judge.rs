@@ -109,6 +109,9 @@ pub fn checklist(
 /// recorded for another commit, or offline without one, does not count then.
 pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items: &[ItemState], commit: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
+    if policy.required.is_empty() {
+        out.push("no gate is required (decision-log-commit.required is empty): nothing was verified; list the gates a GO needs".to_owned());
+    }
     for r in &policy.required {
         match entries.get(r) {
             None => out.push(format!("no evidence from {r}: it has not reported for this release")),
@@ -203,6 +206,10 @@ mod tests {
         no_go(&|e| e.get_mut("smoke-gate-smoke").unwrap().dry_run = true, "was a dry run");
         // A gate that is not required still blocks when it failed.
         no_go(&|e| drop(e.insert("smoke-gate-post".into(), entry("smoke-gate-post", "fail", Some("rollback")))), "smoke-gate-post failed");
+        // No gate required: nothing was verified, whatever passed.
+        let none = LogPolicy { required: Vec::new(), ..LogPolicy::default() };
+        let b = blockers(&none, &good, &[], Some(HEAD));
+        assert!(b.iter().any(|x| x.contains("no gate is required")), "{b:?}");
     }
 
     #[test]
