@@ -260,11 +260,20 @@ pub fn read_dir(root: &crate::paths::Root, dir: &Path, keep: impl Fn(&str) -> bo
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(ReportError::List { path: dir.display().to_string(), source }),
     };
-    let mut names: Vec<String> = list
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.strip_suffix(".json").is_some_and(&keep))
-        .collect();
+    let mut names = Vec::new();
+    for entry in list.flatten() {
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().ends_with(b".json") {
+            continue;
+        }
+        // No key has such a name: refused, not passed over.
+        let Some(name) = name.to_str() else {
+            return Err(ReportError::NotUtf8Name { path: dir.join(&name).display().to_string() });
+        };
+        if name.strip_suffix(".json").is_some_and(&keep) {
+            names.push(name.to_owned());
+        }
+    }
     names.sort();
     let mut out = Vec::new();
     for name in names {
@@ -323,6 +332,12 @@ pub enum ReportError {
         path: String,
         /// The report's key.
         key: String,
+    },
+    /// A `*.json` whose name is not UTF-8 (no report is written so).
+    #[error("{path}: a report's file name is its key (`<key>.json`); rename or remove this file")]
+    NotUtf8Name {
+        /// The file, shown lossily.
+        path: String,
     },
     /// The gate's data is not this version's form.
     #[error("the {key} report's data is not in this version's form; re-run the gate")]
@@ -407,6 +422,35 @@ mod tests {
         r.data["commits"] = serde_json::json!("one");
         let e = r.data::<data::DecisionLog>().expect_err("a string for a count");
         assert!(format!("{e:#}").contains("decision-log-commit report's data"), "{e:#}");
+    }
+
+    #[test]
+    fn a_report_directory_is_read_by_key_and_a_copy_under_another_name_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join(".git")).expect("git");
+        let root = crate::paths::Root::new(dir.path(), None).expect("root");
+        let ts: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().expect("timestamp");
+        let reports = Path::new("reports");
+        assert!(read_dir(&root, reports, |_| true).expect("no directory, no reports").is_empty());
+        let freeze = Report::new("freeze-check", "2.4.0", ts, None);
+        crate::publish::write_report(&freeze, &dir.path().join(reports)).expect("write");
+        std::fs::write(dir.path().join("reports/notes.txt"), "not a report").expect("write");
+        let read = read_dir(&root, reports, |_| true).expect("reads");
+        assert_eq!(
+            read.iter().map(|(p, r)| (p.clone(), r.key())).collect::<Vec<_>>(),
+            [(reports.join("freeze-check.json"), "freeze-check".to_owned())]
+        );
+        assert!(read_dir(&root, reports, |stem| stem != "freeze-check").expect("reads").is_empty());
+        std::fs::copy(dir.path().join("reports/freeze-check.json"), dir.path().join("reports/rerun.json")).expect("copy");
+        let e = read_dir(&root, reports, |_| true).expect_err("a copy under another name");
+        assert!(matches!(e, ReportError::Misnamed { ref key, .. } if key == "freeze-check"), "{e}");
+        std::fs::remove_file(dir.path().join("reports/rerun.json")).expect("rm");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            std::fs::write(dir.path().join("reports").join(std::ffi::OsStr::from_bytes(b"x\xff.json")), "{}").expect("write");
+            assert!(matches!(read_dir(&root, reports, |_| true), Err(ReportError::NotUtf8Name { .. })));
+        }
     }
 
     #[test]
