@@ -6,6 +6,9 @@
 //! refuse is answered 422 and recorded as a violation, which tests assert is
 //! empty. Faults (5xx after applying, rate limits, 403 for a read-only
 //! token) are injected per method and path.
+//!
+//! This file holds the state and the test-facing API ([`Fake`]); the HTTP
+//! side is `server.rs`, what each GitHub operation does is `rest.rs`.
 
 pub mod openapi;
 pub mod pagerduty;
