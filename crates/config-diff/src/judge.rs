@@ -87,8 +87,7 @@ fn short(v: &Option<serde_json::Value>) -> String {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let s = s.replace('\n', "⏎");
-            if s.chars().count() > 80 { format!("{}…", s.chars().take(79).collect::<String>()) } else { s }
+            render::ellipsize(&s.replace('\n', "⏎"), 80)
         }
     }
 }

@@ -107,12 +107,7 @@ fn rank(key: &str) -> (usize, usize, &str) {
 }
 
 fn shorten(text: &str, chars: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= chars {
-        return one_line;
-    }
-    let cut: String = one_line.chars().take(chars.saturating_sub(1)).collect();
-    format!("{cut}…")
+    render::ellipsize(&text.split_whitespace().collect::<Vec<_>>().join(" "), chars)
 }
 
 fn table(rows: &[&Row], chars: usize) -> String {

@@ -140,6 +140,5 @@ fn release_of(common: &CommonArgs, ctx: &Context) -> String {
 }
 
 fn first_line(s: &str, max: usize) -> String {
-    let l = s.lines().next().unwrap_or_default();
-    if l.chars().count() > max { format!("{}…", l.chars().take(max - 1).collect::<String>()) } else { l.to_owned() }
+    crate::render::ellipsize(s.lines().next().unwrap_or_default(), max)
 }

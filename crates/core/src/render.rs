@@ -56,6 +56,15 @@ pub fn file_line(blob: Option<&str>, path: &str, line: u32) -> String {
     }
 }
 
+/// `text` cut to at most `max` characters, ending in `…` when it was cut.
+pub fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
 /// Text as inline code: `` `text` ``.
 pub fn code(text: impl std::fmt::Display) -> String {
     format!("`{text}`")
@@ -185,6 +194,14 @@ pub fn truncate(text: &str, limit: usize, full_at: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::Check;
+
+    #[test]
+    fn ellipsize_cuts_by_characters_and_says_so() {
+        assert_eq!(ellipsize("short", 5), "short");
+        assert_eq!(ellipsize("ärger über", 6), "ärger…");
+        assert_eq!(ellipsize("ärger über", 6).chars().count(), 6);
+        assert_eq!(ellipsize("", 0), "");
+    }
 
     #[test]
     fn truncate_keeps_utf8_and_says_what_was_cut() {

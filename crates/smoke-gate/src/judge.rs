@@ -13,8 +13,7 @@ use crate::junit::{Outcome, Results};
 use crate::locate::Locator;
 
 fn first_line(s: &str, max: usize) -> String {
-    let l = s.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim();
-    if l.chars().count() > max { format!("{}…", l.chars().take(max - 1).collect::<String>()) } else { l.to_owned() }
+    render::ellipsize(s.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim(), max)
 }
 
 /// Reads the stage's test reports into checks, annotations and details.

@@ -52,11 +52,6 @@ pub struct DeploymentStatus<'a> {
     pub environment_url: Option<&'a str>,
 }
 
-/// At most `max` characters.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_owned() } else { format!("{}…", s.chars().take(max - 1).collect::<String>()) }
-}
-
 /// What writing a file through the contents API did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
@@ -205,7 +200,8 @@ impl GitHub {
     /// `POST /repos/{o}/{r}/deployments/{id}/statuses`: `state` is `in_progress`,
     /// `success`, `failure`, `error`, `inactive`, `queued` or `pending`.
     pub async fn create_deployment_status(&self, id: u64, status: &DeploymentStatus<'_>) -> Result<(), ApiError> {
-        let mut body = json!({ "state": status.state, "description": truncate(status.description, 140), "auto_inactive": true });
+        let mut body =
+            json!({ "state": status.state, "description": crate::render::ellipsize(status.description, 140), "auto_inactive": true });
         if let Some(u) = status.log_url {
             body["log_url"] = json!(u);
         }
@@ -221,7 +217,7 @@ impl GitHub {
         let body = json!({
             "environment_name": environment,
             "state": if approved { "approved" } else { "rejected" },
-            "comment": truncate(comment, 1024),
+            "comment": crate::render::ellipsize(comment, 1024),
         });
         self.send(Method::POST, &self.repo_path(&format!("/actions/runs/{run_id}/deployment_protection_rule")), Some(&body)).await.map(drop)
     }
