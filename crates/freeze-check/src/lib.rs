@@ -20,7 +20,7 @@ use clap::Parser;
 use jiff::{SignedDuration, Timestamp};
 use release_gate_core::cli::CommonArgs;
 use release_gate_core::context::Context;
-use release_gate_core::report::{Check, Report, Section, Status, Verdict, data};
+use release_gate_core::report::{Check, Report, Section, Status, Verdict, data, rfc3339};
 use release_gate_core::{Run, render};
 
 use crate::engine::{Interval, Kind};
@@ -79,10 +79,6 @@ pub fn when(t: Timestamp, display: &Zone) -> String {
     }
     let local = t.to_zoned_datetime(display.tz.clone());
     format!("{utc} / {}", local.strftime("%a %H:%M %Z"))
-}
-
-fn rfc3339(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn buffer_text(d: SignedDuration) -> String {

@@ -164,7 +164,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
         opts.release.or(pinned.release).with_context(|| format!("no release: pass --release or set run.release in {}", shown.display()))?;
     // Checked before anything is read or removed: the id names directories.
     release_gate_core::release::validate(&release)?;
-    let now = opts.now.or(pinned.now).unwrap_or_else(|| jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let now = opts.now.or(pinned.now).unwrap_or_else(|| report::rfc3339(jiff::Timestamp::now()));
     let stages = smoke.stages_in_order();
     let report_rel = Path::new("reports/release-gate").join(&release);
     // A local run is each stage's first attempt: its earlier reports would
@@ -221,8 +221,8 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
     // is judged at its end; its verdict goes into the log (a second writing).
     let mut log_report = decided;
     if guarded && go {
-        let at: jiff::Timestamp = now.parse().with_context(|| format!("--now {now:?} is not an RFC 3339 instant"))?;
-        let end = at.checked_add(guard).unwrap_or(at).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let at = policy::parse_now(&now)?;
+        let end = report::rfc3339(at.checked_add(guard).unwrap_or(at));
         let args = release_guard::Args::local(CommonArgs::local(root.clone(), &release, Some(end)), Some(now.clone()));
         record("release-guard".into(), "release-guard", release_guard::run(args, Context::offline()));
         let again = decision_log_commit::run(decision_log_commit::Args::local(common()), Context::offline());

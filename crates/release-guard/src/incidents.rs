@@ -198,7 +198,7 @@ pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: ji
     let base = policy.url.trim_end_matches('/');
     let mut query = vec![("statuses[]", "triggered".to_owned()), ("statuses[]", "acknowledged".to_owned())];
     query.extend(policy.services.iter().map(|s| ("service_ids[]", s.clone())));
-    query.push(("since", since.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
+    query.push(("since", release_gate_core::report::rfc3339(since)));
     query.push(("limit", "100".to_owned()));
     for page in 0..50u32 {
         let mut q = query.clone();

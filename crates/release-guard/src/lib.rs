@@ -27,7 +27,7 @@ use release_gate_core::cli::CommonArgs;
 use release_gate_core::context::Context;
 use release_gate_core::policy::GateSection;
 use release_gate_core::report::data::{self, GuardIncident, Step};
-use release_gate_core::report::{Check, Report, Section, Status, Verdict};
+use release_gate_core::report::{Check, Report, Section, Status, Verdict, rfc3339};
 use release_gate_core::{Run, render};
 use release_gate_metrics::{Fetcher, Findings, Limits, Origin, judge_metrics};
 use serde::Deserialize;
@@ -127,10 +127,6 @@ impl Default for Required {
 
 impl GateSection for Required {
     const NAME: &'static str = "decision-log-commit";
-}
-
-fn rfc3339(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Gathers the facts, judges, acts as the policy allows, and publishes.

@@ -33,7 +33,7 @@ pub struct Tools<'a> {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    release_gate_core::report::rfc3339(jiff::Timestamp::now())
 }
 
 fn step(what: impl Into<String>, state: &str, detail: impl Into<String>, at: Option<String>) -> Step {

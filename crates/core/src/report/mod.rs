@@ -180,7 +180,7 @@ impl Report {
             verdict: Verdict::Pass,
             checks: Vec::new(),
             outputs: BTreeMap::new(),
-            generated_at: generated_at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            generated_at: rfc3339(generated_at),
             commit,
             dry_run: false,
             title: String::new(),
@@ -347,6 +347,12 @@ pub enum ReportError {
         /// What JSON said.
         source: serde_json::Error,
     },
+}
+
+/// An instant as reports write it: RFC 3339, UTC, whole seconds
+/// (`2026-12-01T13:30:00Z`).
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A report's key from its gate and stage (see [`Report::key`]).
