@@ -209,7 +209,7 @@ def seed_release_validation(port: int, sha: str, release: str) -> None:
     decision log on the release branch recording them (with config-diff's hashes)."""
     fake_call(port, "POST", "runs", {"id": VALIDATION_RUN, "path": ".github/workflows/release-validation.yml", "head_sha": sha, "event": "push"})
     fake_call(port, "POST", "runs", {"id": DEPLOY_RUN, "path": ".github/workflows/deploy.yml", "head_sha": sha, "event": "workflow_dispatch"})
-    ext = f"release-gate/v2 run={VALIDATION_RUN} attempt=1 at=2026-12-01T13:30:00Z"
+    ext = f"release-gate/v3 release={release} run={VALIDATION_RUN} attempt=1 at=2026-12-01T13:30:00Z"
     for gate in ("freeze-check", "config-diff", "artifact-verify"):
         fake_call(port, "POST", "check_runs", {"sha": sha, "name": f"release-gate/{gate}", "conclusion": "success", "external_id": ext})
     log = (ROOT / "examples/tradepulse/reports/release-decisions/2.4.0.md").read_text().replace("2.4.0", release)

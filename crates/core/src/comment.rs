@@ -42,6 +42,10 @@ pub struct Row {
     /// A dry run.
     #[serde(default)]
     pub dry_run: bool,
+    /// Each check's status, by id: what evidence bound to one rule of the
+    /// gate reads (a skipped rule is never a passed one).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub statuses: std::collections::BTreeMap<String, Status>,
     /// The check run's web link (set by the reader, not embedded).
     #[serde(skip)]
     pub url: Option<String>,
@@ -76,7 +80,8 @@ impl Row {
                 checks.chain(failures).collect()
             }
         };
-        Self { key: r.key(), release: r.release.clone(), verdict: r.verdict, headline, lines, dry_run: r.dry_run, url: None }
+        let statuses = r.checks.iter().map(|c| (c.id.clone(), c.status)).collect();
+        Self { key: r.key(), release: r.release.clone(), verdict: r.verdict, headline, lines, dry_run: r.dry_run, statuses, url: None }
     }
 
     /// The hidden line carrying the row (`--` escaped so it cannot end the HTML comment).
@@ -204,6 +209,7 @@ mod tests {
             headline: format!("{key} says so"),
             lines: lines.iter().map(|s| (*s).to_owned()).collect(),
             dry_run: false,
+            statuses: Default::default(),
             url: Some(format!("https://github.com/o/r/runs/{}", key.len())),
         }
     }

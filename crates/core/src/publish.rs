@@ -183,12 +183,16 @@ fn annotation_json(a: &Annotation) -> Value {
     })
 }
 
-/// What a check run's `external_id` records: the workflow run and attempt
-/// that published it, the instant evaluated and the gate's outcome (its
-/// `outcome` output, e.g. smoke-gate's `passed`/`failed`). Written and read
-/// here only; readers never parse a check run's prose.
+/// What a check run's `external_id` records: the release, the workflow run
+/// and attempt that published it, the instant evaluated and the gate's
+/// outcome (its `outcome` output, e.g. smoke-gate's `passed`/`failed`).
+/// Written and read here only; readers never parse a check run's prose.
+/// What it claims is a claim: [`crate::evidence`] decides whose it is from
+/// the check suite GitHub filed it under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalId {
+    /// The release the gate evaluated.
+    pub release: String,
     /// `GITHUB_RUN_ID`, `None` outside Actions.
     pub run_id: Option<String>,
     /// `GITHUB_RUN_ATTEMPT`.
@@ -202,13 +206,14 @@ pub struct ExternalId {
 }
 
 impl ExternalId {
-    const PREFIX: &'static str = "release-gate/v2";
+    const PREFIX: &'static str = "release-gate/v3";
 
-    /// `release-gate/v2 run=123 attempt=1 at=2026-12-01T13:30:00Z outcome=failed`.
+    /// `release-gate/v3 release=2.4.0 run=123 attempt=1 at=2026-12-01T13:30:00Z outcome=failed`.
     pub fn render(&self) -> String {
         let mut s = format!(
-            "{} run={} attempt={} at={}",
+            "{} release={} run={} attempt={} at={}",
             Self::PREFIX,
+            self.release,
             self.run_id.as_deref().unwrap_or("local"),
             self.run_attempt,
             self.generated_at
@@ -228,9 +233,10 @@ impl ExternalId {
         if parts.next()? != Self::PREFIX {
             return None;
         }
-        let (mut run_id, mut run_attempt, mut generated_at, mut outcome, mut decision) = (None, None, None, None, None);
+        let (mut release, mut run_id, mut run_attempt, mut generated_at, mut outcome, mut decision) = (None, None, None, None, None, None);
         for p in parts {
             match p.split_once('=')? {
+                ("release", v) => release = Some(v.to_owned()),
                 ("run", v) => run_id = Some(v.to_owned()).filter(|v| v != "local"),
                 ("attempt", v) => run_attempt = Some(v.to_owned()),
                 ("at", v) => generated_at = Some(v.to_owned()),
@@ -239,7 +245,7 @@ impl ExternalId {
                 _ => return None,
             }
         }
-        Some(Self { run_id, run_attempt: run_attempt?, generated_at: generated_at?, outcome, decision })
+        Some(Self { release: release?, run_id, run_attempt: run_attempt?, generated_at: generated_at?, outcome, decision })
     }
 
     /// Whether it was published by this very run (same workflow run and attempt).
@@ -318,6 +324,7 @@ async fn check_run(gh: &GitHub, ctx: &Context, report: &Report, opts: &Options, 
     // external_id lets a create that lost its response be found again, and
     // carries the run and the gate's outcome for those who read it back.
     let external_id = ExternalId {
+        release: report.release.clone(),
         run_id: ctx.run_id.clone(),
         run_attempt: ctx.run_attempt.clone().unwrap_or_else(|| "1".into()),
         generated_at: report.generated_at.clone(),
@@ -564,6 +571,7 @@ mod tests {
     #[test]
     fn external_ids_round_trip() {
         let id = ExternalId {
+            release: "2.4.0".into(),
             run_id: Some("42".into()),
             run_attempt: "2".into(),
             generated_at: "2026-12-01T13:30:00Z".into(),
@@ -572,9 +580,17 @@ mod tests {
         };
         assert_eq!(ExternalId::parse(&id.render()), Some(id.clone()));
         let local = ExternalId { run_id: None, outcome: None, decision: None, ..id };
-        assert_eq!(local.render(), "release-gate/v2 run=local attempt=2 at=2026-12-01T13:30:00Z");
+        assert_eq!(local.render(), "release-gate/v3 release=2.4.0 run=local attempt=2 at=2026-12-01T13:30:00Z");
         assert_eq!(ExternalId::parse(&local.render()), Some(local));
-        for other in ["", "release-gate:x:1:1:t", "release-gate/v2 run=1", "release-gate/v2 run=1 attempt=1 at=t bogus=1"] {
+        for other in [
+            "",
+            "release-gate:x:1:1:t",
+            "release-gate/v3 run=1",
+            "release-gate/v3 release=2.4.0 run=1 attempt=1 at=t bogus=1",
+            // An earlier version's, which names no release: never this release's evidence.
+            "release-gate/v2 run=1 attempt=1 at=2026-12-01T13:30:00Z",
+            "release-gate/v3 run=1 attempt=1 at=2026-12-01T13:30:00Z",
+        ] {
             assert_eq!(ExternalId::parse(other), None, "{other}");
         }
     }

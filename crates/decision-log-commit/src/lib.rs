@@ -151,7 +151,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     // only those published by a trusted workflow count.
     let mut check_runs = CheckRuns::default();
     if let (Some(gh), Some(sha)) = (run.github(), run.ctx.sha.as_ref()) {
-        match run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust())) {
+        match run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.release, &run.trust())) {
             Ok(found) => check_runs = found,
             Err(e) if e.is_unreachable() => return Err(e.into()),
             Err(e) => eprintln!("release-gate: the commit's check runs could not be read ({e}); check-run evidence is missing"),

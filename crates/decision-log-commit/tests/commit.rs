@@ -480,7 +480,7 @@ fn a_gate_from_another_job_is_recorded_from_its_trusted_check_run_and_never_over
         "release-gate/freeze-check",
         "success",
         "other-app",
-        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+        Some("release-gate/v3 release=2.4.0 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
     );
     let (_, r) = run(&fake);
     assert!(r["data"]["blockers"].to_string().contains("no evidence from freeze-check"), "{}", r["data"]["blockers"]);
@@ -490,7 +490,7 @@ fn a_gate_from_another_job_is_recorded_from_its_trusted_check_run_and_never_over
         "release-gate/freeze-check",
         "success",
         "github-actions",
-        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+        Some("release-gate/v3 release=2.4.0 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
     );
     let (_, r) = run(&fake);
     let blockers = r["data"]["blockers"].to_string();
@@ -503,7 +503,7 @@ fn a_gate_from_another_job_is_recorded_from_its_trusted_check_run_and_never_over
         "release-gate/config-diff",
         "success",
         "github-actions",
-        Some("release-gate/v2 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
+        Some("release-gate/v3 release=2.4.0 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
     );
     std::fs::remove_file(repo.path("reports/release-gate/2.4.0/config-diff.json")).unwrap();
     let _ = run(&fake);

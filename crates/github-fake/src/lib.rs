@@ -147,6 +147,78 @@ pub(crate) fn blob_sha(content: &[u8]) -> String {
     hex::encode(h.finalize())[..40].to_owned()
 }
 
+/// A check suite: GitHub makes one per workflow run, and one per app and
+/// commit for check runs an app creates outside a workflow run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckSuite {
+    /// Id.
+    pub id: u64,
+    /// The commit.
+    pub head_sha: String,
+    /// The app's slug (`github-actions` for workflow runs).
+    pub app: String,
+    /// The workflow run it belongs to, if any.
+    pub run: Option<u64>,
+}
+
+impl State {
+    /// A commit on `branch` that changes `path` to `content` (`None`
+    /// deletes it); `sha` names the new commit (default: derived). The
+    /// branch is created, empty, when it does not exist. Returns the commit.
+    pub fn commit(&mut self, branch: &str, path: &str, content: Option<&str>, sha: Option<&str>) -> String {
+        let parent = self.branches.get(branch).cloned();
+        let mut tree = parent.as_ref().and_then(|p| self.trees.get(p).cloned()).unwrap_or_default();
+        match content {
+            Some(c) => {
+                tree.insert(path.to_owned(), StoredFile { content: c.to_owned(), sha: blob_sha(c.as_bytes()) });
+            }
+            None => {
+                tree.remove(path);
+            }
+        }
+        self.next_id += 1;
+        let sha = sha
+            .map(str::to_owned)
+            .unwrap_or_else(|| blob_sha(format!("commit {} {branch} {path} {}", parent.unwrap_or_default(), self.next_id).as_bytes()));
+        self.trees.insert(sha.clone(), tree);
+        self.branches.insert(branch.to_owned(), sha.clone());
+        sha
+    }
+
+    /// The commit a ref names: a branch (`x` or `refs/heads/x`), or a commit sha the fake holds.
+    pub fn resolve(&self, git_ref: &str) -> Option<String> {
+        let name = git_ref.strip_prefix("refs/heads/").unwrap_or(git_ref);
+        self.branches.get(name).cloned().or_else(|| self.trees.contains_key(git_ref).then(|| git_ref.to_owned()))
+    }
+
+    /// A file as it is at a ref.
+    pub fn file_at(&self, git_ref: &str, path: &str) -> Option<&StoredFile> {
+        self.trees.get(&self.resolve(git_ref)?)?.get(path)
+    }
+
+    /// The suite a check run created by `app` on `sha` lands in. GitHub
+    /// does not let the creator choose: for `github-actions` it is the
+    /// suite of the first workflow run on the commit (whichever workflow
+    /// asked), else the app's own suite for the commit, made on first use.
+    pub fn suite_for(&mut self, sha: &str, app: &str) -> u64 {
+        if let Some(s) = self.check_suites.iter().find(|s| s.head_sha == sha && s.app == app) {
+            return s.id;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.check_suites.push(CheckSuite { id, head_sha: sha.to_owned(), app: app.to_owned(), run: None });
+        id
+    }
+
+    /// A workflow run, with its own check suite.
+    pub fn add_run(&mut self, id: u64, path: &str, head_sha: &str, event: &str) {
+        self.next_id += 1;
+        let suite = self.next_id;
+        self.check_suites.push(CheckSuite { id: suite, head_sha: head_sha.to_owned(), app: "github-actions".into(), run: Some(id) });
+        self.runs.insert(id, run_json(id, path, head_sha, event, suite));
+    }
+}
+
 /// Everything the fake holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -165,10 +237,14 @@ pub struct State {
     pub permissions: BTreeMap<String, String>,
     /// Workflow runs by id.
     pub runs: BTreeMap<u64, Value>,
-    /// Repository files by branch, then path: content and blob sha.
-    pub files: BTreeMap<String, BTreeMap<String, StoredFile>>,
+    /// The repository's files at each commit: commit sha, then path. A
+    /// commit's files never change; writing makes a new commit (as in git).
+    pub trees: BTreeMap<String, BTreeMap<String, StoredFile>>,
     /// Branch heads: commit sha.
     pub branches: BTreeMap<String, String>,
+    /// Check suites: id, the commit, the app's slug and the workflow run it
+    /// belongs to (each workflow run has its own), in the order created.
+    pub check_suites: Vec<CheckSuite>,
     /// Commits made through the contents API: (branch, path, message).
     pub commits: Vec<(String, String, String)>,
     /// Branches that refuse direct writes (a rule requires a pull request).
@@ -297,28 +373,33 @@ impl Fake {
         self.with(|s| s.pulls.insert(n, pr));
     }
 
-    /// Puts a file on a branch (creating the branch).
-    pub fn put_file(&self, branch: &str, path: &str, content: &str) {
-        self.with(|s| {
-            s.branches.entry(branch.to_owned()).or_insert_with(|| blob_sha(branch.as_bytes()));
-            s.files
-                .entry(branch.to_owned())
-                .or_default()
-                .insert(path.to_owned(), StoredFile { content: content.to_owned(), sha: blob_sha(content.as_bytes()) });
-        });
+    /// Commits a file to a branch (creating the branch); returns the new commit.
+    pub fn put_file(&self, branch: &str, path: &str, content: &str) -> String {
+        self.with(|s| s.commit(branch, path, Some(content), None))
     }
 
-    /// Points a branch at a commit (e.g. the base commit a pull request event names).
+    /// Commits a file to a branch as the commit `sha` (a commit a test's
+    /// event or check runs name).
+    pub fn put_file_as(&self, branch: &str, path: &str, content: &str, sha: &str) {
+        self.with(|s| s.commit(branch, path, Some(content), Some(sha)));
+    }
+
+    /// Points a branch at a commit (e.g. the base commit a pull request
+    /// event names); a commit the fake does not hold gets the branch's
+    /// current files.
     pub fn set_branch_head(&self, branch: &str, sha: &str) {
         self.with(|s| {
+            if !s.trees.contains_key(sha) {
+                let tree = s.branches.get(branch).and_then(|h| s.trees.get(h).cloned()).unwrap_or_default();
+                s.trees.insert(sha.to_owned(), tree);
+            }
             s.branches.insert(branch.to_owned(), sha.to_owned());
-            s.files.entry(branch.to_owned()).or_default();
         });
     }
 
-    /// A file's content on a branch.
-    pub fn file(&self, branch: &str, path: &str) -> Option<String> {
-        self.with(|s| s.files.get(branch).and_then(|f| f.get(path)).map(|f| f.content.clone()))
+    /// A file's content at a ref (a branch's head, or a commit).
+    pub fn file(&self, git_ref: &str, path: &str) -> Option<String> {
+        self.with(|s| s.file_at(git_ref, path).map(|f| f.content.clone()))
     }
 
     /// Marks a branch as refusing direct writes (a rule requires a pull request).
@@ -362,9 +443,20 @@ impl Fake {
         self.with(|s| s.permissions.insert(login.to_lowercase(), role.to_owned()));
     }
 
-    /// Records a workflow run: its workflow file, commit and event.
+    /// Records a workflow run (its workflow file, commit and event) with its
+    /// own check suite. Runs are made in the order added: check runs created
+    /// from Actions' token land in the first one's suite on the commit.
     pub fn add_run(&self, id: u64, path: &str, head_sha: &str, event: &str) {
-        self.with(|s| s.runs.insert(id, run_json(id, path, head_sha, event)));
+        self.with(|s| s.add_run(id, path, head_sha, event));
+    }
+
+    /// Marks a workflow run as re-run: its `run_attempt` becomes `attempt`.
+    pub fn set_run_attempt(&self, id: u64, attempt: u64) {
+        self.with(|s| {
+            if let Some(r) = s.runs.get_mut(&id) {
+                r["run_attempt"] = json!(attempt);
+            }
+        });
     }
 
     /// Registers a GitHub App (its id and public key, PEM) and one installation of it.
@@ -386,9 +478,32 @@ impl Fake {
     }
 
     /// A completed check run on `sha`, as another workflow or app would
-    /// leave it: `app` is its app's slug, `external_id` as given.
+    /// leave it: `app` is its app's slug, `external_id` as given. It lands
+    /// in the suite GitHub would file it under ([`State::suite_for`]).
     pub fn add_check_run(&self, sha: &str, name: &str, conclusion: &str, app: &str, external_id: Option<&str>) -> u64 {
-        self.with(|s| push_check_run(s, sha, name, conclusion, app, external_id))
+        self.with(|s| {
+            let suite = s.suite_for(sha, app);
+            push_check_run(s, sha, name, conclusion, app, external_id, suite)
+        })
+    }
+
+    /// A completed check run filed under workflow run `run`'s own suite (a
+    /// job's check run, or one created when that run was the commit's first).
+    pub fn add_check_run_in_run(&self, run: u64, name: &str, conclusion: &str, external_id: Option<&str>) -> u64 {
+        self.with(|s| {
+            let suite = s.check_suites.iter().find(|c| c.run == Some(run)).map(|c| (c.id, c.head_sha.clone()));
+            let (suite, sha) = suite.unwrap_or_else(|| panic!("no workflow run {run}: add_run it first"));
+            push_check_run(s, &sha, name, conclusion, "github-actions", external_id, suite)
+        })
+    }
+
+    /// Sets a check run's `completed_at` (tests of which result is newest).
+    pub fn set_completed_at(&self, id: u64, at: &str) {
+        self.with(|s| {
+            if let Some(r) = s.check_runs.iter_mut().find(|r| r["id"] == id) {
+                r["completed_at"] = json!(at);
+            }
+        });
     }
 
     /// Makes `login` an active member of `org/team`.

@@ -9,21 +9,30 @@ use serde_json::{Value, json};
 use crate::{State, StoredFile, blob_sha, openapi};
 
 /// A workflow run as `GET /repos/{o}/{r}/actions/runs/{id}` answers it.
-pub(crate) fn run_json(id: u64, path: &str, head_sha: &str, event: &str) -> Value {
+pub(crate) fn run_json(id: u64, path: &str, head_sha: &str, event: &str, check_suite: u64) -> Value {
     json!({"id": id, "name": path.rsplit('/').next().unwrap_or(path), "node_id": format!("WFR_{id}"), "path": path, "head_sha": head_sha,
            "event": event, "head_branch": "main", "status": "completed", "conclusion": "success", "workflow_id": 1,
+           "check_suite_id": check_suite, "check_suite_node_id": format!("CS_{check_suite}"),
            "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1})
 }
 
-/// A completed check run another workflow or app left on `sha`; its id.
-pub(crate) fn push_check_run(state: &mut State, sha: &str, name: &str, conclusion: &str, app: &str, external_id: Option<&str>) -> u64 {
+/// A completed check run another workflow or app left on `sha`, in `suite`; its id.
+pub(crate) fn push_check_run(
+    state: &mut State,
+    sha: &str,
+    name: &str,
+    conclusion: &str,
+    app: &str,
+    external_id: Option<&str>,
+    suite: u64,
+) -> u64 {
     state.next_id += 1;
     let id = state.next_id;
     state.check_runs.push(json!({
         "id": id, "head_sha": sha, "node_id": format!("CR_{id}"), "external_id": external_id, "name": name,
         "url": format!("https://api.github.com/repos/o/r/check-runs/{id}"), "html_url": format!("https://github.com/o/r/runs/{id}"),
         "details_url": null, "status": "completed", "conclusion": conclusion, "started_at": now(), "completed_at": now(),
-        "check_suite": {"id": 1}, "app": app_json(app), "pull_requests": [],
+        "check_suite": {"id": suite}, "app": app_json(app), "pull_requests": [],
         "output": {"title": name, "summary": "", "text": null, "annotations_count": 0, "annotations_url": ""}, "_annotations": [],
     }));
     id
@@ -74,6 +83,8 @@ pub(crate) fn apply(
     let api = format!("https://api.github.com/repos/{owner}/{repo}");
     match (method.as_str(), op.template.as_str()) {
         ("POST", "/repos/{owner}/{repo}/check-runs") => {
+            // The creator cannot choose the suite: GitHub files it (see `State::suite_for`).
+            let suite = state.suite_for(body["head_sha"].as_str().unwrap_or_default(), "github-actions");
             state.next_id += 1;
             let id = state.next_id;
             let mut run = json!({
@@ -83,7 +94,7 @@ pub(crate) fn apply(
                 "status": if body.get("conclusion").is_some() { json!("completed") } else { body.get("status").cloned().unwrap_or(json!("queued")) },
                 "conclusion": body.get("conclusion").cloned().unwrap_or(Value::Null),
                 "started_at": now(), "completed_at": body.get("completed_at").cloned().unwrap_or(Value::Null),
-                "name": body["name"], "check_suite": {"id": 1}, "app": app_json("github-actions"), "pull_requests": [],
+                "name": body["name"], "check_suite": {"id": suite}, "app": app_json("github-actions"), "pull_requests": [],
                 "output": {"title": null, "summary": null, "text": null, "annotations_count": 0, "annotations_url": format!("{api}/check-runs/{id}/annotations")},
                 "_annotations": [],
             });
@@ -116,13 +127,15 @@ pub(crate) fn apply(
         ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
             let sha = p("ref");
             let name = query.iter().find(|(k, _)| k == "check_name").map(|(_, v)| v.clone());
-            let runs: Vec<Value> = state
+            let mut runs: Vec<Value> = state
                 .check_runs
                 .iter()
                 .filter(|r| r["head_sha"] == sha.as_str() && name.as_ref().is_none_or(|n| r["name"] == n.as_str()))
-                .rev()
                 .map(|r| strip_private(r.clone()))
                 .collect();
+            // GitHub documents no order: listed scrambled (stably), so no
+            // reader can lean on newest-first.
+            runs.sort_by_key(|r| r["id"].as_u64().unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
             let total = runs.len();
             axum::Json(json!({"total_count": total, "check_runs": paginate(runs, query)})).into_response()
         }
@@ -191,6 +204,18 @@ pub(crate) fn apply(
             };
             axum::Json(json!({"permission": permission, "role_name": role, "user": user(&login)})).into_response()
         }
+        ("GET", "/repos/{owner}/{repo}/actions/runs") => {
+            let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let (suite, sha) = (get("check_suite_id").and_then(|s| s.parse::<u64>().ok()), get("head_sha"));
+            let list: Vec<Value> = state
+                .runs
+                .values()
+                .filter(|r| suite.is_none_or(|s| r["check_suite_id"] == s) && sha.as_ref().is_none_or(|h| r["head_sha"] == h.as_str()))
+                .cloned()
+                .collect();
+            let total = list.len();
+            axum::Json(json!({"total_count": total, "workflow_runs": paginate(list, query)})).into_response()
+        }
         ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}") => {
             let id: u64 = p("run_id").parse().unwrap_or(0);
             match state.runs.get(&id) {
@@ -199,16 +224,14 @@ pub(crate) fn apply(
             }
         }
         ("GET", "/repos/{owner}/{repo}/contents/{path}") => {
+            // A ref is a branch (its head now) or a commit (its files then, never later ones).
             let wanted = query.iter().find(|(k, _)| k == "ref").map(|(_, v)| v.clone()).unwrap_or_else(|| "main".into());
-            // A ref is a branch, or a commit: the branch whose head it is (or was, for a recorded base).
-            let branch = if state.files.contains_key(&wanted) {
-                wanted
-            } else {
-                state.branches.iter().find(|(_, h)| **h == wanted).map(|(b, _)| b.clone()).unwrap_or(wanted)
-            };
             let path = p("path");
-            match state.files.get(&branch).and_then(|f| f.get(&path)) {
-                Some(f) => axum::Json(file_json(&api, &owner, &repo, &branch, &path, f)).into_response(),
+            let Some(commit) = state.resolve(&wanted) else {
+                return gh_error(StatusCode::NOT_FOUND, &format!("No commit found for the ref {wanted}"));
+            };
+            match state.trees.get(&commit).and_then(|t| t.get(&path)) {
+                Some(f) => axum::Json(file_json(&api, &owner, &repo, &wanted, &path, f)).into_response(),
                 None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
             }
         }
@@ -225,7 +248,7 @@ pub(crate) fn apply(
             let Some(head) = state.branches.get(&branch).cloned() else {
                 return gh_error(StatusCode::NOT_FOUND, &format!("Branch {branch} not found"));
             };
-            let existing = state.files.get(&branch).and_then(|f| f.get(&path)).cloned();
+            let existing = state.file_at(&head, &path).cloned();
             match (&existing, body["sha"].as_str()) {
                 (Some(_), None) => return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request.\n\n\"sha\" wasn't supplied."),
                 (Some(f), Some(sha)) if f.sha != sha => return gh_error(StatusCode::CONFLICT, &format!("{path} does not match {sha}")),
@@ -238,9 +261,7 @@ pub(crate) fn apply(
             };
             let content = String::from_utf8_lossy(&bytes).into_owned();
             let stored = StoredFile { sha: blob_sha(content.as_bytes()), content };
-            state.files.entry(branch.clone()).or_default().insert(path.clone(), stored.clone());
-            let commit = blob_sha(format!("{head}{}{}", stored.sha, state.commits.len()).as_bytes());
-            state.branches.insert(branch.clone(), commit.clone());
+            let commit = state.commit(&branch, &path, Some(&stored.content), None);
             state.commits.push((branch.clone(), path.clone(), body["message"].as_str().unwrap_or_default().to_owned()));
             let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
             (
@@ -277,11 +298,10 @@ pub(crate) fn apply(
                 return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
             }
             let sha = body["sha"].as_str().unwrap_or_default().to_owned();
-            // The new branch starts with the files of the branch whose head it points at.
-            let from = state.branches.iter().find(|(_, h)| **h == sha).map(|(b, _)| b.clone());
-            let files = from.and_then(|b| state.files.get(&b).cloned()).unwrap_or_default();
+            if !state.trees.contains_key(&sha) {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, "Object does not exist");
+            }
             state.branches.insert(branch.to_owned(), sha.clone());
-            state.files.insert(branch.to_owned(), files);
             (
                 StatusCode::CREATED,
                 axum::Json(

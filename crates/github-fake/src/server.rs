@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::rest::{apply, gh_error, push_check_run, run_json};
-use crate::{Fault, Recorded, Shared, State, StoredFile, blob_sha, openapi, spec};
+use crate::rest::{apply, gh_error, push_check_run};
+use crate::{Fault, Recorded, Shared, State, openapi, spec};
 
 pub(crate) async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let full_path = uri.path().to_owned();
@@ -208,14 +208,9 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
         ("POST", "files") => match parsed {
             // {branch, path, content, head?}: a file on a branch (and the branch's head commit).
             Some(f) if f["branch"].is_string() && f["path"].is_string() && f["content"].is_string() => {
-                let branch = f["branch"].as_str().unwrap_or_default().to_owned();
-                let path = f["path"].as_str().unwrap_or_default().to_owned();
-                let content = f["content"].as_str().unwrap_or_default().to_owned();
-                state.branches.entry(branch.clone()).or_insert_with(|| blob_sha(branch.as_bytes()));
-                if let Some(head) = f["head"].as_str() {
-                    state.branches.insert(branch.clone(), head.to_owned());
-                }
-                state.files.entry(branch).or_default().insert(path, StoredFile { sha: blob_sha(content.as_bytes()), content });
+                // A new commit on the branch; `head` names it (the commit a workflow run is for).
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+                state.commit(&text("branch"), &text("path"), Some(&text("content")), f["head"].as_str());
                 StatusCode::NO_CONTENT.into_response()
             }
             _ => gh_error(StatusCode::BAD_REQUEST, "expected {branch, path, content, head?}"),
@@ -223,14 +218,8 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
         ("POST", "runs") => match parsed {
             // {id, path, head_sha, event?}: a workflow run, as the check runs' external ids name them.
             Some(r) if r["id"].is_u64() && r["path"].is_string() && r["head_sha"].is_string() => {
-                let id = r["id"].as_u64().unwrap_or(0);
-                let run = run_json(
-                    id,
-                    r["path"].as_str().unwrap_or_default(),
-                    r["head_sha"].as_str().unwrap_or_default(),
-                    r["event"].as_str().unwrap_or("push"),
-                );
-                state.runs.insert(id, run);
+                let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+                state.add_run(r["id"].as_u64().unwrap_or(0), &text("path"), &text("head_sha"), r["event"].as_str().unwrap_or("push"));
                 StatusCode::NO_CONTENT.into_response()
             }
             _ => gh_error(StatusCode::BAD_REQUEST, "expected {id, path, head_sha, event?}"),
@@ -239,14 +228,9 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
             // {sha, name, conclusion, app?, external_id?}: a check run another workflow left.
             Some(c) if c["sha"].is_string() && c["name"].is_string() && c["conclusion"].is_string() => {
                 let text = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
-                push_check_run(
-                    &mut state,
-                    &text("sha"),
-                    &text("name"),
-                    &text("conclusion"),
-                    c["app"].as_str().unwrap_or("github-actions"),
-                    c["external_id"].as_str(),
-                );
+                let app = c["app"].as_str().unwrap_or("github-actions");
+                let suite = state.suite_for(&text("sha"), app);
+                push_check_run(&mut state, &text("sha"), &text("name"), &text("conclusion"), app, c["external_id"].as_str(), suite);
                 StatusCode::NO_CONTENT.into_response()
             }
             _ => gh_error(StatusCode::BAD_REQUEST, "expected {sha, name, conclusion, app?, external_id?}"),

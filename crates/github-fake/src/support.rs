@@ -59,8 +59,7 @@ pub fn webhook_schema_problems(name: &str, payload: &Value) -> anyhow::Result<Ve
 /// policy in force is the base commit's, read through the contents API.
 pub fn base_policy(fake: &crate::Fake, event: &Value, path: &str, policy: &str) {
     let base = event["pull_request"]["base"]["sha"].as_str().unwrap_or_default();
-    fake.put_file("base", path, policy);
-    fake.set_branch_head("base", base);
+    fake.put_file_as("base", path, policy, base);
 }
 
 /// A command for a workspace binary with `GITHUB_*`, `RUNNER_*`, `CI` and

@@ -199,6 +199,7 @@ pub fn run(opts: Options) -> anyhow::Result<Outcome> {
                     headline: format!("could not run: {headline}"),
                     lines: Vec::new(),
                     dry_run: true,
+                    statuses: Default::default(),
                     url: None,
                 };
                 Row { gate, key: key.to_owned(), verdict: None, skipped: false, headline, comment: Some(comment) }

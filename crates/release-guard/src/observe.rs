@@ -175,7 +175,7 @@ pub fn breach(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> Resu
 /// count, offline the reports in `dir`.
 pub fn stages(run: &Run<GuardPolicy>, keys: Vec<String>, dir: &Path) -> Result<Vec<Stage>, ObserveError> {
     if let (Some(gh), Some(sha)) = (run.github(), &run.ctx.sha) {
-        let runs = run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust()))?;
+        let runs = run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.release, &run.trust()))?;
         return Ok(keys
             .into_iter()
             .map(|key| {

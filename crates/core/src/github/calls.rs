@@ -264,6 +264,12 @@ impl GitHub {
         self.get_typed(&self.repo_path(&format!("/actions/runs/{id}"))).await
     }
 
+    /// `GET /repos/{o}/{r}/actions/runs?check_suite_id=`: the workflow run a
+    /// check suite belongs to (none for a suite made outside Actions).
+    pub async fn runs_of_suite(&self, check_suite_id: u64) -> Result<Vec<WorkflowRun>, ApiError> {
+        self.list(&self.repo_path(&format!("/actions/runs?check_suite_id={check_suite_id}")), Some("workflow_runs"), 1).await
+    }
+
     /// `GET /repos/{o}/{r}/contents/{path}?ref=`: a file at a branch, tag or commit; `None` when absent.
     pub async fn file(&self, path: &str, git_ref: &str) -> Result<Option<Content>, ApiError> {
         let call = "GET /repos/{owner}/{repo}/contents/{path}";

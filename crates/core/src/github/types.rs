@@ -118,6 +118,16 @@ pub struct CheckRun {
     pub output: CheckOutput,
     /// The app that created it.
     pub app: Option<App>,
+    /// The check suite GitHub filed it under (the creator cannot choose it).
+    #[serde(default)]
+    pub check_suite: Option<SuiteRef>,
+}
+
+/// A check suite as a check run names it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SuiteRef {
+    /// Id.
+    pub id: u64,
 }
 
 /// An issue or pull request comment.
@@ -147,6 +157,12 @@ pub struct WorkflowRun {
     pub event: String,
     /// The branch it ran for.
     pub head_branch: Option<String>,
+    /// Its attempts so far (a re-run adds one).
+    #[serde(default)]
+    pub run_attempt: Option<u64>,
+    /// Its own check suite.
+    #[serde(default)]
+    pub check_suite_id: Option<u64>,
 }
 
 /// A file read through the contents API.

@@ -65,7 +65,9 @@ pub fn facts_local(
         _ => (run.root.read_text_if_present(&log_rel, "decision log")?, None),
     };
     let gates = match (run.github(), &commit) {
-        (Some(gh), Some(sha)) => from_check_runs(&required, &run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.trust()))?),
+        (Some(gh), Some(sha)) => {
+            from_check_runs(&required, &run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.release, &run.trust()))?)
+        }
         _ => {
             let dir = report_dir;
             let mut out = BTreeMap::new();
@@ -170,7 +172,7 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
         workflows.extend(a.workflow.clone());
     }
     let trust = release_gate_core::evidence::Trust { apps: deploy.evaluation.trusted_apps.clone(), workflows };
-    let runs = release_gate_core::evidence::by_name(gh, &a.sha, &trust).await?;
+    let runs = release_gate_core::evidence::by_name(gh, &a.sha, &a.release, &trust).await?;
     let gates = from_check_runs(&required, &runs);
     let config =
         from_check_runs(&["config-diff".to_owned()], &runs).remove("config-diff").unwrap_or(GateResult::Refused("no result".into()));

@@ -198,7 +198,7 @@ fn online_example(fake: &github_fake::Fake, log_commit: &str) -> tempfile::TempD
     dir
 }
 
-const RUN_7: &str = "release-gate/v2 run=7 attempt=1 at=2026-12-01T13:30:00Z";
+const RUN_7: &str = "release-gate/v3 release=2.4.0 run=7 attempt=1 at=2026-12-01T13:30:00Z";
 
 #[test]
 fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_the_deployment_status() {
@@ -220,11 +220,12 @@ fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_t
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 
     // A success published later by another app does not hide the
-    // trusted run; a failed one from the deploy workflow refuses it, and the
+    // trusted run; a failed re-run of the workflow refuses it, and the
     // deployment is marked failed.
     fake.add_check_run(SHA, "release-gate/smoke-gate/canary", "success", "other-app", Some(id));
     assert_eq!(online(dir.path(), &fake, &[]).0, 0);
-    fake.add_check_run(SHA, "release-gate/smoke-gate/canary", "failure", "github-actions", Some(id));
+    fake.set_run_attempt(7, 2);
+    fake.add_check_run(SHA, "release-gate/smoke-gate/canary", "failure", "github-actions", Some(&id.replace("attempt=1", "attempt=2")));
     let (code, r, _) = online(dir.path(), &fake, &[]);
     assert_eq!(code, 1);
     assert!(message(&r, "gates").contains("`release-gate/smoke-gate/canary` concluded failure"), "{r:#}");

@@ -168,7 +168,13 @@ fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
     fake.set_branch_head("release/2.4.0", SHA);
     fake.add_run(RUN, ".github/workflows/deploy.yml", SHA, "push");
     for name in ["freeze-check", "config-diff", "artifact-verify", "smoke-gate/smoke", "smoke-gate/fast-suite", "smoke-gate/canary"] {
-        fake.add_check_run(SHA, &format!("release-gate/{name}"), "success", "github-actions", Some("release-gate/v2 run=7 attempt=1 at=x"));
+        fake.add_check_run(
+            SHA,
+            &format!("release-gate/{name}"),
+            "success",
+            "github-actions",
+            Some("release-gate/v3 release=2.4.0 run=7 attempt=1 at=x"),
+        );
     }
     let server = Server::start(&fake);
     assert_eq!(server.request("GET", "/healthz", &[], b"").0, 200);
