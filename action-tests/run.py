@@ -464,7 +464,8 @@ def main() -> int:
             statuses = [s for d in state["deployments"] for s in d["_statuses"]]
             if [s["state"] for s in statuses] != ["in_progress"] or "release-decisions/2.4.0.md" not in statuses[0]["log_url"]:
                 p.append(f"expected the production deployment in progress, linked to the log; got {statuses}")
-            logs = state["files"].get("release/2.4.0", {})
+            head = state["branches"].get("release/2.4.0", "")
+            logs = state["trees"].get(head, {})
             text = logs.get("examples/tradepulse/reports/release-decisions/2.4.0.md", {}).get("content", "")
             if "**GO**" not in text:
                 p.append("the decision log on the release branch does not say GO")

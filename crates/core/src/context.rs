@@ -194,6 +194,9 @@ pub struct Context {
     /// The ref the event is about when it is not the run's: a `release`
     /// event's tag, a `deployment` event's ref.
     pub event_ref: Option<String>,
+    /// `GITHUB_ACTOR`: who started the workflow run (recorded in the
+    /// release's lifecycle).
+    pub actor: Option<String>,
     /// `RELEASE_GATE_S3_ATTEMPTS` (default 4): attempts per S3 request.
     pub s3_attempts: u32,
     /// `RELEASE_GATE_S3_TIMEOUT_S` (default 60): each S3 attempt's timeout.
@@ -276,6 +279,7 @@ impl Context {
                 .as_ref()
                 .and_then(|p| p.release.as_ref().map(|r| r.tag_name.clone()).or_else(|| p.deployment.as_ref().map(|d| d.git_ref.clone()))),
             retry: crate::github::RetryPolicy::from_env(env),
+            actor: get("GITHUB_ACTOR"),
             s3_attempts: get("RELEASE_GATE_S3_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(4),
             s3_attempt_timeout: std::time::Duration::from_secs(get("RELEASE_GATE_S3_TIMEOUT_S").and_then(|v| v.parse().ok()).unwrap_or(60)),
         })

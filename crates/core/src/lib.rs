@@ -23,6 +23,7 @@
 pub mod cli;
 pub mod comment;
 pub mod context;
+pub mod decision_log;
 pub mod error;
 pub mod evidence;
 pub mod exit;
@@ -72,6 +73,9 @@ pub struct Run<S> {
     pub now: jiff::Timestamp,
     /// Whether that instant was given (`--now`) rather than read from the clock.
     pub dry_run: bool,
+    /// The commit evaluated: the runner's, else (offline) the commit the
+    /// root is checked out at, when the root is a git checkout's top.
+    pub commit: Option<String>,
     /// Where the policy came from, and what the change proposes, for the report.
     notes: Vec<Section>,
     /// The policy in force as read (`None`: built-in defaults), its name and source, for other sections.
@@ -120,7 +124,8 @@ impl<S: GateSection> Run<S> {
         }
         let (policy, notes, in_force) = runtime.block_on(policy_in_force::<S>(&root, &args, &ctx, github.as_ref()))?;
         let (now, dry_run) = clock(&args, &ctx, &policy)?;
-        Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, notes, in_force, github, runtime })
+        let commit = ctx.sha.clone().or_else(|| checkout_commit(root.real()));
+        Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, commit, notes, in_force, github, runtime })
     }
 
     /// The GitHub client, when online.
@@ -146,10 +151,36 @@ impl<S: GateSection> Run<S> {
     }
 
     /// The check run's name: `--check-name`, else `release-gate/<gate>`;
-    /// a dry run's ends in " (dry run)".
+    /// a dry run's ends in " (dry run)" wherever it is published (in
+    /// Actions, or anywhere a token lets it reach GitHub).
     pub fn check_name(&self) -> String {
         let name = self.args.check_name.clone().unwrap_or_else(|| report::check_name(self.gate, None));
-        if self.dry_run && self.ctx.in_actions { format!("{name}{DRY_RUN_SUFFIX}") } else { name }
+        if self.dry_run && (self.ctx.in_actions || self.github.is_some()) { format!("{name}{DRY_RUN_SUFFIX}") } else { name }
+    }
+
+    /// Whether this run's result may act on a real release (set a
+    /// deployment status, move the lifecycle online): in Actions or with a
+    /// token, and not a dry run.
+    pub fn published_dry_run(&self) -> bool {
+        self.dry_run && (self.ctx.in_actions || self.github.is_some())
+    }
+
+    /// A lifecycle transition made by this run, now: who (the actor, or
+    /// `local`), through what (the gate and its workflow run), on which commit.
+    pub fn transition(&self, to: decision_log::State, why: impl Into<String>) -> decision_log::Transition {
+        let via = match self.ctx.run_url() {
+            Some(u) => format!("{} in {u}", self.gate),
+            None if self.dry_run => format!("{} (local dry run)", self.gate),
+            None => format!("{} (local run)", self.gate),
+        };
+        decision_log::Transition {
+            to,
+            at: report::rfc3339(self.now),
+            by: self.ctx.actor.clone().unwrap_or_else(|| "local".into()),
+            via,
+            commit: self.commit.clone(),
+            why: why.into(),
+        }
     }
 
     /// What may publish evidence this run reads: the policy's trusted apps
@@ -173,7 +204,7 @@ impl<S: GateSection> Run<S> {
 
     /// A new, empty report for this run, stamped with the instant evaluated.
     pub fn new_report(&self) -> Report {
-        let mut r = Report::new(self.gate, &self.release, self.now, self.ctx.sha.clone());
+        let mut r = Report::new(self.gate, &self.release, self.now, self.commit.clone());
         r.dry_run = self.dry_run;
         r
     }
@@ -301,6 +332,27 @@ async fn policy_in_force<S: GateSection>(
     }
     let in_force = InForce { text, shown, source };
     Ok((in_force.parse::<S>()?, notes, in_force))
+}
+
+/// The commit a local checkout is at, when `root` is the top of a git work
+/// tree (a directory inside someone else's checkout, such as the bundled
+/// example, is not a checkout of its own).
+fn checkout_commit(root: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    if std::fs::canonicalize(&top).ok()? != std::fs::canonicalize(root).ok()? {
+        return None;
+    }
+    git(&["rev-parse", "HEAD"]).filter(|c| c.len() == 40)
 }
 
 fn short(sha: &str) -> &str {

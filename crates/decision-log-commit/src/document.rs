@@ -192,8 +192,12 @@ pub fn render(
         let body = log::data_line(e);
         doc = match log::replace_region(&doc, &key, &body) {
             Some(d) => d,
-            None => log::replace_region(&doc, "gate-data", &format!("{}\n{}", region_body(&doc, "gate-data"), log::region(&key, &body)))
-                .unwrap_or_else(|| format!("{doc}\n{}\n", log::region(&key, &body))),
+            None => log::replace_region(
+                &doc,
+                "gate-data",
+                &format!("{}\n{}", release_gate_core::decision_log::region_body(&doc, "gate-data"), log::region(&key, &body)),
+            )
+            .unwrap_or_else(|| format!("{doc}\n{}\n", log::region(&key, &body))),
         };
     }
     for (label, value) in [("Participants", &hand.participants), ("Scope summary", &hand.scope), ("Post-release notes", &hand.notes)] {
@@ -202,19 +206,6 @@ pub fn render(
         }
     }
     (doc, blockers)
-}
-
-pub fn region_body(doc: &str, key: &str) -> String {
-    log::regions(doc)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, r)| {
-            let text = &doc[r];
-            let start = text.find("-->\n").map_or(0, |i| i + 4);
-            let end = text.rfind("\n<!-- release-gate:end").unwrap_or(text.len());
-            text[start.min(end)..end].to_owned()
-        })
-        .unwrap_or_default()
 }
 
 /// The runbook §8 template: `{name}` stands for the generated region

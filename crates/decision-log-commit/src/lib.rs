@@ -223,7 +223,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             let message = format!("Decision log for release {release}");
             let repo_path = root.in_repository(&log_rel);
             let target = commit::Target { path: &repo_path, branch: &branch, message: &message, max_attempts: policy.max_attempts };
-            run.block_on(commit::via_api(gh, &target, &|existing| render_on(existing).0))?
+            run.block_on(commit::via_api(gh, &target, &|existing| Ok(render_on(existing).0))).map_err(commit::CommitError::from)?
         }
         Via::Git | Via::None => {
             // A log that cannot be read as text is an error, never rebuilt over.
@@ -233,7 +233,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             let (doc, _) = render_on(existing.as_deref());
             root.write(&log_rel, doc.as_bytes(), "decision log")?;
             if via == Via::Git {
-                commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}"))?
+                commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}")).map_err(commit::CommitError::from)?
             } else {
                 commit::Saved { how: format!("written to {log_rel} (not committed)"), commits: 0, retries: 0, url: None, document: doc }
             }
