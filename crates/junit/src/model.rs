@@ -6,10 +6,16 @@
 //! section, "How a report is read"):
 //! - a test's identity is the suite *element* it sits in (not its name: two
 //!   suites may share a name), its `file`, `classname` and `name`;
-//! - a test counts as retried only when the same identity fails and is then
-//!   listed again and passes inside the same suite element of the same
-//!   report, or when the dialect marks reruns (`flakyFailure`,
-//!   `rerunFailure`, …); anything else is two tests, and a failure stands;
+//! - a test counts as retried only where the dialect marks the rerun:
+//!   Surefire's and nextest's `flakyFailure`/`rerunFailure` (and `…Error`)
+//!   elements, or a rerun count in the test case's properties (`reruns`,
+//!   `rerun`, `retries`, `attempts`, `execution_count`, as
+//!   pytest-rerunfailures set-ups record it). Two cases with the same
+//!   identity are two tests (mocha and jest write same-titled tests), and
+//!   a failure stands; only when the stage's policy says
+//!   `retries: repeated-cases` (for a runner known to write retries as
+//!   repeated cases) does a failure listed again and passing inside the
+//!   same suite element of the same report count as one retried test;
 //! - of several results in one case, the most severe counts (error, then
 //!   failure, then skipped) and every message is kept.
 
@@ -112,14 +118,25 @@ pub struct Results {
     pub suite_problems: Vec<SuiteProblem>,
     /// Report files read.
     pub files: Vec<String>,
-    /// Failed identities of the report being read: a later pass of one,
-    /// in the same suite element, is a retry. Cleared after each report.
+    /// Whether a failed case listed again and passing in the same suite
+    /// element is a retry (`retries: repeated-cases`); off by default: the
+    /// two are different tests.
+    pub repeats_are_retries: bool,
+    /// Failed identities of the report being read: with
+    /// [`Results::repeats_are_retries`], a later pass of one in the same
+    /// suite element is a retry. Cleared after each report.
     pub(crate) failed_ids: FailedIds,
     /// Cases the fast path counted (tests check that it is used).
     pub fast: u64,
 }
 
 impl Results {
+    /// Empty results for reports whose runner writes retries as repeated
+    /// cases (`true`), or marks them (`false`, the default).
+    pub fn with_repeats_as_retries(repeats: bool) -> Self {
+        Self { repeats_are_retries: repeats, ..Self::default() }
+    }
+
     /// Tests that ran: every test but the skipped ones.
     pub fn ran(&self) -> u64 {
         self.tests - self.skipped

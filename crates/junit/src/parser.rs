@@ -504,8 +504,9 @@ impl Parser<'_> {
         }
         let raw = e.attributes_raw().as_bytes();
         // The attributes this parser reads; every one is checked either way.
-        let mut a: [Option<Cow<str>>; 12] = Default::default();
-        const KEYS: [&[u8]; 12] = [
+        let mut a: [Option<Cow<str>>; 13] = Default::default();
+        const KEYS: [&[u8]; 13] = [
+            b"value",
             b"name",
             b"classname",
             b"file",
@@ -525,7 +526,7 @@ impl Parser<'_> {
             }
         })
         .map_err(|(at, m)| self.error(line + newlines(&raw[..at]), m))?;
-        let [name_a, classname, file, line_a, time, status_a, message, kind, failures, errors, _, _] = a;
+        let [value, name_a, classname, file, line_a, time, status_a, message, kind, failures, errors, _, _] = a;
         let message = || message.clone().or(kind.clone()).map(Cow::into_owned).unwrap_or_default();
         match name.as_slice() {
             b"testsuites" | b"testsuite" => {
@@ -605,6 +606,21 @@ impl Parser<'_> {
                         });
                     }
                     _ => {}
+                }
+            }
+            // A rerun count in the case's properties (`<properties><property name="reruns" value="2"/>`).
+            b"property" => {
+                if let Some(c) = &mut self.case
+                    && depth == c.depth + 2
+                    && let Some(reruns) = rerun_property(name_a.as_deref(), value.as_deref())
+                    && reruns > 0
+                {
+                    c.reruns += reruns;
+                    c.rerun_outcome.get_or_insert(Outcome::Failed);
+                    if c.rerun_message.is_empty() {
+                        c.rerun_message =
+                            format!("property {}={}", name_a.as_deref().unwrap_or_default(), value.as_deref().unwrap_or_default());
+                    }
                 }
             }
             b"rerunFailure" | b"rerunError" | b"flakyFailure" | b"flakyError" => {
@@ -729,8 +745,8 @@ impl Parser<'_> {
                     if r.flaky_cases.len() < KEEP {
                         r.flaky_cases.push(case(c, o, m));
                     }
-                } else if let Some(o) = r.failed_ids.contains(&identity) {
-                    // Listed again in the same suite and passed: a retry (Gradle, pytest-rerunfailures).
+                } else if let Some(o) = r.failed_ids.contains(&identity).filter(|_| r.repeats_are_retries) {
+                    // Listed again in the same suite and passed: a retry, where the policy says the runner writes them so.
                     r.failed_ids.remove(&identity);
                     if o == Outcome::Errored {
                         r.errored -= 1;
@@ -759,7 +775,7 @@ impl Parser<'_> {
                 if let Some(f) = self.frames.last_mut() {
                     f.seen += 1;
                 }
-                if r.failed_ids.contains(&identity).is_some() {
+                if r.repeats_are_retries && r.failed_ids.contains(&identity).is_some() {
                     // Failed again on a retry: one test, still failing.
                     if let Some(f) = r.failures.iter_mut().find(|f| f.identity == key && f.report == shown && same(f, &c)) {
                         f.reruns += 1;
@@ -772,13 +788,26 @@ impl Parser<'_> {
                 } else {
                     r.failed += 1;
                 }
-                r.failed_ids.insert(&identity, o);
+                if r.repeats_are_retries {
+                    r.failed_ids.insert(&identity, o);
+                }
                 let message = c.messages.iter().filter(|m| !m.is_empty()).cloned().collect::<Vec<_>>().join("\n");
                 if r.failures.len() < KEEP {
                     r.failures.push(case(c, o, message));
                 }
             }
         }
+    }
+}
+
+/// Failed attempts a test case's property records: `reruns`, `rerun` and
+/// `retries` count the reruns, `attempts` and `execution_count` every run.
+fn rerun_property(name: Option<&str>, value: Option<&str>) -> Option<u32> {
+    let n: u32 = value?.trim().parse().ok()?;
+    match name?.trim().to_ascii_lowercase().as_str() {
+        "reruns" | "rerun" | "retries" => Some(n),
+        "attempts" | "execution_count" => Some(n.saturating_sub(1)),
+        _ => None,
     }
 }
 

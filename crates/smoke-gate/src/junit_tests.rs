@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
+use release_gate_junit::Pipe;
 use release_gate_junit::Results;
 use release_gate_junit::parse_with;
-use release_gate_junit::Pipe;
 
 /// A small deterministic generator.
 struct Rng(u64);
@@ -47,6 +47,11 @@ enum Dialect {
     Jest,
     Gotestsum,
     Phpunit,
+    /// mocha's xunit reporter: a bare `<testsuite name="Mocha Tests">` with
+    /// `failures="0" errors="N"`, `classname` the describe blocks' full
+    /// title and `name` the test's own: two `it`s with one title in
+    /// same-named blocks are two cases with one identity.
+    Mocha,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,6 +81,8 @@ enum Body {
     Several,
     Flaky,
     RerunThenFail,
+    /// Passed, with a rerun count in its properties (pytest-rerunfailures set-ups).
+    RerunProperty,
 }
 
 struct Report {
@@ -145,10 +152,14 @@ fn case_xml(r: &mut Rng, dialect: Dialect, classname: &str, name: &str, file: Op
         Body::Several => (format!("<skipped/>{}{}", failure("failure", r), failure("error", r)), true),
         Body::Flaky => (format!("<flakyFailure message=\"first try\"><stackTrace>t</stackTrace></flakyFailure>{}", output(r)), false),
         Body::RerunThenFail => (format!("{}<rerunFailure message=\"again\"/>", failure("failure", r)), true),
+        Body::RerunProperty => {
+            let (k, v) = *r.pick(&[("reruns", "2"), ("execution_count", "3"), ("rerun", "1"), ("execution_count", "1"), ("owner", "7")]);
+            (format!("<properties><property name=\"{k}\" value=\"{v}\"/></properties>{}", output(r)), false)
+        }
     };
     let xml = if children.is_empty() {
         match dialect {
-            Dialect::Pytest | Dialect::Phpunit => format!("<testcase{attrs} />"),
+            Dialect::Pytest | Dialect::Phpunit | Dialect::Mocha => format!("<testcase{attrs} />"),
             Dialect::Jest => format!("<testcase{attrs}>{nl}    </testcase>"),
             _ => format!("<testcase{attrs}></testcase>"),
         }
@@ -161,7 +172,7 @@ fn case_xml(r: &mut Rng, dialect: Dialect, classname: &str, name: &str, file: Op
 
 fn suite_xml(r: &mut Rng, dialect: Dialect, depth: usize, nl: &str) -> (String, u64) {
     let names = ["blotter", "router", "pytest", "github.com/tp/feed", "Tests\\Unit\\InvoiceTest", "", "café"];
-    let suite_name = *r.pick(&names);
+    let suite_name = if dialect == Dialect::Mocha { "Mocha Tests" } else { *r.pick(&names) };
     let mut cases = Vec::new();
     let mut bad = 0u64;
     let classnames = ["tests.test_orders", "com.acme.RouterTest", "blotter renders", "github.com/tp/feed", ""];
@@ -169,8 +180,10 @@ fn suite_xml(r: &mut Rng, dialect: Dialect, depth: usize, nl: &str) -> (String, 
     let files = [None, Some("tests/test_orders.py"), Some("web/src/blotter.test.ts"), Some("C:\\ci\\src\\Invoice.php")];
     let mut emitted: Vec<(String, String, Option<&str>)> = Vec::new();
     for _ in 0..r.below(25) {
-        // A retry: an earlier case of this suite listed again.
-        let (classname, name, file) = if !emitted.is_empty() && r.chance(20) {
+        // The same identity again: a retry for runners that write them so,
+        // two same-titled tests for mocha and jest.
+        let again = if dialect == Dialect::Mocha { 45 } else { 20 };
+        let (classname, name, file) = if !emitted.is_empty() && r.chance(again) {
             let (c, n, f) = &emitted[r.below(emitted.len())];
             (c.clone(), n.clone(), *f)
         } else {
@@ -192,6 +205,7 @@ fn suite_xml(r: &mut Rng, dialect: Dialect, depth: usize, nl: &str) -> (String, 
             Body::Several,
             Body::Flaky,
             Body::RerunThenFail,
+            Body::RerunProperty,
         ]);
         let (xml, failed) = case_xml(r, dialect, &classname, &name, file, body, nl);
         bad += u64::from(failed);
@@ -221,6 +235,10 @@ fn suite_xml(r: &mut Rng, dialect: Dialect, depth: usize, nl: &str) -> (String, 
         _ => Some(bad),
     };
     let counts = stated.map(|n| {
+        if dialect == Dialect::Mocha {
+            // mocha counts every failure as an error, and stamps the suite.
+            return format!(" failures=\"0\" errors=\"{n}\" skipped=\"0\" timestamp=\"Tue, 01 Dec 2026 13:05:12 GMT\"");
+        }
         let errors = r.below(n as usize + 1) as u64;
         format!(" failures=\"{}\" errors=\"{errors}\"", n - errors)
     });
@@ -232,13 +250,13 @@ fn suite_xml(r: &mut Rng, dialect: Dialect, depth: usize, nl: &str) -> (String, 
 
 fn generate(seed: u64, malformed: bool) -> Report {
     let mut r = Rng::new(seed);
-    let dialect = *r.pick(&[Dialect::Pytest, Dialect::Surefire, Dialect::Jest, Dialect::Gotestsum, Dialect::Phpunit]);
+    let dialect = *r.pick(&[Dialect::Pytest, Dialect::Surefire, Dialect::Jest, Dialect::Gotestsum, Dialect::Phpunit, Dialect::Mocha]);
     let nl = if r.chance(15) { "\r\n" } else { "\n" };
     let mut xml = String::new();
     if r.chance(70) {
         xml.push_str(&format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>{nl}"));
     }
-    let bare = dialect == Dialect::Surefire && r.chance(60);
+    let bare = (dialect == Dialect::Surefire && r.chance(60)) || dialect == Dialect::Mocha;
     if !bare {
         let name = match dialect {
             Dialect::Pytest => " name=\"pytest tests\"",
@@ -394,7 +412,7 @@ fn line_of(text: &str, byte: usize) -> u64 {
 
 /// The reference: the whole file decoded, a DOM, the rules over the tree.
 /// `Err(line)` for a report that must be refused.
-fn reference(bytes: &[u8]) -> Result<Found, u64> {
+fn reference(bytes: &[u8], repeats: bool) -> Result<Found, u64> {
     // Decoding, from the rules: BOM, else the declaration.
     let text: String = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         let units: Vec<u16> = rest.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
@@ -433,7 +451,7 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
     let mut f = Found::default();
     let mut ordinal = 0u64;
     // Returns the failing executions seen in the suite.
-    fn suite(node: roxmltree::Node, ordinal: &mut u64, f: &mut Found, doc: &roxmltree::Document) -> Result<u64, u64> {
+    fn suite(node: roxmltree::Node, ordinal: &mut u64, f: &mut Found, doc: &roxmltree::Document, repeats: bool) -> Result<u64, u64> {
         let me = if node.tag_name().name() == "testsuite" {
             *ordinal += 1;
             *ordinal
@@ -446,7 +464,7 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
         let mut failed: BTreeMap<(String, String, String), &str> = BTreeMap::new();
         for child in node.children().filter(|n| n.is_element()) {
             match child.tag_name().name() {
-                "testsuite" | "testsuites" => seen += suite(child, ordinal, f, doc)?,
+                "testsuite" | "testsuites" => seen += suite(child, ordinal, f, doc, repeats)?,
                 "failure" | "error" => {
                     f.suite_problems += 1;
                     seen += 1;
@@ -471,8 +489,23 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
                     } else {
                         "pass"
                     };
-                    let reruns =
+                    let marked =
                         kinds.iter().filter(|k| matches!(**k, "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError")).count();
+                    // A rerun count in the case's properties marks reruns too.
+                    let property = child
+                        .children()
+                        .filter(|n| n.has_tag_name("properties"))
+                        .flat_map(|p| p.children().filter(|n| n.has_tag_name("property")))
+                        .filter_map(|p| {
+                            let n: usize = p.attribute("value")?.trim().parse().ok()?;
+                            match p.attribute("name")?.trim().to_ascii_lowercase().as_str() {
+                                "reruns" | "rerun" | "retries" => Some(n),
+                                "attempts" | "execution_count" => Some(n.saturating_sub(1)),
+                                _ => None,
+                            }
+                        })
+                        .sum::<usize>();
+                    let reruns = marked + property;
                     match child.attribute("status").map(|s| s.trim().to_ascii_lowercase()).as_deref() {
                         Some("disabled" | "skipped" | "notrun") if outcome == "pass" => outcome = "skipped",
                         Some(s)
@@ -496,7 +529,7 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
                             f.counts[5] += 1;
                             f.flaky.push(shown);
                         }
-                        "pass" => match failed.remove(&id) {
+                        "pass" => match failed.remove(&id).filter(|_| repeats) {
                             Some(earlier) => {
                                 f.counts[if earlier == "error" { 3 } else { 2 }] -= 1;
                                 f.counts[1] += 1;
@@ -515,6 +548,12 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
                         "skipped" => {
                             f.counts[0] += 1;
                             f.counts[4] += 1;
+                        }
+                        bad if !repeats => {
+                            seen += 1;
+                            f.counts[0] += 1;
+                            f.counts[if bad == "error" { 3 } else { 2 }] += 1;
+                            f.failures.push(format!("{shown}|{}", if bad == "error" { "Errored" } else { "Failed" }));
                         }
                         bad => {
                             seen += 1;
@@ -541,14 +580,14 @@ fn reference(bytes: &[u8]) -> Result<Found, u64> {
         }
         Ok(seen)
     }
-    suite(root, &mut ordinal, &mut f, &doc)?;
+    suite(root, &mut ordinal, &mut f, &doc, repeats)?;
     f.failures.sort();
     f.flaky.sort();
     Ok(f)
 }
 
-fn read(bytes: &[u8], fast: bool, chunk: usize) -> (Result<(), String>, Results) {
-    let mut r = Results::default();
+fn read(bytes: &[u8], fast: bool, chunk: usize, repeats: bool) -> (Result<(), String>, Results) {
+    let mut r = Results::with_repeats_as_retries(repeats);
     let pipe = Pipe::spawn(Box::new(std::io::Cursor::new(bytes.to_vec())), chunk);
     let outcome = parse_with(pipe, "r.xml", &mut r, fast).map_err(|e| e.to_string());
     (outcome, r)
@@ -588,9 +627,11 @@ fn the_reader_agrees_with_an_independent_dom_reader_on_thousands_of_reports() {
     for seed in 0..3000u64 {
         let report = generate(seed, seed % 3 == 2);
         let bytes = encode(&report, seed);
-        let want = reference(&bytes);
+        // Half the reports as a stage with `retries: repeated-cases` reads them.
+        let repeats = seed % 2 == 1;
+        let want = reference(&bytes, repeats);
         let chunk = 64 + (seed as usize * 37) % 900;
-        let (got, results) = read(&bytes, true, chunk);
+        let (got, results) = read(&bytes, true, chunk, repeats);
         let what = format!("seed {seed} ({:?}, {:?}):\n{}", report.dialect, report.malformation, String::from_utf8_lossy(&bytes));
         match (&want, &got) {
             (Ok(found), Ok(())) => {
@@ -604,7 +645,7 @@ fn the_reader_agrees_with_an_independent_dom_reader_on_thousands_of_reports() {
             _ => panic!("{what}\nreference {want:?}, reader {got:?}"),
         }
         // Without the fast path, and in one large chunk: the same.
-        let (slow, slow_results) = read(&bytes, false, 64 + (seed as usize * 7) % 300);
+        let (slow, slow_results) = read(&bytes, false, 64 + (seed as usize * 7) % 300, repeats);
         assert_eq!(slow, got, "{what}");
         if got.is_ok() {
             assert_eq!(found_of(&slow_results), found_of(&results), "{what}");
@@ -657,8 +698,8 @@ proptest! {
         } else {
             mutated.insert_str(head_end + 1, failure);
         }
-        let (a, before) = read(report.xml.as_bytes(), true, 4096);
-        let (b, after) = read(mutated.as_bytes(), true, 4096);
+        let (a, before) = read(report.xml.as_bytes(), true, 4096, false);
+        let (b, after) = read(mutated.as_bytes(), true, 4096, false);
         prop_assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
         // The verdict: the decision, then warn (a retried test) over pass.
         let rank = |r: &Results| { let d = decision(r); (d, d == crate::Decision::Promote && r.flaky > 0) };

@@ -11,7 +11,9 @@
 pub mod decision;
 pub mod history;
 pub mod judge;
-pub mod junit;
+pub use release_gate_junit as junit;
+#[cfg(test)]
+mod junit_tests;
 pub mod locate;
 pub mod policy;
 pub mod reports;
@@ -142,7 +144,7 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     // Everything that can be refused as bad input is read before anything is written.
     let root = &run.root;
     let found = find_reports(root, &globs)?;
-    let mut results = Results::default();
+    let mut results = Results::with_repeats_as_retries(stage.retries == policy::Retries::RepeatedCases);
     for (_, files) in &found {
         for f in files {
             let shown = f.display().to_string();

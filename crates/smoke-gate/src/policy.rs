@@ -9,6 +9,20 @@ use serde::Deserialize;
 
 pub use release_gate_metrics::{MetricsConfig, Source, default_coverage, default_window};
 
+/// What counts as a retried test in a stage's reports.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Retries {
+    /// Only reruns the report marks (Surefire's and nextest's
+    /// `flakyFailure`/`rerunFailure`, a rerun count in a case's
+    /// properties); two cases with one identity are two tests.
+    #[default]
+    Marked,
+    /// Also a failed case listed again, passing, in the same suite of the
+    /// same report: for a runner known to write its retries that way.
+    RepeatedCases,
+}
+
 /// One stage.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -16,6 +30,9 @@ pub struct Stage {
     /// JUnit report globs, relative to the repository root; `{release}` is replaced.
     #[serde(default)]
     pub reports: Vec<String>,
+    /// What counts as a retried test (default `marked`).
+    #[serde(default)]
+    pub retries: Retries,
     /// Canary metrics.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
@@ -56,8 +73,8 @@ pub struct SmokePolicy {
 impl Default for SmokePolicy {
     fn default() -> Self {
         let mut stages = BTreeMap::new();
-        stages.insert("smoke".into(), Stage { reports: vec!["reports/release-smoke/{release}/**/*.xml".into()], metrics: None });
-        stages.insert("fast-suite".into(), Stage { reports: vec!["reports/fast-suite/{release}/**/*.xml".into()], metrics: None });
+        stages.insert("smoke".into(), Stage { reports: vec!["reports/release-smoke/{release}/**/*.xml".into()], ..Stage::default() });
+        stages.insert("fast-suite".into(), Stage { reports: vec!["reports/fast-suite/{release}/**/*.xml".into()], ..Stage::default() });
         Self { stages, max_failures: 2, tolerance: 5.0, critical_deviation: 10.0, external_cause: ExternalCausePolicy::default() }
     }
 }

@@ -176,6 +176,7 @@ fn no_report_or_an_empty_one_is_a_failure_not_a_pass() {
 #[test]
 fn flaky_tests_are_listed_not_failed() {
     let repo = Repo::new();
+    repo.write(".github/release-gate.yml", POLICY.replace("**/*.xml*\"]\n", "**/*.xml*\"]\n      retries: repeated-cases\n"));
     repo.write("reports/release-smoke/2.4.0/a/surefire.xml.gz", std::fs::read(fixture("surefire.xml.gz")).unwrap());
     repo.write("reports/release-smoke/2.4.0/b/retry.xml", std::fs::read(fixture("retried-then-passed.xml")).unwrap());
     let (code, r, _) = repo.run(&["--stage", "smoke"]);
@@ -183,6 +184,21 @@ fn flaky_tests_are_listed_not_failed() {
     assert!(msg(&r, "flaky").contains("2 test(s) passed only on a retry"), "{}", msg(&r, "flaky"));
     assert_eq!(r["outputs"]["flaky"], "2");
     assert_eq!(r["outputs"]["failed"], "1");
+}
+
+#[test]
+fn a_same_titled_pass_does_not_retry_a_mocha_failure_away() {
+    // A real mocha xunit shape: two `it("rejects a stale quote")`, the first failing.
+    let repo = Repo::new();
+    repo.write("reports/release-smoke/2.4.0/mocha.xml", std::fs::read(fixture("mocha-xunit.xml")).unwrap());
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outputs"]["decision"], "hold");
+    assert_eq!((r["outputs"]["failed"].as_str(), r["outputs"]["flaky"].as_str()), (Some("1"), Some("0")));
+    // The same report where the policy says the runner writes retries as repeated cases: a retry.
+    repo.write(".github/release-gate.yml", POLICY.replace("**/*.xml*\"]\n", "**/*.xml*\"]\n      retries: repeated-cases\n"));
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!((code, r["outputs"]["decision"].as_str(), r["outputs"]["flaky"].as_str()), (0, Some("promote"), Some("1")), "{r:#}");
 }
 
 #[test]

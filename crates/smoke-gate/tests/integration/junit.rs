@@ -66,12 +66,45 @@ fn gradle_jest_go_and_phpunit() {
     assert_eq!(f.suite, "Tests\\Unit\\InvoiceTest", "nested suites: the innermost names the case");
 }
 
+fn parse_repeats(name: &str) -> Results {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit").join(name);
+    let mut r = Results::with_repeats_as_retries(true);
+    junit::parse(junit::open(&path).unwrap(), name, &mut r).unwrap();
+    r
+}
+
 #[test]
-fn a_test_that_fails_then_passes_is_flaky_not_failed() {
-    let r = parse("retried-then-passed.xml").unwrap();
-    assert_eq!(counts(&r), [2, 2, 0, 0, 0, 1]);
-    assert_eq!(r.flaky_cases[0].id(), "settlement.settles T+1");
-    assert!(r.failures.is_empty());
+fn same_titled_tests_in_one_suite_are_two_tests_unless_the_stage_says_its_runner_repeats_retries() {
+    // jest and mocha write two `it`s with one title in same-named blocks as
+    // two cases with one identity: a failure and a pass are two tests.
+    for name in ["retried-then-passed.xml", "mocha-xunit.xml"] {
+        let r = parse(name).unwrap();
+        assert_eq!((r.tests, r.failed + r.errored, r.flaky), (3, 1, 0), "{name}: the failure stands");
+        // `retries: repeated-cases`: a failure listed again and passing is one retried test.
+        let r = parse_repeats(name);
+        assert_eq!((r.tests, r.failed + r.errored, r.flaky), (2, 0, 1), "{name}");
+        assert!(r.failures.is_empty());
+    }
+    assert_eq!(parse("mocha-xunit.xml").unwrap().failures[0].id(), "order router quotes.rejects a stale quote");
+    assert_eq!(parse_repeats("retried-then-passed.xml").flaky_cases[0].id(), "settlement.settles T+1");
+}
+
+#[test]
+fn a_rerun_count_in_a_cases_properties_marks_a_retry() {
+    let xml = |prop: &str, result: &str| {
+        format!(
+            r#"<testsuite name="pytest"><testcase classname="c" name="t"><properties><property name="{prop}"/></properties>{result}</testcase></testsuite>"#
+        )
+    };
+    for (prop, flaky) in
+        [(r#"reruns" value="2"#, 1), (r#"execution_count" value="3"#, 1), (r#"execution_count" value="1"#, 0), (r#"owner" value="7"#, 0)]
+    {
+        let r = parse_str(&xml(prop, "")).unwrap();
+        assert_eq!((r.tests, r.passed, r.flaky), (1, 1, flaky), "{prop}");
+    }
+    // Failed on every attempt: a failure, with its reruns counted.
+    let r = parse_str(&xml(r#"reruns" value="2"#, "<failure/>")).unwrap();
+    assert_eq!((r.failed, r.flaky, r.failures[0].reruns), (1, 0, 2));
 }
 
 #[test]
@@ -174,12 +207,21 @@ fn same_named_tests_in_two_suites_are_two_tests_and_the_failure_stands() {
     )
     .unwrap();
     assert_eq!((r.tests, r.failed, r.flaky), (2, 1, 0));
-    // A retry is a failure then a pass of the same case in the same suite (Gradle, pytest-rerunfailures).
-    let r = parse_str(r#"<testsuite name="s" failures="1"><testcase classname="c" name="t"><failure/></testcase><testcase classname="c" name="t"/></testsuite>"#).unwrap();
+    // Where the stage says its runner repeats retries, a failure then a pass
+    // of the same case in the same suite is one retried test.
+    let repeats = |xml: &str| {
+        let mut r = Results::with_repeats_as_retries(true);
+        junit::parse(junit::pipe(std::io::Cursor::new(xml.as_bytes().to_vec())), "r.xml", &mut r).unwrap();
+        r
+    };
+    let retried = r#"<testsuite name="s" failures="1"><testcase classname="c" name="t"><failure/></testcase><testcase classname="c" name="t"/></testsuite>"#;
+    let r = repeats(retried);
     assert_eq!((r.tests, r.failed, r.flaky, r.suite_problems.len()), (1, 0, 1, 0));
-    // A pass then a failure of the same case is a failure.
-    let r = parse_str(r#"<testsuite name="s"><testcase classname="c" name="t"/><testcase classname="c" name="t"/><testcase classname="c" name="t"><failure/></testcase></testsuite>"#).unwrap();
-    assert_eq!((r.failed, r.flaky), (1, 0));
+    assert_eq!((parse_str(retried).unwrap().tests, parse_str(retried).unwrap().failed), (2, 1), "by default: two tests");
+    // A pass then a failure of the same case is a failure, either way.
+    let xml = r#"<testsuite name="s"><testcase classname="c" name="t"/><testcase classname="c" name="t"/><testcase classname="c" name="t"><failure/></testcase></testsuite>"#;
+    assert_eq!((repeats(xml).failed, repeats(xml).flaky), (1, 0));
+    assert_eq!((parse_str(xml).unwrap().failed, parse_str(xml).unwrap().flaky), (1, 0));
 }
 
 #[test]
