@@ -124,7 +124,10 @@ impl<S: GateSection> Run<S> {
         }
         let (policy, notes, in_force) = runtime.block_on(policy_in_force::<S>(&root, &args, &ctx, github.as_ref()))?;
         let (now, dry_run) = clock(&args, &ctx, &policy)?;
-        let commit = ctx.sha.clone().or_else(|| checkout_commit(root.real()));
+        let log_dir =
+            in_force.parse::<LogPath>().ok().and_then(|p| p.section.log).unwrap_or_else(|| "reports/release-decisions/{release}.md".into());
+        let log_dir = Path::new(&log_dir).parent().map(Path::to_path_buf).unwrap_or_default();
+        let commit = ctx.sha.clone().or_else(|| checkout_commit(root.real(), &log_dir));
         Ok(Self { gate, release, ctx, policy, args, root, now, dry_run, commit, notes, in_force, github, runtime })
     }
 
@@ -334,10 +337,24 @@ async fn policy_in_force<S: GateSection>(
     Ok((in_force.parse::<S>()?, notes, in_force))
 }
 
+/// Where decision-log-commit writes the log (`decision-log-commit.log`):
+/// commits that only record the log are not a new state of the release.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct LogPath {
+    log: Option<String>,
+}
+
+impl GateSection for LogPath {
+    const NAME: &'static str = "decision-log-commit";
+}
+
 /// The commit a local checkout is at, when `root` is the top of a git work
 /// tree (a directory inside someone else's checkout, such as the bundled
-/// example, is not a checkout of its own).
-fn checkout_commit(root: &Path) -> Option<String> {
+/// example, is not a checkout of its own): the newest commit that changed
+/// anything but the decision logs in `log_dir` (committing the log records
+/// a decision about a commit; it does not make a new one to decide on).
+fn checkout_commit(root: &Path, log_dir: &Path) -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -352,7 +369,11 @@ fn checkout_commit(root: &Path) -> Option<String> {
     if std::fs::canonicalize(&top).ok()? != std::fs::canonicalize(root).ok()? {
         return None;
     }
-    git(&["rev-parse", "HEAD"]).filter(|c| c.len() == 40)
+    let exclude = format!(":(exclude){}", log_dir.display());
+    let code = if log_dir.as_os_str().is_empty() { None } else { git(&["log", "-1", "--format=%H", "--", ".", &exclude]) };
+    // No commit changed anything else (empty commits, logs only): the first one.
+    let first = || git(&["rev-list", "--max-parents=0", "HEAD"]).and_then(|l| l.lines().last().map(str::to_owned));
+    code.filter(|c| c.len() == 40).or_else(first).filter(|c| c.len() == 40)
 }
 
 fn short(sha: &str) -> &str {

@@ -39,6 +39,20 @@ pub fn from_ref<S: AsRef<str>>(patterns: &[S], git_ref: &str) -> Option<String> 
     })
 }
 
+/// The branch a release's decision log is committed to: `configured` (the
+/// policy's `decision-log-commit.branch`, `{release}` replaced), else the
+/// branch `git_ref` names when it is this release's branch (not a tag),
+/// else `release/<id>`.
+pub fn log_branch(release: &str, configured: Option<&str>, git_ref: Option<&str>) -> String {
+    if let Some(b) = configured {
+        return b.replace("{release}", release);
+    }
+    match git_ref.filter(|r| !r.starts_with("refs/tags/")).map(|r| r.trim_start_matches("refs/heads/")) {
+        Some(branch) if from_ref(&DEFAULT_REFS[..1], branch).as_deref() == Some(release) => branch.to_owned(),
+        _ => format!("release/{release}"),
+    }
+}
+
 /// Checks a release id: letters, digits, `.`, `_`, `-`; no path separators, no `..`.
 pub fn validate(id: &str) -> Result<&str, ReleaseIdError> {
     if id.is_empty() {
@@ -68,6 +82,15 @@ mod tests {
         for none in ["main", "refs/heads/feature/x", "release/", "release/../../etc", "v", "refs/pull/1/merge"] {
             assert_eq!(from_ref(&DEFAULT_REFS, none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn the_log_lives_on_the_release_branch() {
+        assert_eq!(log_branch("2.4.0", None, Some("refs/heads/release/2.4.0")), "release/2.4.0");
+        assert_eq!(log_branch("2.4.0", None, Some("refs/tags/v2.4.0")), "release/2.4.0", "a tag is not a branch to commit to");
+        assert_eq!(log_branch("2.4.0", None, Some("main")), "release/2.4.0");
+        assert_eq!(log_branch("2.4.0", None, Some("release/2.5.0")), "release/2.4.0", "another release's branch");
+        assert_eq!(log_branch("2.4.0", Some("decisions/{release}"), Some("release/2.4.0")), "decisions/2.4.0");
     }
 
     #[test]

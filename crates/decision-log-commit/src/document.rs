@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use release_gate_core::decision_log::{Lifecycle, LifecycleError, State, Transition};
+use release_gate_core::evidence::CheckRuns;
 use release_gate_core::render as md;
 use release_gate_core::report::{Check, Report, ReportError, Status, data};
 
-use crate::judge::{Observed, blockers, checklist};
+use crate::evidence::{self, Files, Sources};
+use crate::judge::{blockers, checklist};
 use crate::log::{self, GateEntry};
-use crate::policy::{Evidence, LogPolicy};
+use crate::policy::LogPolicy;
 
 /// The post-release guard's report key: its result is rendered in its own
 /// fields (rollback, success verdict, retrospective), never a go/no-go blocker.
@@ -28,12 +31,34 @@ pub struct Hand {
     pub rollback: Option<String>,
 }
 
+/// Who records the lifecycle's go/no-go transitions, and through what.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// Who (the actor, or `local`).
+    pub by: String,
+    /// Through what (the gate and its workflow run).
+    pub via: String,
+}
+
 /// Context of a render.
 pub struct RenderCtx<'a> {
     /// Release.
     pub release: &'a str,
-    /// The commit being released, when known: evidence must be for it.
+    /// The log's path, for messages.
+    pub log: &'a str,
+    /// The commit being released, when known (online, or a local
+    /// checkout's): evidence must be for it.
     pub commit: Option<String>,
+    /// Online: a dry run's evidence never counts.
+    pub online: bool,
+    /// Where the checklist's files are read.
+    pub files: Files<'a>,
+    /// Links given as input.
+    pub links: &'a BTreeMap<String, String>,
+    /// The commit's check runs that count.
+    pub check_runs: &'a CheckRuns,
+    /// Who records the go/no-go in the lifecycle (`None`: a dry run online, which moves nothing).
+    pub recording: Option<Recording>,
     /// When (UTC).
     pub now: jiff::Timestamp,
     /// Workflow run URL.
@@ -48,14 +73,16 @@ pub struct RenderCtx<'a> {
 
 /// Renders the log: the existing text with its generated regions replaced
 /// (or the §8 template when there is none), with `new` entries merged over
-/// the ones recorded. Returns the document and the blockers.
+/// the ones recorded, the checklist read from its evidence and the
+/// go/no-go recorded in the lifecycle while the release is not deployed.
+/// Returns the document and the blockers; a lifecycle record that cannot be
+/// trusted is an error.
 pub fn render(
     existing: Option<&str>,
     new: &BTreeMap<String, GateEntry>,
     ctx: &RenderCtx,
     hand: &Hand,
-    observe: &dyn Fn(&Evidence) -> Observed,
-) -> (String, Vec<String>) {
+) -> Result<(String, Vec<String>), LifecycleError> {
     let template = template(ctx.release);
     let mut doc = existing.filter(|d| !d.trim().is_empty()).unwrap_or(&template).to_owned();
     // Merge: gates recorded in the file, overridden by this writer's
@@ -70,8 +97,42 @@ pub fn render(
     for (k, e) in new {
         all.insert(k.clone(), e.clone());
     }
-    let items = checklist(ctx.policy, &all, observe, ctx.now);
-    let blockers = blockers(ctx.policy, &all, &items, ctx.commit.as_deref());
+    let sources = Sources {
+        release: ctx.release,
+        commit: ctx.commit.as_deref(),
+        entries: &all,
+        files: ctx.files,
+        links: ctx.links,
+        check_runs: ctx.check_runs,
+        online: ctx.online,
+    };
+    let items = checklist(ctx.policy, &|ev| evidence::read(ev, &sources), ctx.now);
+    let blockers = blockers(ctx.policy, &all, &items, ctx.commit.as_deref(), ctx.online);
+    // The go/no-go moves the lifecycle only before the deploy; after it, the
+    // deploy and the guard move it (a re-run cannot undo a pause).
+    let mut lifecycle = Lifecycle::read(&doc, ctx.release, ctx.log)?;
+    if let Some(r) = &ctx.recording
+        && matches!(lifecycle.state(), None | Some(State::NoGo | State::Go))
+    {
+        let go = blockers.is_empty();
+        let t = Transition {
+            to: if go { State::Go } else { State::NoGo },
+            at: release_gate_core::report::rfc3339(ctx.now),
+            by: r.by.clone(),
+            via: r.via.clone(),
+            commit: ctx.commit.clone(),
+            why: if go {
+                "every required gate passed and the readiness checklist is complete".to_owned()
+            } else {
+                format!("{} blocker(s), first: {}", blockers.len(), md::ellipsize(&blockers[0], 160))
+            },
+        };
+        // A dry run evaluated before the last transition does not move it back in time.
+        match lifecycle.record(t) {
+            Ok(_) | Err(LifecycleError::NotAllowed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
 
     let smoke: Vec<&GateEntry> = all.values().filter(|e| e.key.starts_with("smoke-gate")).collect();
     let link = |e: &GateEntry| match &e.url {
@@ -79,7 +140,8 @@ pub fn render(
         None => format!("`{}`", e.key),
     };
     let mut generated: BTreeMap<&str, String> = BTreeMap::new();
-    generated.insert("datetime", ctx.now.strftime("%Y-%m-%d %H:%M UTC").to_string());
+    // §8 "Release date/time": the deploy, as the lifecycle recorded it once.
+    generated.insert("datetime", lifecycle.deploy_time());
     generated.insert(
         "checklist-link",
         format!("[readiness checklist](#readiness-checklist) ({}/{} items checked)", items.iter().filter(|i| i.ok).count(), items.len()),
@@ -205,7 +267,7 @@ pub fn render(
             doc = log::set_field(&doc, label, v);
         }
     }
-    (doc, blockers)
+    Ok((lifecycle.write(&doc), blockers))
 }
 
 /// The runbook §8 template: `{name}` stands for the generated region
@@ -220,6 +282,7 @@ const TEMPLATE: &str = "# Release {release} Decision Log\n\n\
 - Config diff report: {config-link}\n  \
 - Dashboards: {dashboards}\n\
 - **Go/No-Go Decision:** {go-no-go}\n\
+- **Release lifecycle:** {lifecycle-state}\n\
 - **Rollback executed:** {rollback}\n\
 - **Success verdict:** {verdict}\n\
 - **Retrospective due by:** {retrospective}\n\
@@ -227,20 +290,22 @@ const TEMPLATE: &str = "# Release {release} Decision Log\n\n\
 - **Outstanding risks/debt:** {risks}\n\n\
 Text outside the `release-gate` markers is yours: re-running decision-log-commit\n\
 updates only the marked sections.\n\n\
-## Readiness checklist\n\n{checklist}\n\n## Gate results\n\n{gates}\n\n## Applied config hashes\n\n{config-hashes}\n\n{gate-data}\n";
+## Release lifecycle\n\n{lifecycle}\n\n## Readiness checklist\n\n{checklist}\n\n## Gate results\n\n{gates}\n\n## Applied config hashes\n\n{config-hashes}\n\n{gate-data}\n";
 
 /// The generated regions of the template, each shown as `…` until written.
-const REGIONS: [&str; 13] = [
+const REGIONS: [&str; 15] = [
     "datetime",
     "checklist-link",
     "smoke-links",
     "config-link",
     "dashboards",
     "go-no-go",
+    "lifecycle-state",
     "rollback",
     "verdict",
     "retrospective",
     "risks",
+    "lifecycle",
     "checklist",
     "gates",
     "config-hashes",
@@ -278,6 +343,7 @@ pub fn entry_from_check_run(key: &str, c: &release_gate_core::evidence::Counted,
         hashes: BTreeMap::new(),
         steps: Vec::new(),
         retrospective: None,
+        checks: c.statuses.clone(),
     }
 }
 
@@ -307,6 +373,7 @@ pub fn entry_of(report: &Report, url: Option<String>) -> Result<GateEntry, Repor
             Some(url) => format!("{} ({url})", g.retrospective_due),
             None => g.retrospective_due.clone(),
         }),
+        checks: report.checks.iter().map(|c| (c.id.clone(), c.status)).collect(),
     })
 }
 

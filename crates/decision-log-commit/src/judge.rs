@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use release_gate_core::evidence::{Reading, Says};
 use release_gate_core::report::Status;
 
 use crate::log::GateEntry;
@@ -17,26 +18,16 @@ pub struct ItemState {
     pub label: String,
     /// Ok.
     pub ok: bool,
-    /// Each piece of evidence: held (`Pass`) or not (`Fail`), and what it says.
+    /// Each piece of evidence: held (`Pass`), not (`Fail`) or only shown
+    /// (`Skip`, a link), and what it says.
     pub lines: Vec<(Status, String)>,
 }
 
-/// Evidence observed at the edge for one evidence entry that is not a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observed {
-    /// Present, with a link or path to show and its age if known.
-    Present { shown: String, at: Option<jiff::Timestamp> },
-    /// Missing, with why.
-    Missing(String),
-}
-
-/// Judges the checklist from the gates' entries and observed evidence.
-pub fn checklist(
-    policy: &LogPolicy,
-    entries: &BTreeMap<String, GateEntry>,
-    observe: &dyn Fn(&Evidence) -> Observed,
-    now: jiff::Timestamp,
-) -> Vec<ItemState> {
+/// Judges the checklist: each item's evidence read through `read`
+/// ([`crate::evidence::read`] at the edge). An item is checked only when
+/// every piece of evidence bound to it that can tell says success, at least
+/// one can, and none is older than its `max-age`.
+pub fn checklist(policy: &LogPolicy, read: &dyn Fn(&Evidence) -> Reading, now: jiff::Timestamp) -> Vec<ItemState> {
     let mut out = Vec::new();
     let mut keys: Vec<(String, String)> = ITEMS.iter().map(|(k, l)| ((*k).to_owned(), (*l).to_owned())).collect();
     for k in policy.checklist.keys() {
@@ -47,67 +38,52 @@ pub fn checklist(
     for (key, label) in keys {
         let evidence = policy.checklist.get(&key).cloned().unwrap_or_default();
         let mut lines = Vec::new();
-        let mut ok = !evidence.is_empty();
         if evidence.is_empty() {
             lines.push((Status::Fail, "no evidence bound to this item in the policy (decision-log-commit.checklist)".to_owned()));
         }
         for ev in &evidence {
-            if let Some(r) = &ev.report {
-                match entries.get(r) {
-                    Some(e) if e.passing() => lines.push((
-                        Status::Pass,
-                        format!("{r}: {}{}", e.verdict, e.url.as_ref().map(|u| format!(" ([report]({u}))")).unwrap_or_default()),
-                    )),
-                    Some(e) => {
-                        ok = false;
-                        lines.push((Status::Fail, format!("{r}: {} — {}", e.decision.as_deref().unwrap_or(&e.verdict), e.title)));
-                    }
-                    None => {
-                        ok = false;
-                        lines.push((Status::Fail, format!("{r}: no report for this release")));
-                    }
+            let r = read(ev);
+            let limit = ev.max_age.as_deref().and_then(release_gate_core::policy::duration);
+            let age = ev.max_age.as_deref().unwrap_or_default();
+            lines.push(match (&r.says, limit, r.at) {
+                (Says::CannotTell(why), _, _) if ev.link.is_some() => (Status::Skip, format!("{}: {why}", r.shown)),
+                (Says::CannotTell(why), _, _) => (Status::Fail, format!("{}: cannot tell success from failure: {why}", r.shown)),
+                (Says::Failed(why), _, _) => (Status::Fail, format!("{}: {why}", r.shown)),
+                (Says::Passed(_), Some(limit), Some((at, from))) if now.duration_since(at) > limit => {
+                    (Status::Fail, format!("{}: stale: from {at} ({}), older than {age}", r.shown, from.as_str()))
                 }
-                continue;
-            }
-            match observe(ev) {
-                Observed::Missing(why) => {
-                    ok = false;
-                    lines.push((Status::Fail, why));
+                (Says::Passed(_), Some(_), None) => {
+                    (Status::Fail, format!("{}: its age is unknown and the policy limits it to {age}", r.shown))
                 }
-                Observed::Present { shown, at } => {
-                    let limit = ev.max_age.as_deref().and_then(release_gate_core::policy::duration);
-                    match (limit, at) {
-                        (Some(limit), Some(at)) if now.duration_since(at) > limit => {
-                            ok = false;
-                            lines.push((
-                                Status::Fail,
-                                format!("{shown}: stale, from {at}, older than {}", ev.max_age.as_deref().unwrap_or_default()),
-                            ));
-                        }
-                        (Some(_), None) => {
-                            ok = false;
-                            lines.push((
-                                Status::Fail,
-                                format!(
-                                    "{shown}: its age is unknown and the policy limits it to {}",
-                                    ev.max_age.as_deref().unwrap_or_default()
-                                ),
-                            ));
-                        }
-                        (_, at) => lines.push((Status::Pass, format!("{shown}{}", at.map(|t| format!(" ({t})")).unwrap_or_default()))),
-                    }
-                }
-            }
+                (Says::Passed(what), _, at) => (
+                    Status::Pass,
+                    format!("{}: {what}{}", r.shown, at.map(|(t, from)| format!(" ({t}, by {})", from.as_str())).unwrap_or_default()),
+                ),
+            });
         }
+        if !evidence.is_empty() && !lines.iter().any(|(st, _)| *st != Status::Skip) {
+            lines.push((
+                Status::Fail,
+                "nothing bound to this item can tell success from failure (a link is shown, never evidence)".to_owned(),
+            ));
+        }
+        let ok = lines.iter().any(|(st, _)| *st == Status::Pass) && !lines.iter().any(|(st, _)| *st == Status::Fail);
         out.push(ItemState { item: key, label, ok, lines });
     }
     out
 }
 
 /// The go/no-go: what is missing or failed (empty: go).
-/// `commit`: the commit being released, when known (online); evidence
-/// recorded for another commit, or offline without one, does not count then.
-pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items: &[ItemState], commit: Option<&str>) -> Vec<String> {
+/// `commit`: the commit being released, when known (online, or a local
+/// checkout's): evidence recorded for another commit, or for none, does
+/// not count then. `online`: a dry run never counts.
+pub fn blockers(
+    policy: &LogPolicy,
+    entries: &BTreeMap<String, GateEntry>,
+    items: &[ItemState],
+    commit: Option<&str>,
+    online: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     if policy.required.is_empty() {
         out.push("no gate is required (decision-log-commit.required is empty): nothing was verified; list the gates a GO needs".to_owned());
@@ -115,7 +91,7 @@ pub fn blockers(policy: &LogPolicy, entries: &BTreeMap<String, GateEntry>, items
     for r in &policy.required {
         match entries.get(r) {
             None => out.push(format!("no evidence from {r}: it has not reported for this release")),
-            Some(e) if commit.is_some() && e.dry_run => {
+            Some(e) if online && e.dry_run => {
                 out.push(format!("{r} was a dry run (evaluated as if at {}), which never counts; re-run it without `now`", e.generated_at))
             }
             Some(e) if commit.is_some() && e.commit.as_deref() != commit => out.push(format!(
@@ -171,6 +147,7 @@ mod tests {
             hashes: BTreeMap::new(),
             steps: Vec::new(),
             retrospective: None,
+            checks: BTreeMap::new(),
         }
     }
 
@@ -189,11 +166,11 @@ mod tests {
     fn go_only_when_every_required_gate_passed_on_this_commit() {
         let policy = LogPolicy::default();
         let good = all_passing(&policy);
-        assert!(blockers(&policy, &good, &[], Some(HEAD)).is_empty());
+        assert!(blockers(&policy, &good, &[], Some(HEAD), true).is_empty());
         let no_go = |edit: &dyn Fn(&mut BTreeMap<String, GateEntry>), expect: &str| {
             let mut entries = good.clone();
             edit(&mut entries);
-            let b = blockers(&policy, &entries, &[], Some(HEAD));
+            let b = blockers(&policy, &entries, &[], Some(HEAD), true);
             assert!(b.iter().any(|x| x.contains(expect)), "{expect:?} not in {b:?}");
         };
         no_go(&|e| drop(e.remove("config-diff")), "no evidence from config-diff");
@@ -208,34 +185,47 @@ mod tests {
         no_go(&|e| drop(e.insert("smoke-gate-post".into(), entry("smoke-gate-post", "fail", Some("rollback")))), "smoke-gate-post failed");
         // No gate required: nothing was verified, whatever passed.
         let none = LogPolicy { required: Vec::new(), ..LogPolicy::default() };
-        let b = blockers(&none, &good, &[], Some(HEAD));
+        let b = blockers(&none, &good, &[], Some(HEAD), true);
         assert!(b.iter().any(|x| x.contains("no gate is required")), "{b:?}");
     }
 
     #[test]
-    fn a_checklist_item_without_evidence_is_unchecked_and_blocks() {
-        // No evidence bound to an item, evidence reports that are missing,
-        // failed, or a file that is not there: never checked.
+    fn a_checklist_item_is_checked_only_on_evidence_that_says_success_and_is_young_enough() {
+        use release_gate_core::evidence::AgeFrom;
+        // No evidence bound to an item: never checked.
         let policy = LogPolicy { checklist: BTreeMap::new(), ..LogPolicy::default() };
-        let items = checklist(&policy, &BTreeMap::new(), &|_| Observed::Missing("x".into()), jiff::Timestamp::UNIX_EPOCH);
+        let reading = |says: Says, at: Option<jiff::Timestamp>| Reading { shown: "`x`".into(), says, at: at.map(|t| (t, AgeFrom::Own)) };
+        let items = checklist(&policy, &|_| reading(Says::Passed("ok".into()), None), jiff::Timestamp::UNIX_EPOCH);
         assert_eq!(items.len(), ITEMS.len());
         assert!(items.iter().all(|i| !i.ok), "{items:?}");
-        let b = blockers(&policy, &all_passing(&policy), &items, Some(HEAD));
+        let b = blockers(&policy, &all_passing(&policy), &items, Some(HEAD), true);
         assert_eq!(b.len(), ITEMS.len(), "{b:?}");
         assert!(b[0].contains("no evidence bound to this item"), "{b:?}");
 
         let mut bound = LogPolicy::default();
         let file = Evidence { file: Some("reports/x.json".into()), ..Evidence::default() };
         bound.checklist = ITEMS.iter().map(|(k, _)| ((*k).to_owned(), vec![file.clone()])).collect();
-        let stale = |_: &Evidence| Observed::Present { shown: "`reports/x.json`".into(), at: Some(jiff::Timestamp::UNIX_EPOCH) };
+        let now: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().unwrap();
+        let all = |p: &LogPolicy, r: Reading| checklist(p, &|_| r.clone(), now);
+        assert!(all(&bound, reading(Says::Passed("ok".into()), None)).iter().all(|i| i.ok), "no age limit: success is enough");
+        // Evidence that says it failed, or cannot tell: unchecked.
+        assert!(all(&bound, reading(Says::Failed("result FAIL".into()), None)).iter().all(|i| !i.ok));
+        let cannot = all(&bound, reading(Says::CannotTell("no kind".into()), None));
+        assert!(cannot.iter().all(|i| !i.ok) && cannot[0].lines[0].1.contains("cannot tell success from failure"), "{cannot:?}");
+        // Too old, or of unknown age, where the policy limits it.
         let mut aged = bound.clone();
         for evs in aged.checklist.values_mut() {
             evs[0].max_age = Some("7d".into());
         }
-        let now: jiff::Timestamp = "2026-12-01T13:30:00Z".parse().unwrap();
-        assert!(checklist(&aged, &BTreeMap::new(), &stale, now).iter().all(|i| !i.ok), "stale evidence checks nothing");
-        let unknown_age = |_: &Evidence| Observed::Present { shown: "`reports/x.json`".into(), at: None };
-        assert!(checklist(&aged, &BTreeMap::new(), &unknown_age, now).iter().all(|i| !i.ok), "an unknown age is not young");
-        assert!(checklist(&bound, &BTreeMap::new(), &stale, now).iter().all(|i| i.ok), "no age limit: present is enough");
+        assert!(all(&aged, reading(Says::Passed("ok".into()), Some(jiff::Timestamp::UNIX_EPOCH))).iter().all(|i| !i.ok), "stale");
+        assert!(all(&aged, reading(Says::Passed("ok".into()), None)).iter().all(|i| !i.ok), "an unknown age is not young");
+        assert!(all(&aged, reading(Says::Passed("ok".into()), Some(now))).iter().all(|i| i.ok));
+        // A link alone is shown, never evidence.
+        let mut linked = LogPolicy::default();
+        let link = Evidence { link: Some("plan".into()), ..Evidence::default() };
+        linked.checklist = ITEMS.iter().map(|(k, _)| ((*k).to_owned(), vec![link.clone()])).collect();
+        let items = all(&linked, reading(Says::CannotTell("a link".into()), None));
+        assert!(items.iter().all(|i| !i.ok), "{items:?}");
+        assert!(items[0].lines.iter().any(|(st, l)| *st == Status::Fail && l.contains("can tell success")), "{items:?}");
     }
 }

@@ -10,15 +10,16 @@
 
 pub mod commit;
 pub mod document;
+pub mod evidence;
 pub mod judge;
 pub mod log;
 pub mod observe;
 pub mod policy;
 
-pub use document::{Hand, RenderCtx, entry_of, render, template};
-pub use judge::{ItemState, Observed, blockers, checklist};
-pub use observe::{file_time, observer, read_reports};
-pub use policy::{Archive, Dashboard, Evidence, ITEMS, LogPolicy};
+pub use document::{Hand, Recording, RenderCtx, entry_of, render, template};
+pub use judge::{ItemState, blockers, checklist};
+pub use observe::{file_time, read_reports};
+pub use policy::{Archive, Dashboard, Evidence, ITEMS, Kind, LogPolicy};
 pub use release_gate_core::evidence::CheckRuns;
 
 use std::collections::BTreeMap;
@@ -187,15 +188,26 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         notes: args.notes.clone(),
         rollback: args.rollback.clone(),
     };
+    let online = run.github().is_some();
+    // Who moves the lifecycle's go/no-go; a dry run online moves nothing.
+    let recording = (!run.published_dry_run()).then(|| {
+        let t = run.transition(release_gate_core::decision_log::State::Go, "");
+        Recording { by: t.by, via: t.via }
+    });
     let ctx = RenderCtx {
         release: &release,
-        commit: run.ctx.sha.clone().filter(|_| run.github().is_some()),
+        log: &log_rel,
+        commit: run.commit.clone(),
+        online,
+        files: evidence::Files::Local(&root),
+        links: &links,
+        check_runs: &check_runs,
+        recording,
         now,
         run_url: run.ctx.run_url(),
         policy: &policy,
         fallback,
     };
-    let observe = observer(&root, &release, &links, &check_runs, run.github().is_some());
     let via = match args.via {
         Via::Auto if run.github().is_some() => Via::Api,
         Via::Auto => Via::None,
@@ -203,10 +215,10 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     };
     // The blockers of the document last rendered are those of the one saved.
     let last_blockers = std::cell::RefCell::new(Vec::new());
-    let render_on = |existing: Option<&str>| {
-        let (doc, blockers) = render(existing, &entries, &ctx, &hand, &observe);
+    let render_on = |existing: Option<&str>| -> Result<String, commit::SaveError> {
+        let (doc, blockers) = render(existing, &entries, &ctx, &hand)?;
         *last_blockers.borrow_mut() = blockers;
-        (doc, ())
+        Ok(doc)
     };
 
     let mut report = run.new_report();
@@ -223,14 +235,14 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             let message = format!("Decision log for release {release}");
             let repo_path = root.in_repository(&log_rel);
             let target = commit::Target { path: &repo_path, branch: &branch, message: &message, max_attempts: policy.max_attempts };
-            run.block_on(commit::via_api(gh, &target, &|existing| Ok(render_on(existing).0))).map_err(commit::CommitError::from)?
+            run.block_on(commit::via_api(gh, &target, &render_on)).map_err(commit::CommitError::from)?
         }
         Via::Git | Via::None => {
             // A log that cannot be read as text is an error, never rebuilt over.
             let existing = root
                 .read_text_if_present(&log_rel, "decision log")
                 .map_err(|e| anyhow::anyhow!("{e}; the log is left as it is: fix it by hand, then re-run"))?;
-            let (doc, _) = render_on(existing.as_deref());
+            let doc = render_on(existing.as_deref()).map_err(commit::CommitError::from)?;
             root.write(&log_rel, doc.as_bytes(), "decision log")?;
             if via == Via::Git {
                 commit::via_git(root.real(), &log_rel, &format!("Decision log for release {release}")).map_err(commit::CommitError::from)?

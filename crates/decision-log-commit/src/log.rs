@@ -50,6 +50,10 @@ pub struct GateEntry {
     /// release-guard: when the retrospective is due (and its issue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrospective: Option<String>,
+    /// Each of the gate's checks and its status, by id: what checklist
+    /// evidence bound to one rule reads (a skipped rule is never a pass).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, release_gate_core::report::Status>,
 }
 
 impl GateEntry {
@@ -103,6 +107,7 @@ mod tests {
             hashes: BTreeMap::new(),
             steps: vec!["1. disable -- done: x".into()],
             retrospective: None,
+            checks: BTreeMap::new(),
         };
         let doc = format!("x\n{}\n", data_line(&e));
         assert!(!data_line(&e)[4..data_line(&e).len() - 3].contains("--"));

@@ -1,14 +1,10 @@
-//! Evidence read at the edge: the gates' reports, files, links and check runs.
+//! The gates' reports read at the edge, and the instants evidence files
+//! carry (the readers of each evidence kind are in [`crate::evidence`]).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use release_gate_core::evidence::CheckRuns;
-use release_gate_core::paths::{PathError, Root};
+use release_gate_core::paths::Root;
 use release_gate_core::report::{Report, ReportError};
-
-use crate::judge::Observed;
-use crate::policy::Evidence;
 
 /// Another release's report in this release's directory.
 #[derive(Debug, thiserror::Error)]
@@ -46,55 +42,6 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> Result<Vec<(PathB
     Ok(reports)
 }
 
-/// Observes file, check-run and link evidence at the edge.
-pub fn observer<'a>(
-    root: &'a Root,
-    release: &'a str,
-    links: &'a BTreeMap<String, String>,
-    check_runs: &'a CheckRuns,
-    online: bool,
-) -> impl Fn(&Evidence) -> Observed + 'a {
-    move |ev: &Evidence| {
-        if let Some(todo) = &ev.todo {
-            return Observed::Missing(format!("not bound to evidence yet: {todo} (policy: decision-log-commit.checklist)"));
-        }
-        if let Some(f) = &ev.file {
-            let rel = f.replace("{release}", release);
-            let path = match root.file(&rel, "evidence") {
-                Ok(p) => p,
-                Err(PathError::NotFound { .. }) => return Observed::Missing(format!("`{rel}`: file not found")),
-                Err(PathError::Outside { why, .. }) => {
-                    return Observed::Missing(format!(
-                        "`{rel}` leads outside the repository ({why}); evidence must be a file of the repository"
-                    ));
-                }
-                Err(e) => return Observed::Missing(format!("`{rel}`: {e}")),
-            };
-            let Ok(text) = std::fs::read(&path) else { return Observed::Missing(format!("`{rel}`: cannot be read")) };
-            return Observed::Present { shown: format!("`{rel}`"), at: file_time(&text).or_else(|| mtime(&path)) };
-        }
-        if let Some(name) = &ev.link {
-            return match links.get(name) {
-                Some(u) if u.starts_with("https://") => Observed::Present { shown: format!("[{name}]({u})"), at: None },
-                Some(u) => Observed::Missing(format!("{name}: link `{u}` is not https")),
-                None => Observed::Missing(format!("{name}: no link given (input evidence: {name}=URL)")),
-            };
-        }
-        if let Some(name) = &ev.check_run {
-            return match check_runs.counting.get(name) {
-                Some(c) if c.passed() => Observed::Present { shown: format!("[{name}]({})", c.url), at: None },
-                Some(c) => Observed::Missing(format!("[{name}]({}) concluded {}", c.url, c.conclusion)),
-                None => match check_runs.refused.get(name) {
-                    Some(why) => Observed::Missing(format!("{name}: the check run with that name does not count: {why}")),
-                    None if online => Observed::Missing(format!("{name}: no such check run on this commit")),
-                    None => Observed::Missing(format!("{name}: check runs cannot be read offline")),
-                },
-            };
-        }
-        Observed::Missing("the evidence entry names nothing (report, file, check-run, link or todo)".into())
-    }
-}
-
 /// A timestamp the evidence file carries: a JSON `generated_at`, `executed_at`
 /// or `timestamp`, or the first RFC 3339 timestamp in the text.
 pub fn file_time(bytes: &[u8]) -> Option<jiff::Timestamp> {
@@ -109,6 +56,7 @@ pub fn file_time(bytes: &[u8]) -> Option<jiff::Timestamp> {
     text.split(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '(' || c == ')').find_map(|w| w.parse::<jiff::Timestamp>().ok())
 }
 
+/// A file's modification time.
 pub fn mtime(p: &Path) -> Option<jiff::Timestamp> {
     let t = std::fs::metadata(p).ok()?.modified().ok()?;
     jiff::Timestamp::try_from(t).ok()

@@ -5,27 +5,72 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// One piece of evidence for a checklist item.
+/// How a file's success is read.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// JSON results: `field` must equal `expected`.
+    Json,
+    /// A JUnit report: tests ran, none failed.
+    Junit,
+    /// A text log: a line matches `success`, none matches `failure`.
+    Text,
+    /// A Markdown document: text besides headings, and a reviewer after `reviewed-by`.
+    Markdown,
+}
+
+/// One piece of evidence for a checklist item, and how to read it (see
+/// `evidence.rs`: a kind that cannot tell success from failure never ticks
+/// an item).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Evidence {
     /// A gate's report key: `artifact-verify`, `smoke-gate-canary`.
     #[serde(default)]
     pub report: Option<String>,
-    /// A file in the repository (`{release}` replaced).
+    /// For `report`: the gate's checks (by id) that must have passed; a skipped check never did.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// A file in the repository (`{release}` replaced); needs a `kind`.
     #[serde(default)]
     pub file: Option<String>,
+    /// How to read success from `file`.
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    /// `kind: json`: the success field, a JSON pointer (`/summary/verified`) or a dotted path (`summary.verified`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// `kind: json`: the field's value on success (compared exactly: `"pass"` is not `"PASS"`, `"true"` not `true`).
+    #[serde(default)]
+    pub expected: Option<serde_json::Value>,
+    /// `kind: json`: a field that must name this release (a result for another release is not evidence).
+    #[serde(default)]
+    pub release_field: Option<String>,
+    /// `kind: text`: a regular expression a line must match (multi-line: `^` and `$` are a line's ends).
+    #[serde(default)]
+    pub success: Option<String>,
+    /// `kind: text`: a regular expression no line may match.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// `kind: markdown`: the words that introduce the reviewer (`reviewed by`), case-insensitive.
+    #[serde(default)]
+    pub reviewed_by: Option<String>,
+    /// `kind: markdown`: who may review (empty: anyone named).
+    #[serde(default)]
+    pub reviewers: Vec<String>,
     /// A check run on the commit, by name.
     #[serde(default)]
     pub check_run: Option<String>,
-    /// A link given as input (`--evidence NAME=URL`).
+    /// A link given as input (`--evidence NAME=URL`): shown beside the
+    /// item, never evidence (a link cannot tell success from failure).
     #[serde(default)]
     pub link: Option<String>,
     /// Evidence still to be bound (`release-gate init` writes these): never
     /// met; the blocker shows this text, which says what to bind.
     #[serde(default)]
     pub todo: Option<String>,
-    /// Oldest acceptable evidence, e.g. `7d` (files: their own timestamp, else mtime).
+    /// Oldest acceptable evidence, e.g. `7d` (files: their own timestamp,
+    /// else the commit that last changed them, else their modification time).
     #[serde(default)]
     pub max_age: Option<String>,
 }

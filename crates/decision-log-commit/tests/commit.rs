@@ -22,11 +22,13 @@ decision-log-commit:
   checklist:
     artifact-integrity: [{report: artifact-verify}]
     change-scope-locked: [{report: freeze-check}]
-    dependencies-verified: [{file: "reports/pact/{release}/results.json"}]
+    dependencies-verified: [{file: "reports/pact/{release}/results.json", kind: json, field: verified, expected: true}]
     observability-baselines: [{report: smoke-gate-canary}]
-    risk-controls: [{file: "reports/kill-switch/{release}.json", max-age: 7d}]
+    risk-controls: [{file: "reports/kill-switch/{release}.json", kind: json, field: result, expected: pass, max-age: 7d}]
     data-protection: [{report: artifact-verify}]
-    communication-plan: [{link: communication-plan}]
+    communication-plan:
+      - {file: "docs/releases/{release}/communication-plan.md", kind: markdown, reviewed-by: "reviewed by", reviewers: [operations]}
+      - {link: communication-plan}
 "#;
 
 fn report(gate: &str, stage: Option<&str>, status: Status, warn: Option<&str>) -> Report {
@@ -67,6 +69,7 @@ impl Repo {
     fn evidence(&self, kill_switch_at: &str) {
         self.write("reports/pact/2.4.0/results.json", r#"{"verified": true}"#);
         self.write("reports/kill-switch/2.4.0.json", format!(r#"{{"executed_at": "{kill_switch_at}", "result": "pass"}}"#));
+        self.write("docs/releases/2.4.0/communication-plan.md", "# Plan\n\nAnnouncement drafted, reviewed by operations.\n");
     }
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = clean_command(Path::new(env!("CARGO_BIN_EXE_decision-log-commit")));
@@ -128,8 +131,17 @@ fn the_log_follows_the_template_computes_go_and_keeps_hand_written_text() {
     ] {
         assert!(log.contains(field), "missing {field:?} in\n{log}");
     }
-    assert!(log.contains("2026-12-01 13:30 UTC"));
+    assert!(
+        log.contains("Release date/time (UTC):** <!-- release-gate:begin datetime -->\n_not deployed yet_"),
+        "the deploy's time, once there is one"
+    );
     assert!(log.contains("**GO**"));
+    assert!(
+        log.contains("- **Release lifecycle:** <!-- release-gate:begin lifecycle-state -->\n**GO** since 2026-12-01T13:30:00Z"),
+        "{log}"
+    );
+    assert!(log.contains("[x] Communication plan"), "{log}");
+    assert!(log.contains("[communication-plan](https://wiki.tradepulse.example/rel/2.4.0): a link is shown, never evidence"), "{log}");
     assert!(log.contains("[x] Risk controls"));
     assert!(log.contains("https://grafana.tradepulse.internal/d/release-control"), "runbook §9 dashboards by default");
     assert!(log.contains("approved by alice") && log.contains("approved by bob") && log.contains("passed only on a retry"), "risks listed");
@@ -153,11 +165,91 @@ fn the_log_follows_the_template_computes_go_and_keeps_hand_written_text() {
     assert!(log.contains("Participants:** carol (captain), dan (SRE)"), "earlier input kept");
     assert!(log.contains("**NO-GO**"));
     assert!(log.contains("Required — smoke-gate-canary decided rollback"), "{log}");
-    assert!(log.contains("readiness “Observability baselines” unchecked: smoke-gate-canary: rollback"), "{log}");
     assert!(
-        log.contains("readiness “Communication plan” unchecked: communication-plan: no link given"),
-        "links are inputs, judged on every run: {log}"
+        log.contains("readiness “Observability baselines” unchecked: [smoke-gate-canary](reports/release-gate/2.4.0/smoke-gate-canary.json): rollback"),
+        "{log}"
     );
+    assert!(log.contains("`communication-plan`: no link given"), "links are inputs, shown on every run: {log}");
+    // The lifecycle moved back to NO-GO, both transitions kept.
+    let lc = release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap();
+    let states: Vec<&str> = lc.transitions.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!(states, ["GO", "NO-GO"], "{log}");
+}
+
+#[test]
+fn evidence_that_says_it_failed_never_ticks_its_item() {
+    // Every file is there; each says the opposite of success.
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "reports/kill-switch/2.4.0.json",
+            r#"{"executed_at": "2026-11-28T09:00:00Z", "result": "FAIL"}"#,
+            "“Risk controls” unchecked: `reports/kill-switch/2.4.0.json`: `result` is \"FAIL\", not \"pass\"",
+        ),
+        (
+            "reports/pact/2.4.0/results.json",
+            r#"{"verified": false}"#,
+            "“Dependencies verified” unchecked: `reports/pact/2.4.0/results.json`: `verified` is false, not true",
+        ),
+        (
+            "docs/releases/2.4.0/communication-plan.md",
+            "",
+            "“Communication plan” unchecked: `docs/releases/2.4.0/communication-plan.md`: empty",
+        ),
+        ("docs/releases/2.4.0/communication-plan.md", "# Plan\n\nDrafted.\n", "no line names its reviewer"),
+        (
+            "reports/kill-switch/2.4.0.json",
+            r#"{"executed_at": "2026-11-28T09:00:00Z", "result": "pass""#,
+            "cannot tell success from failure: not JSON",
+        ),
+    ];
+    for (file, content, blocker) in cases {
+        let repo = Repo::new();
+        all_good(&repo);
+        repo.evidence("2026-11-28T09:00:00Z");
+        let (code, r, _) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+        assert_eq!((code, r["outputs"]["decision"].as_str()), (0, Some("go")), "the good evidence is a GO: {r:#}");
+        repo.write(file, content);
+        let (code, r, _) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+        assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("no-go")), "{file}: {content:?}");
+        let blockers: Vec<String> = r["data"]["blockers"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_owned()).collect();
+        assert!(blockers.iter().any(|b| b.contains(blocker)), "{file}: {blocker:?} not in {blockers:#?}");
+    }
+    // A file with no kind, and a link alone, cannot tick an item.
+    let repo = Repo::new();
+    all_good(&repo);
+    repo.evidence("2026-11-28T09:00:00Z");
+    repo.write(
+        ".github/release-gate.yml",
+        POLICY
+            .replace(r#"{file: "reports/pact/{release}/results.json", kind: json, field: verified, expected: true}"#, r#"{file: "reports/pact/{release}/results.json"}"#)
+            .replace(r#"      - {file: "docs/releases/{release}/communication-plan.md", kind: markdown, reviewed-by: "reviewed by", reviewers: [operations]}
+"#, ""),
+    );
+    let (code, r, _) = parse(&repo.cmd(&["--via", "none", "--evidence", "communication-plan=https://wiki.example/plan"]).output().unwrap());
+    assert_eq!(code, 1, "{r:#}");
+    let blockers = r["data"]["blockers"].to_string();
+    assert!(blockers.contains("“Dependencies verified” unchecked: `reports/pact/{release}/results.json`: cannot tell success from failure: a file needs a `kind`"), "{blockers}");
+    assert!(blockers.contains("“Communication plan” unchecked: nothing bound to this item can tell success from failure"), "{blockers}");
+}
+
+#[test]
+fn a_skipped_rule_is_not_evidence() {
+    // freeze-check passed, but its release-train rule was skipped (no pull request, no train export).
+    let repo = Repo::new();
+    all_good(&repo);
+    repo.evidence("2026-11-28T09:00:00Z");
+    repo.write(".github/release-gate.yml", POLICY.replace("[{report: freeze-check}]", "[{report: freeze-check, checks: [release-train]}]"));
+    let mut freeze = report("freeze-check", None, Status::Pass, None);
+    freeze.push(Check::new("release-train", Status::Skip, "not a pull request event"));
+    repo.add(GOOD_DIR, &freeze);
+    let (code, r, _) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+    assert_eq!(code, 1, "{r:#}");
+    assert!(r["data"]["blockers"].to_string().contains("`release-train` was skipped, which is not a pass"), "{r:#}");
+    freeze.checks.pop();
+    freeze.push(Check::new("release-train", Status::Pass, "every PR carries the label"));
+    repo.add(GOOD_DIR, &freeze);
+    let (code, r, _) = parse(&repo.cmd(&["--via", "none"]).output().unwrap());
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (0, Some("go")), "{r:#}");
 }
 
 #[test]
@@ -171,12 +263,14 @@ fn no_go_names_exactly_what_is_missing_failed_or_stale() {
     let has = |s: &str| blockers.iter().any(|b| b.contains(s));
     assert!(has("freeze-check failed: freeze-check fail"), "{blockers:#?}");
     assert!(has("no evidence from config-diff: it has not reported"), "{blockers:#?}");
-    assert!(has("“Artifact integrity” unchecked: artifact-verify: no report"), "{blockers:#?}");
+    assert!(has("“Artifact integrity” unchecked: `artifact-verify`: no report"), "{blockers:#?}");
     assert!(
-        has("“Risk controls” unchecked: `reports/kill-switch/2.4.0.json`: stale, from 2026-11-20T09:00:00Z, older than 7d"),
+        has(
+            "“Risk controls” unchecked: `reports/kill-switch/2.4.0.json`: stale: from 2026-11-20T09:00:00Z (its own timestamp), older than 7d"
+        ),
         "{blockers:#?}"
     );
-    assert!(has("“Communication plan” unchecked: communication-plan: no link given"), "{blockers:#?}");
+    assert!(!has("“Dependencies verified”"), "the pact results say verified: {blockers:#?}");
 }
 
 #[test]
@@ -484,17 +578,21 @@ fn a_gate_from_another_job_is_recorded_from_its_trusted_check_run_and_never_over
     );
     let (_, r) = run(&fake);
     assert!(r["data"]["blockers"].to_string().contains("no evidence from freeze-check"), "{}", r["data"]["blockers"]);
-    // This workflow's: recorded, with its decision and commit.
-    fake.add_check_run(
+    // This workflow's: recorded, with its decision, commit and checks (the
+    // row freeze-check embeds in its check run).
+    let id = fake.add_check_run(
         &head,
         "release-gate/freeze-check",
         "success",
         "github-actions",
         Some("release-gate/v3 release=2.4.0 run=77 attempt=1 at=2026-12-01T13:30:00Z"),
     );
+    let row = release_gate_core::comment::Row::from_report(&report("freeze-check", None, Status::Pass, None)).embed();
+    fake.with(|s| s.check_runs.iter_mut().filter(|r| r["id"] == id).for_each(|r| r["output"]["summary"] = json!(row)));
     let (_, r) = run(&fake);
     let blockers = r["data"]["blockers"].to_string();
     assert!(!blockers.contains("freeze-check"), "{blockers}");
+    assert!(blockers.contains("“Artifact integrity” unchecked"), "the checklist still reads its other evidence: {blockers}");
     let log = fake.file("release/2.4.0", LOG).unwrap();
     assert!(log.contains(&format!(r#""key":"freeze-check","verdict":"pass","title":"release-gate/freeze-check","generated_at":"2026-12-01T13:30:00Z","commit":"{head}""#)), "{log}");
     // config-diff's recorded entry (with the hashes) is not replaced by its check run.

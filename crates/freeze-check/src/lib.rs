@@ -65,6 +65,9 @@ pub struct Inputs {
     pub calendar: Vec<Interval>,
     /// The pull request, on pull_request events.
     pub pr: Option<PullFacts>,
+    /// The train's exported pull requests, when configured and there
+    /// (`Err`: configured, and where it was looked for).
+    pub train: Option<Result<scope::Train, String>>,
     /// The on-call roster, when configured.
     pub roster: Option<oncall::Roster>,
     /// Timezone shown beside UTC.
@@ -193,13 +196,24 @@ pub fn evaluate(policy: &FreezePolicy, release: &str, input: &Inputs, report: &m
         }
     });
     // release train
-    report.push(match (&input.pr, policy.release_train.enabled) {
-        (_, false) => Check::new("release-train", Status::Skip, "disabled in the policy"),
-        (None, true) => Check::new("release-train", Status::Skip, "not a pull request event"),
-        (Some(pr), true) => match scope::release_train(&policy.release_train, release, pr) {
-            Ok(msg) => Check::new("release-train", Status::Pass, msg),
-            Err(msg) => Check::new("release-train", Status::Fail, msg),
-        },
+    // A skipped rule is not evidence: "Change scope locked" reads this check
+    // and ticks only on a pass.
+    let skip = |why: String| Check::new("release-train", Status::Skip, why);
+    let train: Result<Result<String, String>, Check> = match (&input.pr, policy.release_train.enabled, &input.train) {
+        (_, false, _) => Err(skip("disabled in the policy".into())),
+        (Some(pr), true, _) => Ok(scope::release_train(&policy.release_train, release, pr)),
+        (None, true, Some(Ok(t))) => Ok(scope::release_train_of(&policy.release_train, release, t)),
+        (None, true, Some(Err(missing))) => {
+            Err(skip(format!("not a pull request event, and no train export at `{missing}`: nothing was checked")))
+        }
+        (None, true, None) => Err(skip(
+            "not a pull request event, and no train export configured (freeze-check.release-train.file): nothing was checked".into(),
+        )),
+    };
+    report.push(match train {
+        Ok(Ok(msg)) => Check::new("release-train", Status::Pass, msg),
+        Ok(Err(msg)) => Check::new("release-train", Status::Fail, msg),
+        Err(skip) => skip,
     });
     // on-call
     report.push(match (&policy.oncall, &input.roster) {
@@ -310,7 +324,8 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         None => None,
     };
     let read = |path: &Path, what: &str| Ok(run.root.read_text(path, what)?);
-    let input = inputs(policy, &run.policy.reporting.display_timezone, &read, run.now, pr)?;
+    let mut input = inputs(policy, &run.policy.reporting.display_timezone, &read, run.now, pr)?;
+    input.train = observe::train(policy, &run.release, &run.root)?;
     let mut report = run.new_report();
     evaluate(policy, &run.release, &input, &mut report);
     run.finish(report)

@@ -61,7 +61,23 @@ pub fn inputs(
         None => None,
     };
     let display = Zone::named(display_timezone).map_err(ObserveError::DisplayZone)?;
-    Ok(Inputs { now, calendar, pr, roster, display })
+    Ok(Inputs { now, calendar, pr, train: None, roster, display })
+}
+
+/// The train export the policy names for `release`, read from the
+/// checkout: `None` when none is configured, `Err(path)` when it is not
+/// there; one that does not read is an error at its line.
+pub fn train(
+    policy: &FreezePolicy,
+    release: &str,
+    root: &release_gate_core::paths::Root,
+) -> Result<Option<Result<scope::Train, String>>, ObserveError> {
+    let Some(file) = &policy.release_train.file else { return Ok(None) };
+    let rel = file.replace("{release}", release);
+    match root.read_text_if_present(&rel, "release train export (freeze-check.release-train.file)")? {
+        None => Ok(Some(Err(rel))),
+        Some(text) => Ok(Some(Ok(scope::parse_train(&text, &rel)?))),
+    }
 }
 
 /// The files [`inputs`] reads: the calendars and the roster.

@@ -228,11 +228,17 @@ pub struct ReleaseTrain {
     pub label: String,
     /// Ticket key pattern searched in title, body and head branch.
     pub ticket_pattern: String,
+    /// The train's pull requests exported as `gh pr list --base
+    /// release/{release} --state merged --json
+    /// number,title,body,headRefName,labels,author,mergedAt` writes them
+    /// (`{release}` replaced): checked by the same rule, PR by PR, where
+    /// there is no pull request to check (a push, a local run).
+    pub file: Option<String>,
 }
 
 impl Default for ReleaseTrain {
     fn default() -> Self {
-        Self { enabled: true, label: "release-{release}".into(), ticket_pattern: "[A-Z][A-Z0-9]+-[0-9]+".into() }
+        Self { enabled: true, label: "release-{release}".into(), ticket_pattern: "[A-Z][A-Z0-9]+-[0-9]+".into(), file: None }
     }
 }
 

@@ -62,6 +62,92 @@ pub fn release_train(rule: &ReleaseTrain, release: &str, pr: &PullFacts) -> Resu
     }
 }
 
+/// The train's pull requests, as exported (`gh pr list … --json
+/// number,title,body,headRefName,labels,author,mergedAt`).
+#[derive(Debug, Clone)]
+pub struct Train {
+    /// The export, repository-relative.
+    pub file: String,
+    /// Its pull requests.
+    pub pulls: Vec<PullFacts>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Exported {
+    number: u64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    head_ref_name: String,
+    #[serde(default)]
+    labels: Vec<ExportedLabel>,
+    #[serde(default)]
+    author: Option<ExportedAuthor>,
+}
+
+#[derive(serde::Deserialize)]
+struct ExportedLabel {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ExportedAuthor {
+    login: String,
+}
+
+/// Reads a train export; one that does not read is an error at its line.
+pub fn parse_train(text: &str, file: &str) -> Result<Train, release_gate_core::error::Located> {
+    let list: Vec<Exported> = serde_json::from_str(text).map_err(|e| release_gate_core::error::Located {
+        file: file.to_owned(),
+        line: e.line().max(1) as u64,
+        column: Some(e.column().max(1) as u64),
+        message: format!(
+            "not a pull request export ({e}); expected what `gh pr list --json number,title,body,headRefName,labels,author,mergedAt` writes"
+        ),
+    })?;
+    let pulls = list
+        .into_iter()
+        .map(|p| PullFacts {
+            number: p.number,
+            author: p.author.map(|a| a.login).unwrap_or_default(),
+            labels: p.labels.into_iter().map(|l| l.name).collect(),
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            head_ref: p.head_ref_name,
+            head_sha: String::new(),
+            reviews: Err("an exported pull request".into()),
+            teams: BTreeMap::new(),
+            permissions: BTreeMap::new(),
+        })
+        .collect();
+    Ok(Train { file: file.to_owned(), pulls })
+}
+
+/// The release-train rule over an exported train: every pull request
+/// carries the label and names a ticket; an empty train verifies nothing.
+pub fn release_train_of(rule: &ReleaseTrain, release: &str, train: &Train) -> Result<String, String> {
+    if train.pulls.is_empty() {
+        return Err(format!(
+            "`{}` lists no pull request: an empty train verifies nothing; export the train's merged pull requests",
+            train.file
+        ));
+    }
+    let refused: Vec<String> = train.pulls.iter().filter_map(|pr| release_train(rule, release, pr).err()).collect();
+    if refused.is_empty() {
+        Ok(format!(
+            "all {} pull request(s) in the train (`{}`) carry `{}` and name a ticket",
+            train.pulls.len(),
+            train.file,
+            rule.label.replace("{release}", release)
+        ))
+    } else {
+        Err(format!("{} of {} pull request(s) in `{}`: {}", refused.len(), train.pulls.len(), train.file, refused.join("; ")))
+    }
+}
+
 /// A granted emergency override.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Approval {

@@ -76,6 +76,17 @@ pub fn clean_command(bin: &Path) -> Command {
     cmd
 }
 
+/// [`clean_command`] for `bin` whose clock starts at `now` (RFC 3339, UTC)
+/// and runs on: Debian's `faketime` (libfaketime, installed by
+/// scripts/test), for the runs where a chosen `now` is refused (a dry run
+/// never counts in a deploy job) but a fixed day is needed.
+pub fn at_time(now: &str, bin: &Path) -> Command {
+    let t: jiff::Timestamp = now.parse().unwrap_or_else(|e| panic!("{now}: {e}"));
+    let mut cmd = clean_command(Path::new("faketime"));
+    cmd.env("TZ", "UTC").arg("-f").arg(format!("@{}", t.strftime("%Y-%m-%d %H:%M:%S"))).arg(bin);
+    cmd
+}
+
 /// A moto S3 server (PyPI `moto[server]`, installed by scripts/test) on
 /// 127.0.0.1, stopped when dropped.
 pub struct Moto {

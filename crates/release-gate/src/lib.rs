@@ -110,7 +110,7 @@ impl Outcome {
             .map(|b| {
                 let cause = self.rows.iter().filter(|r| r.verdict.is_none() && !r.skipped).find(|r| {
                     b.contains(&format!("from {}: it has not reported", r.key))
-                        || b.contains(&format!("{}: no report for this release", r.key))
+                        || b.contains(&format!("`{}`: no report for this release", r.key))
                 });
                 match cause {
                     Some(r) => format!("{b}: {} could not run: {}", r.key, r.headline),

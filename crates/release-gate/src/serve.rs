@@ -117,6 +117,16 @@ pub struct ProtectionRule {
     pub repository: Repository,
     /// The installation.
     pub installation: Installation,
+    /// Who triggered the deploy.
+    #[serde(default)]
+    pub sender: Option<Sender>,
+}
+
+/// The account behind a delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sender {
+    /// Login.
+    pub login: String,
 }
 
 /// A deployment's commit and ref.
@@ -349,6 +359,22 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
         .or_else(|| event.sha.clone())
         .ok_or_else(|| anyhow::anyhow!("the event names no commit"))?;
     let git_ref = event.deployment.as_ref().map(|d| d.git_ref.clone()).or_else(|| event.git_ref.clone()).unwrap_or_default();
+    // The production rules are for production: another environment the
+    // App is on (staging, canary) is answered without them.
+    if !deploy.production_environments.iter().any(|e| e == &event.environment) {
+        let mut report = Report::new("deploy-check", "-", jiff::Timestamp::now(), Some(sha));
+        report.push(release_gate_core::report::Check::new(
+            "environment",
+            Status::Pass,
+            format!(
+                "`{}` is not a production environment (deploy.production-environments: {}): release-gate's production rules do not apply",
+                event.environment,
+                deploy.production_environments.join(", ")
+            ),
+        ));
+        report.title = format!("{} is not a production environment", event.environment);
+        return Ok(report);
+    }
     let release = crate::deploy::release_from_ref(&deploy.release_refs, &git_ref)
         .ok_or_else(|| anyhow::anyhow!("the ref `{git_ref}` names no release (deploy.release-refs: {})", deploy.release_refs.join(", ")))?;
     let workflow = match gh.workflow_run(run_id).await {
@@ -356,6 +382,8 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
         Err(e) if e.is_unreachable() => return Err(e.into()),
         Err(_) => None,
     };
+    let log_policy = release_gate_core::policy::from_text::<decision_log_commit::LogPolicy>(policy_text.as_deref(), path)?.section;
+    let log_branch = release_gate_core::release::log_branch(&release, log_policy.branch.as_deref(), Some(&git_ref));
     let asked = crate::deploy::Asked {
         policy_text,
         policy_path: shared.config.policy.clone(),
@@ -365,23 +393,72 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
         server_url: shared.server_url.clone(),
         now: jiff::Timestamp::now(),
         workflow,
+        log_branch,
     };
     let (facts, log_policy) = crate::deploy::facts_remote(gh, &asked).await?;
-    let mut report = Report::new("deploy-check", &release, asked.now, Some(sha));
+    let mut report = Report::new("deploy-check", &release, asked.now, Some(sha.clone()));
     crate::deploy::judge(&facts, &log_policy, &mut report);
+    // Approving starts the deploy: recorded in the release's lifecycle, once.
+    if report.verdict != Verdict::Fail
+        && let Ok(lc) = &facts.lifecycle
+        && lc.state() == Some(release_gate_core::decision_log::State::Go)
+    {
+        use release_gate_core::decision_log::{State, Transition, save};
+        let t = Transition {
+            to: State::Deployed,
+            at: release_gate_core::report::rfc3339(asked.now),
+            by: event.sender.as_ref().map_or_else(|| "release-gate serve".to_owned(), |s| s.login.clone()),
+            via: format!(
+                "release-gate serve (deployment protection rule, {}/{}/actions/runs/{run_id})",
+                shared.server_url, event.repository.full_name
+            ),
+            commit: Some(sha),
+            why: format!("the protection rule approved the deploy to {}", event.environment),
+        };
+        let (log_rel, _) = &facts.log;
+        let message = format!("Release {release} deployed (decision log lifecycle)");
+        let target = save::Target { path: log_rel, branch: &asked.log_branch, message: &message, max_attempts: log_policy.max_attempts };
+        if let Err(e) = save::record(gh, &target, &save::Recorder { release: &release, shown: log_rel }, &t).await {
+            report.push(release_gate_core::report::Check::new(
+                "deploy-recorded",
+                Status::Warn,
+                format!("the deploy could not be recorded in the decision log: {}", mask::redact(&e.to_string())),
+            ));
+        }
+    }
     Ok(report)
 }
 
-/// The comment GitHub shows beside the answer: the headline, what failed,
-/// the decision log (at most 1,024 characters).
+/// GitHub keeps this many characters of a protection rule's comment.
+const COMMENT_LIMIT: usize = 1024;
+
+/// The comment GitHub shows beside the answer: the headline, a line per
+/// rule that failed, the decision log's link, within [`COMMENT_LIMIT`]
+/// characters. The details are shortened, never the conclusion: every
+/// failing rule keeps its line and the link stays whole.
 fn comment_of(report: &Report) -> String {
-    let mut s = report.title.clone();
-    for c in report.checks.iter().filter(|c| c.status == Status::Fail) {
-        s.push_str(&format!("\n- {}: {}", c.id, c.message));
+    use release_gate_core::render::ellipsize;
+    let title = ellipsize(&report.title, 300);
+    let link = report.outputs.get("log_url").map(|u| format!("\nDecision log: {}", ellipsize(u, 300))).unwrap_or_default();
+    let failing: Vec<(&str, &str)> =
+        report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| (c.id.as_str(), c.message.as_str())).collect();
+    let fixed = title.chars().count() + link.chars().count();
+    let mut room = COMMENT_LIMIT.saturating_sub(fixed);
+    let mut lines = Vec::with_capacity(failing.len());
+    for (i, (id, message)) in failing.iter().enumerate() {
+        // An equal share of what is left for each line still to write.
+        let share = room / (failing.len() - i);
+        let head = format!("\n- {id}: ");
+        let keep = share.saturating_sub(head.chars().count()).max(1);
+        let line = format!("{head}{}", ellipsize(message, keep));
+        room = room.saturating_sub(line.chars().count());
+        lines.push(line);
     }
-    if let Some(u) = report.outputs.get("log_url") {
-        s.push_str(&format!("\nDecision log: {u}"));
+    let mut s = title;
+    for l in lines {
+        s.push_str(&l);
     }
+    s.push_str(&link);
     s
 }
 
@@ -408,6 +485,33 @@ mod tests {
         assert_eq!(crate::deploy::release_from_ref(&p, "refs/tags/v2.4.0").as_deref(), Some("2.4.0"));
         assert_eq!(crate::deploy::release_from_ref(&p, "main"), None);
         assert_eq!(crate::deploy::release_from_ref(&p, "release/../../x"), None, "not a release id");
+    }
+
+    #[test]
+    fn the_rejection_keeps_every_failing_rule_and_the_log_link_within_githubs_limit() {
+        let mut r = Report::new("deploy-check", "2.4.0", jiff::Timestamp::UNIX_EPOCH, None);
+        for id in ["decision-log", "lifecycle", "gates", "config-hashes", "freeze"] {
+            r.push(release_gate_core::report::Check::new(id, Status::Fail, format!("{id} refused: {}", "x".repeat(900))));
+        }
+        r.push(release_gate_core::report::Check::new("deploy-recorded", Status::Pass, "Q".repeat(2000)));
+        r.title = "Release 2.4.0 may not deploy: decision-log, lifecycle, gates, config-hashes, freeze".into();
+        r.output("log_url", "https://github.com/o/r/blob/release/2.4.0/reports/release-decisions/2.4.0.md");
+        let c = comment_of(&r);
+        assert!(c.chars().count() <= COMMENT_LIMIT, "{}", c.chars().count());
+        assert!(c.starts_with("Release 2.4.0 may not deploy: decision-log, lifecycle, gates, config-hashes, freeze\n"), "{c}");
+        for id in ["decision-log", "lifecycle", "gates", "config-hashes", "freeze"] {
+            assert!(c.contains(&format!("\n- {id}: {id} refused: x")), "{id}: {c}");
+        }
+        assert!(c.ends_with("\nDecision log: https://github.com/o/r/blob/release/2.4.0/reports/release-decisions/2.4.0.md"), "{c}");
+        assert!(!c.contains("QQQ"), "only failing rules are listed");
+        // Short enough: nothing is cut.
+        let mut short = Report::new("deploy-check", "2.4.0", jiff::Timestamp::UNIX_EPOCH, None);
+        short.push(release_gate_core::report::Check::new("gates", Status::Fail, "no `release-gate/freeze-check` check run on this commit"));
+        short.title = "Release 2.4.0 may not deploy: gates".into();
+        assert_eq!(
+            comment_of(&short),
+            "Release 2.4.0 may not deploy: gates\n- gates: no `release-gate/freeze-check` check run on this commit"
+        );
     }
 
     #[test]

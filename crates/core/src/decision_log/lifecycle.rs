@@ -315,6 +315,14 @@ impl Lifecycle {
         }
     }
 
+    /// The §8 "Release date/time (UTC)" field: the deploy, as recorded once.
+    pub fn deploy_time(&self) -> String {
+        match self.deployed() {
+            Some(d) => format!("{} (deployed; recorded by {}, {})", d.instant().strftime("%Y-%m-%d %H:%M UTC"), d.by, d.via),
+            None => "_not deployed yet_".to_owned(),
+        }
+    }
+
     /// The region's body: the table and the record.
     pub fn body(&self) -> String {
         let mut t = crate::render::Table::new(&["#", "state", "at (UTC)", "by", "via", "commit", "why"]);
@@ -353,6 +361,8 @@ impl Lifecycle {
                 }
             }
         };
+        // The §8 date/time field is the deploy's, where the log has one.
+        doc = replace_region(&doc, "datetime", &self.deploy_time()).unwrap_or(doc);
         let body = self.body();
         match replace_region(&doc, REGION, &body) {
             Some(d) => d,

@@ -67,6 +67,16 @@ pub enum SaveError {
     /// The lifecycle recorded in the log cannot be trusted, or cannot make this move.
     #[error("{0}")]
     Lifecycle(#[from] LifecycleError),
+    /// The branch refuses direct commits.
+    #[error(
+        "{branch} requires a pull request ({why}); the release's lifecycle is recorded by direct commits: let release-gate's token bypass the rule for the decision log"
+    )]
+    Protected {
+        /// The branch.
+        branch: String,
+        /// GitHub's message.
+        why: String,
+    },
     /// There is no log to record in.
     #[error("no decision log at {path}: run decision-log-commit for the release first")]
     NoLog {
@@ -122,7 +132,11 @@ pub struct Target<'a> {
     pub max_attempts: u32,
 }
 
-async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> Result<String, SaveError>) -> Result<Written, SaveError> {
+async fn write_loop<F: Fn(Option<&str>) -> Result<String, SaveError>>(
+    gh: &GitHub,
+    t: &Target<'_>,
+    render: &F,
+) -> Result<Written, SaveError> {
     let Target { path, branch, message, max_attempts } = *t;
     let mut retries = 0u32;
     for attempt in 1..=max_attempts.max(1) {
@@ -165,7 +179,11 @@ async fn write_loop(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -
 }
 
 /// Commits through the contents API, falling back to a pull request on a protected branch.
-pub async fn via_api(gh: &GitHub, t: &Target<'_>, render: &dyn Fn(Option<&str>) -> Result<String, SaveError>) -> Result<Saved, SaveError> {
+pub async fn via_api<F: Fn(Option<&str>) -> Result<String, SaveError>>(
+    gh: &GitHub,
+    t: &Target<'_>,
+    render: &F,
+) -> Result<Saved, SaveError> {
     let Target { path, branch, message, max_attempts } = *t;
     let why = match write_loop(gh, t, render).await? {
         Written::Done(s) => return Ok(s),
@@ -260,13 +278,17 @@ pub fn with_transition(doc: &str, r: &Recorder<'_>, t: &Transition) -> Result<Op
 
 /// Records `t` in the log at `path` on `branch` through the contents API
 /// (a concurrent writer's change is kept: the transition is re-applied to
-/// their version). The log must exist.
+/// their version). The log must exist; a branch that requires a pull
+/// request is an error (a state change cannot wait in a pull request).
 pub async fn record(gh: &GitHub, t: &Target<'_>, r: &Recorder<'_>, transition: &Transition) -> Result<Saved, SaveError> {
-    via_api(gh, t, &|existing| {
+    let render = |existing: Option<&str>| {
         let doc = existing.ok_or_else(|| SaveError::NoLog { path: format!("{} on {}", t.path, t.branch) })?;
         Ok(with_transition(doc, r, transition)?.unwrap_or_else(|| doc.to_owned()))
-    })
-    .await
+    };
+    match write_loop(gh, t, &render).await? {
+        Written::Done(s) => Ok(s),
+        Written::Protected(why) => Err(SaveError::Protected { branch: t.branch.to_owned(), why }),
+    }
 }
 
 /// Records `t` in the log file `log_rel` inside `root` (a local run).

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use decision_log_commit::LogPolicy;
 use decision_log_commit::log::{self, GateEntry};
+use decision_log_commit::{ItemState, LogPolicy};
+use release_gate_core::decision_log::{Lifecycle, State};
 use release_gate_core::evidence::CheckRuns;
 use release_gate_core::hashes::Hashes;
 use release_gate_core::render;
@@ -48,6 +49,21 @@ pub struct Facts {
     pub required: Vec<String>,
     /// Each required gate's latest result.
     pub gates: BTreeMap<String, GateResult>,
+    /// The gates' results as the checklist and the go/no-go read them, from
+    /// the same source as `gates` (check runs online, reports offline),
+    /// never from the log's own record.
+    pub entries: BTreeMap<String, GateEntry>,
+    /// The readiness checklist, re-read from its evidence now.
+    pub items: Vec<ItemState>,
+    /// Whether the evidence was read online (a dry run's never counts).
+    pub online: bool,
+    /// The release's lifecycle as the log records it, or why that record cannot be trusted.
+    pub lifecycle: Result<Lifecycle, String>,
+    /// The post-release guard's newest decision on this commit, from its
+    /// check run (online): the lifecycle's mirror, with its link.
+    pub guard: Option<(String, String)>,
+    /// A dry run published from a deploy job: never lets a deploy proceed.
+    pub dry_run: bool,
     /// The deployed configuration's hashes.
     pub hashes: Hashed,
     /// freeze-check evaluated now.
@@ -69,8 +85,7 @@ pub fn judge(f: &Facts, policy: &LogPolicy, report: &mut Report) {
     let (log_path, log_text) = &f.log;
     let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
 
-    // The decision log says GO, and what it records is about this commit.
-    let recorded: BTreeMap<String, GateEntry> = log_text.as_deref().map(log::entries).unwrap_or_default();
+    // The decision log says GO, and its evidence still says so for this commit.
     report.push(match log_text.as_deref() {
         None => Check::new(
             "decision-log",
@@ -89,25 +104,40 @@ pub fn judge(f: &Facts, policy: &LogPolicy, report: &mut Report) {
                 Check::new("decision-log", Status::Fail, format!("`{log_path}` says NO-GO: {}", first.join("; ")))
             }
             Some((true, _)) => {
-                let stale = decision_log_commit::blockers(policy, &recorded, &[], f.commit.as_deref());
+                // The GO is re-derived from its evidence: the gates' results
+                // and every checklist item read now, not the log's own words.
+                let stale = decision_log_commit::blockers(policy, &f.entries, &f.items, f.commit.as_deref(), f.online);
                 if stale.is_empty() {
                     Check::new(
                         "decision-log",
                         Status::Pass,
                         format!(
-                            "`{log_path}` says GO{}",
-                            f.commit
-                                .as_deref()
-                                .map(|c| format!(", with every required gate recorded on commit {}", short(c)))
-                                .unwrap_or_default()
+                            "`{log_path}` says GO, and its evidence says so now: every required gate passed{} and the {} readiness item(s) are checked",
+                            f.commit.as_deref().map(|c| format!(" on commit {}", short(c))).unwrap_or_default(),
+                            f.items.len()
                         ),
                     )
                 } else {
-                    Check::new("decision-log", Status::Fail, format!("`{log_path}` says GO, but: {}", stale.join("; ")))
+                    Check::new(
+                        "decision-log",
+                        Status::Fail,
+                        format!("`{log_path}` says GO, but re-checked from its evidence: {}", stale.join("; ")),
+                    )
                 }
             }
         },
     });
+
+    // The release's lifecycle: a paused or rolled-back release does not
+    // deploy again until a resume; the GO it rests on is this commit's.
+    report.push(lifecycle_check(f));
+    if f.dry_run {
+        report.push(Check::new(
+            "dry-run",
+            Status::Fail,
+            "evaluated as if at another time (`now`): a dry run never lets a deploy proceed, and sets no deployment status",
+        ));
+    }
 
     // Every required gate's latest result on this commit.
     let mut refused = Vec::new();
@@ -210,6 +240,53 @@ pub fn judge(f: &Facts, policy: &LogPolicy, report: &mut Report) {
         t.row([render::code(key), cell]);
     }
     report.details.push(Section { title: "Required gates".into(), markdown: t.finish() });
+}
+
+/// The lifecycle rule, from the log's record and the guard's check run.
+fn lifecycle_check(f: &Facts) -> Check {
+    let lc = match &f.lifecycle {
+        Err(why) => return Check::new("lifecycle", Status::Fail, format!("the release's lifecycle cannot be trusted: {why}")),
+        Ok(lc) => lc,
+    };
+    if let Err(why) = lc.may_deploy() {
+        return Check::new("lifecycle", Status::Fail, why);
+    }
+    // The mirror: a pause the log no longer shows still stands.
+    if let Some((decision, url)) = &f.guard
+        && matches!(decision.as_str(), "pause" | "rollback")
+    {
+        return Check::new(
+            "lifecycle",
+            Status::Fail,
+            format!(
+                "the post-release guard's newest check run on this commit decided {decision} ({url}), which no resume followed; it may deploy again once `release-guard resume` records a resume"
+            ),
+        );
+    }
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    match (lc.state(), lc.go()) {
+        (None, _) => Check::new(
+            "lifecycle",
+            Status::Fail,
+            format!("the log records no lifecycle for release {}: run decision-log-commit with this version", f.release),
+        ),
+        (Some(State::NoGo), _) => Check::new(
+            "lifecycle",
+            Status::Fail,
+            format!("the lifecycle says NO-GO ({})", lc.last().map(|t| t.why.as_str()).unwrap_or_default()),
+        ),
+        (_, Some(go)) if f.commit.is_some() && go.commit.as_deref() != f.commit.as_deref() => Check::new(
+            "lifecycle",
+            Status::Fail,
+            format!(
+                "the GO recorded at {} is for {}, not this commit {}; re-run decision-log-commit on it",
+                go.at,
+                go.commit.as_deref().map_or_else(|| "no commit".to_owned(), |c| format!("commit {}", short(c))),
+                f.commit.as_deref().map(short).unwrap_or_default()
+            ),
+        ),
+        (Some(state), _) => Check::new("lifecycle", Status::Pass, format!("the release is {state}: it may deploy")),
+    }
 }
 
 /// The keys required for a deploy.

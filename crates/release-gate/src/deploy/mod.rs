@@ -24,6 +24,7 @@ use decision_log_commit::LogPolicy;
 use release_gate_core::Run;
 use release_gate_core::policy::GateSection;
 use release_gate_core::report::{Check, Status, Verdict};
+
 use serde::Deserialize;
 
 pub use judge::{Facts, GateResult, Hashed, from_check_runs, judge, required};
@@ -89,6 +90,14 @@ pub fn run(args: DeployArgs, ctx: release_gate_core::context::Context) -> anyhow
     let facts = facts_local(&run, (&log_policy, &config_policy), &run.report_dir()?, freeze)?;
     let mut report = run.new_report();
     judge(&facts, &log_policy, &mut report);
+    // A deploy that may start is recorded in the release's lifecycle, once:
+    // the instant the guard's hour is counted from.
+    if report.verdict != Verdict::Fail && !run.dry_run {
+        report.push(record_deploy(&run, &log_policy, &facts));
+    }
+    if facts.dry_run {
+        return run.finish(report);
+    }
     if let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment) {
         let production = run.policy.section.production_environments.contains(env);
         let state = if report.verdict == Verdict::Fail { "failure" } else { "in_progress" };
@@ -107,6 +116,54 @@ pub fn run(args: DeployArgs, ctx: release_gate_core::context::Context) -> anyhow
         }
     }
     run.finish(report)
+}
+
+/// Records the deploy in the log's lifecycle (GO → deployed) and says how;
+/// a release already deployed keeps its first instant.
+fn record_deploy(run: &Run<DeployPolicy>, log_policy: &LogPolicy, facts: &Facts) -> Check {
+    use release_gate_core::decision_log::{State, save};
+    let Ok(lc) = &facts.lifecycle else { return Check::new("deploy-recorded", Status::Fail, "the lifecycle cannot be read") };
+    if lc.state() != Some(State::Go) {
+        let at = lc.deployed().map(|d| format!(", deployed at {} ({})", d.at, d.via)).unwrap_or_default();
+        return Check::new(
+            "deploy-recorded",
+            Status::Pass,
+            format!(
+                "release {} is {} already{at}: its deploy instant stays as recorded",
+                run.release,
+                lc.state().map(|s| s.to_string()).unwrap_or_default()
+            ),
+        );
+    }
+    let t = run.transition(State::Deployed, "deploy-check let the production deploy start");
+    let (log_rel, _) = &facts.log;
+    let shown = log_rel.clone();
+    let r = save::Recorder { release: &run.release, shown: &shown };
+    let outcome = match run.github() {
+        Some(gh) => {
+            let branch = release_gate_core::release::log_branch(
+                &run.release,
+                log_policy.branch.as_deref(),
+                run.ctx.git_ref.as_deref().or(run.ctx.ref_name.as_deref()),
+            );
+            let path = run.root.in_repository(log_rel);
+            let message = format!("Release {} deployed (decision log lifecycle)", run.release);
+            let target = save::Target { path: &path, branch: &branch, message: &message, max_attempts: log_policy.max_attempts };
+            run.block_on(save::record(gh, &target, &r, &t)).map(|s| s.how).map_err(anyhow::Error::from)
+        }
+        None => save::record_local(&run.root, log_rel, &r, &t).map(|_| format!("written to {log_rel}")),
+    };
+    match outcome {
+        Ok(how) => {
+            Check::new("deploy-recorded", Status::Pass, format!("the deploy at {} is recorded in the release's lifecycle ({how})", t.at))
+        }
+        // The deployment status below still carries the instant.
+        Err(e) => Check::new(
+            "deploy-recorded",
+            Status::Warn,
+            format!("the deploy could not be recorded in the decision log: {}", release_gate_core::error::describe(e.as_ref())),
+        ),
+    }
 }
 
 /// Sets the status of the newest deployment of `sha` to `environment`

@@ -14,8 +14,76 @@ use release_gate_core::paths::PathError;
 use release_gate_core::policy::PolicyError;
 use release_gate_core::report::{Report, ReportError};
 
+use decision_log_commit::evidence::{self, Files, Sources};
+use decision_log_commit::log::GateEntry;
+use decision_log_commit::{ItemState, checklist};
+use release_gate_core::decision_log::Lifecycle;
+use release_gate_core::evidence::CheckRuns;
+
 use super::DeployPolicy;
 use super::judge::{Facts, GateResult, Hashed, from_check_runs, required, result_of};
+
+/// What the go/no-go is re-read from, besides the gates: the checklist's
+/// evidence, the log's lifecycle record and the guard's check run.
+struct Readiness {
+    items: Vec<ItemState>,
+    lifecycle: Result<Lifecycle, String>,
+    guard: Option<(String, String)>,
+}
+
+/// Where the go/no-go's evidence is read, for [`readiness`].
+struct ReadFrom<'a> {
+    release: &'a str,
+    commit: Option<&'a str>,
+    entries: &'a BTreeMap<String, GateEntry>,
+    files: Files<'a>,
+    runs: &'a CheckRuns,
+    online: bool,
+    log: (&'a str, Option<&'a str>),
+    now: jiff::Timestamp,
+}
+
+/// The checklist read now from its evidence, the lifecycle from the log,
+/// and the guard's newest decision from its check run.
+fn readiness(policy: &LogPolicy, f: &ReadFrom<'_>) -> Readiness {
+    let links = BTreeMap::new();
+    let sources = Sources {
+        release: f.release,
+        commit: f.commit,
+        entries: f.entries,
+        files: f.files,
+        links: &links,
+        check_runs: f.runs,
+        online: f.online,
+    };
+    let items = checklist(policy, &|ev| evidence::read(ev, &sources), f.now);
+    let lifecycle = match f.log.1 {
+        Some(text) => Lifecycle::read(text, f.release, f.log.0).map_err(|e| e.to_string()),
+        None => Ok(Lifecycle::new(f.release)),
+    };
+    let guard = f.runs.counting.get("release-gate/release-guard").and_then(|c| c.id.decision.clone().map(|d| (d, c.url.clone())));
+    Readiness { items, lifecycle, guard }
+}
+
+/// The report keys the deploy reads: the required ones and every one the checklist names.
+fn keys_read(required: &[String], policy: &LogPolicy) -> Vec<String> {
+    let mut keys: Vec<String> = required.to_vec();
+    keys.extend(policy.checklist.values().flatten().filter_map(|e| e.report.clone()));
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The gates' results from their check runs that count on `sha`, as log entries.
+fn entries_from_check_runs(keys: &[String], runs: &CheckRuns, sha: &str) -> BTreeMap<String, GateEntry> {
+    keys.iter()
+        .filter_map(|key| {
+            let (gate, stage) = release_gate_core::report::split_key(key);
+            let c = runs.counting.get(&release_gate_core::report::check_name(gate, stage))?;
+            Some((key.clone(), decision_log_commit::document::entry_from_check_run(key, c, sha)))
+        })
+        .collect()
+}
 
 /// What deploy-check cannot read (exit 2, or 3 for GitHub unreachable).
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +103,9 @@ pub enum ObserveError {
     /// freeze-check's calendars or roster do not read.
     #[error("{0}")]
     Freeze(#[from] FreezeError),
+    /// The report directory holds another release's report.
+    #[error("{0}")]
+    Reports(String),
 }
 
 /// The facts from a checkout: the log and reports on disk, the
@@ -53,7 +124,13 @@ pub fn facts_local(
     // committed it through the API); offline, the checkout's.
     let (log_text, log_url) = match (run.github(), &commit) {
         (Some(gh), Some(sha)) => {
-            let at = run.ctx.ref_name.clone().unwrap_or_else(|| sha.clone());
+            // The log is committed after the commit it records: read at the release branch's head.
+            let at = release_gate_core::release::log_branch(
+                &run.release,
+                log_policy.branch.as_deref(),
+                run.ctx.git_ref.as_deref().or(run.ctx.ref_name.as_deref()),
+            );
+            let _ = sha;
             let path = run.root.repository_path(&log_rel, "decision log")?;
             let text = match run.block_on(gh.file(&path, &at))? {
                 Some(c) => Some(release_gate_core::paths::utf8(c.bytes, Path::new(&log_rel), "decision log")?),
@@ -64,9 +141,10 @@ pub fn facts_local(
         }
         _ => (run.root.read_text_if_present(&log_rel, "decision log")?, None),
     };
-    let gates = match (run.github(), &commit) {
+    let (gates, entries, runs) = match (run.github(), &commit) {
         (Some(gh), Some(sha)) => {
-            from_check_runs(&required, &run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.release, &run.trust()))?)
+            let runs = run.block_on(release_gate_core::evidence::by_name(gh, sha, &run.release, &run.trust()))?;
+            (from_check_runs(&required, &runs), entries_from_check_runs(&keys_read(&required, log_policy), &runs, sha), runs)
         }
         _ => {
             let dir = report_dir;
@@ -81,14 +159,55 @@ pub fn facts_local(
                 };
                 out.insert(key.clone(), result);
             }
-            out
+            let reports = decision_log_commit::read_reports(&run.root, dir, &run.release).map_err(|e| match e {
+                decision_log_commit::observe::ReportsError::Report(r) => ObserveError::Report(r),
+                other => ObserveError::Reports(other.to_string()),
+            })?;
+            let mut entries = BTreeMap::new();
+            for (path, r) in reports {
+                let shown = path.strip_prefix(run.root.real()).unwrap_or(&path).display().to_string();
+                let e = decision_log_commit::entry_of(&r, Some(shown))?;
+                entries.insert(e.key.clone(), e);
+            }
+            (out, entries, CheckRuns::default())
         }
     };
+    // Offline, the commit a local checkout is at binds the evidence too.
+    let bound = commit.clone().or_else(|| run.commit.clone());
+    let online = run.github().is_some();
+    let r = readiness(
+        log_policy,
+        &ReadFrom {
+            release: &run.release,
+            commit: bound.as_deref(),
+            entries: &entries,
+            files: Files::Local(&run.root),
+            runs: &runs,
+            online,
+            log: (&log_rel, log_text.as_deref()),
+            now: run.now,
+        },
+    );
     let hashes = match config_diff::applied_hashes(&run.root, config_policy, &run.release) {
         Ok(h) => Hashed::Computed(h),
         Err(e) => Hashed::Unreadable(release_gate_core::error::describe(&e)),
     };
-    Ok(Facts { release: run.release.clone(), commit, log: (log_rel, log_text), log_url, required, gates, hashes, freeze })
+    Ok(Facts {
+        release: run.release.clone(),
+        commit: bound,
+        log: (log_rel, log_text),
+        log_url,
+        required,
+        gates,
+        entries,
+        items: r.items,
+        online,
+        lifecycle: r.lifecycle,
+        guard: r.guard,
+        dry_run: run.published_dry_run(),
+        hashes,
+        freeze,
+    })
 }
 
 /// freeze-check's rules evaluated at `now`, into a report of their own;
@@ -149,6 +268,10 @@ pub struct Asked {
     pub now: jiff::Timestamp,
     /// The waiting workflow run's file: trusted by default, like a gate's own workflow.
     pub workflow: Option<String>,
+    /// The branch the decision log is committed to (the release branch):
+    /// the log records the commit it decided on, so it is read at the
+    /// branch's head, never at that commit.
+    pub log_branch: String,
 }
 
 /// The facts through the API alone, for a deployment protection rule: the
@@ -162,11 +285,11 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
     let freeze = from_text::<freeze_check::policy::FreezePolicy>(a.policy_text.as_deref(), path)?;
     let required = required(&deploy.section, &log_policy);
     let log_rel = log_policy.log.replace("{release}", &a.release);
-    let log_text = match gh.file(&log_rel, &a.sha).await? {
+    let log_text = match gh.file(&log_rel, &a.log_branch).await? {
         Some(c) => Some(release_gate_core::paths::utf8(c.bytes, Path::new(&log_rel), "decision log")?),
         None => None,
     };
-    let log_url = Some(format!("{}/{}/{}/blob/{}/{log_rel}", a.server_url, gh.owner, gh.repo, a.sha));
+    let log_url = Some(format!("{}/{}/{}/blob/{}/{log_rel}", a.server_url, gh.owner, gh.repo, a.log_branch));
     let mut workflows = deploy.evaluation.trusted_workflows.clone();
     if workflows.is_empty() {
         workflows.extend(a.workflow.clone());
@@ -174,6 +297,31 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
     let trust = release_gate_core::evidence::Trust { apps: deploy.evaluation.trusted_apps.clone(), workflows };
     let runs = release_gate_core::evidence::by_name(gh, &a.sha, &a.release, &trust).await?;
     let gates = from_check_runs(&required, &runs);
+    let entries = entries_from_check_runs(&keys_read(&required, &log_policy), &runs, &a.sha);
+    // The checklist's files, as they are at the commit deployed.
+    let mut fetched = BTreeMap::new();
+    for rel in evidence::files_named(&log_policy, &a.release) {
+        let got = match gh.file(&rel, &a.sha).await {
+            Ok(Some(c)) => Ok(c.bytes),
+            Ok(None) => Err(format!("not in commit {}", a.sha.get(..12).unwrap_or(&a.sha))),
+            Err(e) if e.is_unreachable() => return Err(e.into()),
+            Err(e) => Err(format!("cannot be read through the API ({e})")),
+        };
+        fetched.insert(rel, got);
+    }
+    let r = readiness(
+        &log_policy,
+        &ReadFrom {
+            release: &a.release,
+            commit: Some(&a.sha),
+            entries: &entries,
+            files: Files::Fetched(&fetched),
+            runs: &runs,
+            online: true,
+            log: (&log_rel, log_text.as_deref()),
+            now: a.now,
+        },
+    );
     let config =
         from_check_runs(&["config-diff".to_owned()], &runs).remove("config-diff").unwrap_or(GateResult::Refused("no result".into()));
     // Calendars and the roster from the default branch, read before the (synchronous) rules run.
@@ -202,6 +350,12 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
         log_url,
         required,
         gates,
+        entries,
+        items: r.items,
+        online: true,
+        lifecycle: r.lifecycle,
+        guard: r.guard,
+        dry_run: false,
         hashes: Hashed::ByConfigDiff(config),
         freeze: freeze_report,
     };

@@ -10,21 +10,10 @@ use std::process::Command;
 use github_fake::support::clean_command;
 use serde_json::Value;
 
-const OPEN: &str = "2026-12-01T13:30:00Z"; // Tuesday, inside the primary window
+use super::common::OPEN; // Tuesday, inside the primary window
 const WEEKEND: &str = "2026-12-05T13:30:00Z";
 
-/// A copy of the example with both releases run through every gate.
-fn example() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
-    github_fake::support::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse"), dir.path(), "release-gate")
-        .unwrap();
-    for release in ["2.4.0", "2.5.0"] {
-        let out = bin().args(["run", "--root"]).arg(dir.path()).args(["--release", release]).output().unwrap();
-        assert!(out.status.code().is_some_and(|c| c < 2), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    dir
-}
+use super::common::example;
 
 fn bin() -> Command {
     clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
@@ -56,12 +45,21 @@ fn a_go_release_deploys_in_its_window_and_not_at_the_weekend() {
     for id in ["decision-log", "gates", "config-hashes", "freeze"] {
         assert_eq!(status(&r, id), "pass", "{id}: {r:#}");
     }
-    // The same release on a Saturday: refused by time alone, with the next safe start.
+    // The same release on a Saturday: refused by time, with the next safe
+    // start; and the GO, re-read from its evidence then, no longer holds:
+    // the kill-switch run is more than 7 days old by Saturday.
     let (code, r, _) = deploy(dir.path(), "2.4.0", WEEKEND);
     assert_eq!(code, 1);
     assert_eq!(status(&r, "freeze"), "fail");
+    assert!(
+        message(&r, "decision-log").contains(
+            "says GO, but re-checked from its evidence: readiness “Risk controls” unchecked: `reports/kill-switch/2.4.0.json`: stale"
+        ),
+        "{r:#}"
+    );
+    assert_eq!(status(&r, "gates"), "pass");
     assert_eq!(r["outputs"]["next_window"], "2026-12-08T13:00:00Z");
-    assert!(r["title"].as_str().unwrap().contains("next safe start 2026-12-08T13:00:00Z"), "{}", r["title"]);
+    assert!(message(&r, "freeze").contains("the next safe start is Tue 2026-12-08 13:00 UTC"), "{r:#}");
     // deploy-check's own report is not evidence the decision log reads back.
     assert!(dir.path().join("reports/release-gate/2.4.0/deploy-check.json").exists());
 }
@@ -145,24 +143,13 @@ fn online(dir: &Path, fake: &github_fake::Fake, extra: &[&str]) -> (i32, Value, 
 }
 
 fn online_at(dir: &Path, fake: &github_fake::Fake, now: &str, extra: &[&str]) -> (i32, Value, String) {
-    let out = bin()
+    // The clock itself is at `now` (faketime): in a deploy job a chosen `now` is a dry run, refused.
+    let out = github_fake::support::at_time(now, Path::new(env!("CARGO_BIN_EXE_release-gate")))
         .args(["deploy-check", "--root"])
         .arg(dir)
-        .args(["--release", "2.4.0", "--now", now, "--format", "json", "--environment", "production"])
+        .args(["--release", "2.4.0", "--format", "json", "--environment", "production"])
         .args(extra)
-        .envs([
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_REPOSITORY", "o/r"),
-            ("GITHUB_SHA", SHA),
-            ("GITHUB_REF_NAME", BRANCH),
-            ("GITHUB_EVENT_NAME", "push"),
-            ("GITHUB_RUN_ID", "7"),
-            ("GITHUB_RUN_ATTEMPT", "1"),
-            ("GITHUB_WORKFLOW_REF", "o/r/.github/workflows/deploy.yml@refs/heads/release/2.4.0"),
-            ("GITHUB_API_URL", fake.base_url().as_str()),
-            ("GITHUB_TOKEN", "ghs_deploycheck0123456789abcdef"),
-            ("RELEASE_GATE_HTTP_BACKOFF_MS", "10"),
-        ])
+        .envs(runner(fake))
         .output()
         .unwrap();
     (
@@ -172,29 +159,36 @@ fn online_at(dir: &Path, fake: &github_fake::Fake, now: &str, extra: &[&str]) ->
     )
 }
 
-/// The example's 2.4.0 log as decision-log-commit writes it online: every
-/// entry recorded on `commit`, none a dry run.
-fn log_for(dir: &Path, commit: &str) -> String {
-    std::fs::read_to_string(dir.join("reports/release-decisions/2.4.0.md"))
-        .unwrap()
-        .replace(",\"dry_run\":true", "")
-        .replace("\"url\":", &format!("\"commit\":\"{commit}\",\"url\":"))
+/// The deploy job's runner variables: a push to the release branch, workflow `deploy.yml` run 7.
+fn runner(fake: &github_fake::Fake) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_ACTIONS", "true".into()),
+        ("GITHUB_REPOSITORY", "o/r".into()),
+        ("GITHUB_SHA", SHA.into()),
+        ("GITHUB_REF", format!("refs/heads/{BRANCH}")),
+        ("GITHUB_REF_NAME", BRANCH.into()),
+        ("GITHUB_EVENT_NAME", "push".into()),
+        ("GITHUB_RUN_ID", "7".into()),
+        ("GITHUB_RUN_ATTEMPT", "1".into()),
+        ("GITHUB_ACTOR", "release-captain".into()),
+        ("GITHUB_WORKFLOW_REF", "o/r/.github/workflows/deploy.yml@refs/heads/release/2.4.0".into()),
+        ("GITHUB_API_URL", fake.base_url()),
+        ("GITHUB_TOKEN", "ghs_deploycheck0123456789abcdef".into()),
+        ("RELEASE_GATE_HTTP_BACKOFF_MS", "10".into()),
+    ]
 }
 
-/// A copy of the example whose policy allows dry runs (the tests pin the
-/// time), and the fake holding what the release workflow left on SHA: run 7
-/// of deploy.yml, its check runs for every required gate, and the log on the
-/// release branch recorded for `log_commit`.
+const LOG: &str = "reports/release-decisions/2.4.0.md";
+
+/// A copy of the example run through every gate, and the fake holding what
+/// the release workflow left on SHA: run 7 of deploy.yml, the gates' check
+/// runs from the example's real reports, and the log on the release branch
+/// as decision-log-commit writes it online, its GO recorded for `log_commit`.
 fn online_example(fake: &github_fake::Fake, log_commit: &str) -> tempfile::TempDir {
     let dir = example();
-    let policy = dir.path().join(".github/release-gate.yml");
-    let text = std::fs::read_to_string(&policy).unwrap();
-    std::fs::write(&policy, format!("{text}\nevaluation:\n  allow-dry-run: true\n")).unwrap();
     fake.add_run(7, ".github/workflows/deploy.yml", SHA, "push");
-    for name in ["freeze-check", "config-diff", "artifact-verify", "smoke-gate/smoke", "smoke-gate/fast-suite", "smoke-gate/canary"] {
-        fake.add_check_run(SHA, &format!("release-gate/{name}"), "success", "github-actions", Some(RUN_7));
-    }
-    fake.put_file(BRANCH, "reports/release-decisions/2.4.0.md", &log_for(dir.path(), log_commit));
+    super::common::publish_reports(fake, dir.path(), "2.4.0", SHA, 7);
+    fake.put_file(BRANCH, LOG, &super::common::online_log(dir.path(), "2.4.0", log_commit, OPEN));
     dir
 }
 
@@ -208,7 +202,8 @@ fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_t
 
     let (code, r, err) = online(dir.path(), &fake, &["--environment-url", "https://trade.example"]);
     assert_eq!(code, 0, "{err}\n{r:#}");
-    assert!(message(&r, "decision-log").contains("every required gate recorded on commit 6dcb09b5b578"), "{r:#}");
+    assert!(message(&r, "decision-log").contains("its evidence says so now: every required gate passed on commit 6dcb09b5b578"), "{r:#}");
+    assert_eq!(status(&r, "lifecycle"), "pass", "{r:#}");
     let deployments = fake.deployments();
     assert_eq!(deployments.len(), 1, "one deployment for the job");
     assert_eq!(deployments[0]["environment"], "production");
@@ -217,7 +212,21 @@ fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_t
     assert_eq!(statuses[0]["state"], "in_progress");
     assert_eq!(statuses[0]["log_url"], format!("https://github.com/o/r/blob/{BRANCH}/reports/release-decisions/2.4.0.md"));
     assert_eq!(statuses[0]["environment_url"], "https://trade.example");
+    // The deploy is recorded once in the release's lifecycle, on the release branch.
+    let log = fake.file(BRANCH, LOG).unwrap();
+    let lc = release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap();
+    let deployed = lc.deployed().expect("recorded");
+    assert_eq!((deployed.at.as_str(), deployed.by.as_str(), deployed.commit.as_deref()), (OPEN, "release-captain", Some(SHA)));
+    assert!(deployed.via.contains("https://github.com/o/r/actions/runs/7"), "{deployed:?}");
+    assert!(log.contains("Release date/time (UTC):** <!-- release-gate:begin datetime -->\n2026-12-01 13:30 UTC (deployed"), "{log}");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+
+    // A second deploy job an hour later keeps the first instant.
+    let (code, r, _) = online_at(dir.path(), &fake, "2026-12-01T14:30:00Z", &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(message(&r, "deploy-recorded").contains("its deploy instant stays as recorded"), "{r:#}");
+    let log = fake.file(BRANCH, LOG).unwrap();
+    assert_eq!(release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap().deployed().unwrap().at, OPEN);
 
     // A success published later by another app does not hide the
     // trusted run; a failed re-run of the workflow refuses it, and the
@@ -235,13 +244,52 @@ fn online_the_deploy_reads_the_branchs_log_and_the_trusted_check_runs_and_sets_t
 }
 
 #[test]
+fn online_a_dry_run_never_lets_a_deploy_proceed() {
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = online_example(&fake, SHA);
+    let policy = dir.path().join(".github/release-gate.yml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\nevaluation:\n  allow-dry-run: true\n")).unwrap();
+    // Dry runs allowed, every rule holding at the time chosen: still refused.
+    let out = bin()
+        .args(["deploy-check", "--root"])
+        .arg(dir.path())
+        .args(["--release", "2.4.0", "--now", OPEN, "--format", "json", "--environment", "production"])
+        .envs(runner(&fake))
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert!(message(&r, "dry-run").contains("a dry run never lets a deploy proceed"), "{r:#}");
+    assert!(fake.deployments().is_empty(), "no deployment status for a dry run");
+    assert!(!fake.file(BRANCH, LOG).unwrap().contains(r#""to":"deployed""#), "nothing recorded");
+    // Published under its own name, whatever GITHUB_ACTIONS says, when a token is there.
+    let names: Vec<String> = fake.check_runs().iter().map(|c| c["name"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(names.contains(&"release-gate/deploy-check (dry run)".to_owned()), "{names:?}");
+    let out = bin()
+        .args(["deploy-check", "--root"])
+        .arg(dir.path())
+        .args(["--release", "2.4.0", "--now", OPEN, "--format", "json"])
+        .envs(runner(&fake).into_iter().filter(|(k, _)| *k != "GITHUB_ACTIONS"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let names: Vec<String> = fake.check_runs().iter().map(|c| c["name"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(!names.contains(&"release-gate/deploy-check".to_owned()), "a dry run never takes the real name: {names:?}");
+}
+
+#[test]
 fn online_a_log_recorded_for_another_commit_does_not_let_this_one_deploy() {
     // The log says GO, for the previous commit.
     let fake = github_fake::Fake::start("").unwrap();
     let dir = online_example(&fake, &"1".repeat(40));
     let (code, r, _) = online(dir.path(), &fake, &[]);
     assert_eq!(code, 1);
-    assert!(message(&r, "decision-log").contains("stale evidence from freeze-check"), "{r:#}");
+    assert!(
+        message(&r, "lifecycle")
+            .contains("the GO recorded at 2026-12-01T13:30:00Z is for commit 111111111111, not this commit 6dcb09b5b578"),
+        "{r:#}"
+    );
     // No log on the branch at all (the checkout's local copy does not count online).
     let fake = github_fake::Fake::start("").unwrap();
     fake.put_file(BRANCH, "README.md", "release branch\n");
@@ -249,6 +297,85 @@ fn online_a_log_recorded_for_another_commit_does_not_let_this_one_deploy() {
     assert_eq!(code, 1);
     assert!(message(&r, "decision-log").contains("no decision log"), "{r:#}");
     assert!(message(&r, "gates").contains("no `release-gate/freeze-check` check run on this commit"), "{r:#}");
+}
+
+#[test]
+fn online_a_log_edited_by_hand_from_no_go_to_go_is_refused_from_its_evidence() {
+    // A NO-GO only because of the checklist: the kill-switch run failed.
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = example();
+    std::fs::write(
+        dir.path().join("reports/kill-switch/2.4.0.json"),
+        r#"{"executed_at": "2026-11-27T08:12:44Z", "script": "python scripts/kill_switch_verify.py", "result": "FAIL"}"#,
+    )
+    .unwrap();
+    fake.add_run(7, ".github/workflows/deploy.yml", SHA, "push");
+    super::common::publish_reports(&fake, dir.path(), "2.4.0", SHA, 7);
+    let log = super::common::online_log(dir.path(), "2.4.0", SHA, OPEN);
+    assert!(log.contains("**NO-GO**") && log.contains("Risk controls"), "{log}");
+    // Someone rewrites the go/no-go region and the lifecycle's NO-GO by hand.
+    let start = log.find("**NO-GO**").unwrap();
+    let end = log[start..].find("<!-- release-gate:end go-no-go").unwrap() + start;
+    let edited =
+        format!("{}**GO** — every required gate passed\n{}", &log[..start], &log[end..]).replace(r#"{"to":"no-go""#, r#"{"to":"go""#);
+    fake.put_file(BRANCH, LOG, &edited);
+    let (code, r, _) = online(dir.path(), &fake, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        message(&r, "decision-log").contains("says GO, but re-checked from its evidence: readiness “Risk controls” unchecked: `reports/kill-switch/2.4.0.json`: `result` is \"FAIL\""),
+        "{r:#}"
+    );
+    assert_eq!(status(&r, "gates"), "pass", "the gates alone would have let it through");
+    assert!(fake.deployments()[0]["_statuses"].as_array().unwrap().iter().all(|s| s["state"] == "failure"));
+}
+
+#[test]
+fn online_a_paused_release_does_not_deploy_again_until_resumed() {
+    let fake = github_fake::Fake::start("").unwrap();
+    let dir = online_example(&fake, SHA);
+    assert_eq!(online(dir.path(), &fake, &[]).0, 0, "deployed");
+    // The guard paused it: the lifecycle says so.
+    let log = fake.file(BRANCH, LOG).unwrap();
+    let mut lc = release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap();
+    let t = |to, at: &str| release_gate_core::decision_log::Transition {
+        to,
+        at: at.into(),
+        by: "release-captain".into(),
+        via: "release-guard in https://github.com/o/r/actions/runs/9".into(),
+        commit: Some(SHA.into()),
+        why: "incident #7 since the deploy".into(),
+    };
+    use release_gate_core::decision_log::State;
+    lc.record(t(State::Watching, "2026-12-01T13:40:00Z")).unwrap();
+    lc.record(t(State::Paused, "2026-12-01T13:50:00Z")).unwrap();
+    fake.put_file(BRANCH, LOG, &lc.write(&log));
+    let (code, r, _) = online_at(dir.path(), &fake, "2026-12-01T14:00:00Z", &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(message(&r, "lifecycle").contains("the post-release guard paused release 2.4.0 at 2026-12-01T13:50:00Z"), "{r:#}");
+    // The pause deleted from the log by hand: the guard's check run still says pause.
+    fake.put_file(BRANCH, LOG, &log);
+    fake.add_run(9, ".github/workflows/deploy.yml", SHA, "schedule");
+    let guard = fake.add_check_run_in_run(
+        9,
+        "release-gate/release-guard",
+        "failure",
+        Some("release-gate/v3 release=2.4.0 run=9 attempt=1 at=2026-12-01T13:50:00Z decision=pause"),
+    );
+    fake.set_completed_at(guard, "2026-12-01T13:50:00Z");
+    let (code, r, _) = online_at(dir.path(), &fake, "2026-12-01T14:00:00Z", &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(message(&r, "lifecycle").contains("the post-release guard's newest check run on this commit decided pause"), "{r:#}");
+    // Resumed (the guard's newest check run says so, and the log): it may deploy again.
+    let resumed = fake.add_check_run_in_run(
+        9,
+        "release-gate/release-guard",
+        "success",
+        Some("release-gate/v3 release=2.4.0 run=9 attempt=2 at=2026-12-01T14:05:00Z decision=resumed"),
+    );
+    fake.set_run_attempt(9, 2);
+    fake.set_completed_at(resumed, "2026-12-01T14:05:00Z");
+    let (code, r, _) = online_at(dir.path(), &fake, "2026-12-01T14:10:00Z", &[]);
+    assert_eq!(code, 0, "{r:#}");
 }
 
 #[test]

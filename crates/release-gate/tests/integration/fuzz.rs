@@ -177,17 +177,25 @@ fn decision_log(bytes: &[u8], shown: &str) -> Outcome {
     let _ = decision_log_commit::log::regions(t);
     let _ = decision_log_commit::log::entries(t);
     let policy = decision_log_commit::LogPolicy::default();
+    let (files, links, runs) = (BTreeMap::new(), BTreeMap::new(), release_gate_core::evidence::CheckRuns::default());
     let ctx = decision_log_commit::RenderCtx {
         release: "2.4.0",
+        log: shown,
         commit: None,
+        online: false,
+        files: decision_log_commit::evidence::Files::Fetched(&files),
+        links: &links,
+        check_runs: &runs,
+        recording: Some(decision_log_commit::Recording { by: "fuzz".into(), via: "fuzz".into() }),
         now: jiff::Timestamp::UNIX_EPOCH,
         run_url: None,
         policy: &policy,
         fallback: BTreeMap::new(),
     };
-    let _ = decision_log_commit::render(Some(t), &BTreeMap::new(), &ctx, &decision_log_commit::Hand::default(), &|_| {
-        decision_log_commit::Observed::Missing("fuzz".into())
-    });
+    // A lifecycle record that cannot be trusted is refused, naming its line.
+    if let Err(e) = decision_log_commit::render(Some(t), &BTreeMap::new(), &ctx, &decision_log_commit::Hand::default()) {
+        return Outcome::Refused(e.to_string());
+    }
     match release_gate_core::hashes::parse(t) {
         Ok(_) => Outcome::Accepted,
         Err((line, m)) => Outcome::Refused(format!("{shown}:{line}: {m}")),

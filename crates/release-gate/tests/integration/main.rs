@@ -2,6 +2,7 @@
 //! so the workspace links each crate's dependencies once). One module per
 //! concern; run one with `cargo test -p release-gate --test integration <module>::`.
 
+mod common;
 mod deploy;
 mod fuzz;
 mod help;

@@ -141,14 +141,6 @@ fn payload(sha: &str, git_ref: &str) -> Value {
     p
 }
 
-/// The example's 2.4.0 decision log as written online for `commit`.
-fn log_for(commit: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse/reports/release-decisions/2.4.0.md"))
-        .unwrap()
-        .replace(",\"dry_run\":true", "")
-        .replace("\"url\":", &format!("\"commit\":\"{commit}\",\"url\":"))
-}
-
 fn wait_for_reviews(fake: &Fake, n: usize) -> Vec<(u64, Value)> {
     let start = Instant::now();
     loop {
@@ -160,22 +152,36 @@ fn wait_for_reviews(fake: &Fake, n: usize) -> Vec<(u64, Value)> {
     }
 }
 
+/// The policy on the default branch: always open (the clock never decides,
+/// whatever day the tests run), the example's readiness checklist with no
+/// age limit for the same reason.
+fn policy(dir: &Path) -> String {
+    let example = std::fs::read_to_string(dir.join(".github/release-gate.yml")).unwrap();
+    let start = example.find("decision-log-commit:\n").unwrap();
+    let end = example[start..].find("\nrelease-guard:").unwrap() + start;
+    format!("{OPEN_POLICY}{}\n", example[start..end].replace(", max-age: 7d", ""))
+}
+
+/// What the release workflow left for 2.4.0 on SHA (the example's files at
+/// SHA, its gates' check runs, the log on the release branch, committed
+/// after SHA), and the default branch's policy.
+fn released(fake: &Fake) -> tempfile::TempDir {
+    let dir = super::common::example();
+    fake.put_file("main", ".github/release-gate.yml", &policy(dir.path()));
+    super::common::commit_tree(fake, dir.path(), "release/2.4.0", SHA);
+    fake.add_run(RUN, ".github/workflows/deploy.yml", SHA, "push");
+    super::common::publish_reports(fake, dir.path(), "2.4.0", SHA, RUN);
+    fake.put_file("release/2.4.0", LOG, &super::common::online_log(dir.path(), "2.4.0", SHA, super::common::OPEN));
+    dir
+}
+
+const LOG: &str = "reports/release-decisions/2.4.0.md";
+
 #[test]
 fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
     let fake = Fake::start("").unwrap();
-    fake.put_file("main", ".github/release-gate.yml", OPEN_POLICY);
-    fake.put_file("release/2.4.0", "reports/release-decisions/2.4.0.md", &log_for(SHA));
-    fake.set_branch_head("release/2.4.0", SHA);
-    fake.add_run(RUN, ".github/workflows/deploy.yml", SHA, "push");
-    for name in ["freeze-check", "config-diff", "artifact-verify", "smoke-gate/smoke", "smoke-gate/fast-suite", "smoke-gate/canary"] {
-        fake.add_check_run(
-            SHA,
-            &format!("release-gate/{name}"),
-            "success",
-            "github-actions",
-            Some("release-gate/v3 release=2.4.0 run=7 attempt=1 at=x"),
-        );
-    }
+    let _dir = released(&fake);
+    assert!(fake.file(SHA, LOG).is_none(), "the log is committed after the commit it records");
     let server = Server::start(&fake);
     assert_eq!(server.request("GET", "/healthz", &[], b"").0, 200);
 
@@ -203,6 +209,13 @@ fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
     assert_eq!(reviews[0].1["state"], "approved", "{:#}", reviews[0].1);
     assert_eq!(reviews[0].1["environment_name"], "production");
     assert!(reviews[0].1["comment"].as_str().unwrap().contains("Release 2.4.0 may deploy"), "{:#}", reviews[0].1);
+    // The approval started the deploy: recorded once in the lifecycle, on the release branch.
+    let log = fake.file("release/2.4.0", LOG).unwrap();
+    let lc = release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap();
+    let deployed = lc.deployed().expect("the deploy is recorded");
+    assert_eq!(deployed.commit.as_deref(), Some(SHA));
+    assert!(deployed.via.contains("deployment protection rule") && deployed.via.contains("/actions/runs/7"), "{deployed:?}");
+    assert_eq!(deployed.by, p["sender"]["login"].as_str().unwrap());
     // GitHub's redelivery of the same delivery is answered once.
     let (status, body) = server.deliver("d-5", &p, Some(sign(&p, SECRET)));
     assert_eq!(status, 200, "{body}");
@@ -233,7 +246,8 @@ fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
         now.checked_sub(jiff::SignedDuration::from_hours(1)).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ"),
         now.checked_add(jiff::SignedDuration::from_hours(3)).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ"),
     );
-    fake.put_file("main", ".github/release-gate.yml", &blackout);
+    let with_checklist = policy(_dir.path()).replacen(OPEN_POLICY, &blackout, 1);
+    fake.put_file("main", ".github/release-gate.yml", &with_checklist);
     assert_eq!(server.deliver("d-7", &p, Some(sign(&p, SECRET))).0, 202);
     let reviews = wait_for_reviews(&fake, 3);
     assert_eq!(reviews[2].1["state"], "rejected");
@@ -251,4 +265,43 @@ fn signed_deliveries_are_answered_once_and_mis_signed_ones_not_at_all() {
     let (code, err) = server.stop();
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains(SECRET) && !err.contains("ghs_fake"), "a secret was logged: {err}");
+}
+
+#[test]
+fn the_production_rules_answer_for_production_and_a_paused_release_is_rejected() {
+    let fake = Fake::start("").unwrap();
+    let _dir = released(&fake);
+    let server = Server::start(&fake);
+    // A staging environment the App also sits on: answered without the production rules.
+    let mut staging = payload(&"3".repeat(40), "release/2.4.0");
+    staging["environment"] = json!("staging");
+    assert_eq!(server.deliver("s-1", &staging, Some(sign(&staging, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 1);
+    assert_eq!(reviews[0].1["state"], "approved", "{:#}", reviews[0].1);
+    assert!(reviews[0].1["comment"].as_str().unwrap().contains("staging is not a production environment"), "{:#}", reviews[0].1);
+    // Production, after the guard paused the release: rejected until a resume.
+    let log = fake.file("release/2.4.0", LOG).unwrap();
+    let mut lc = release_gate_core::decision_log::Lifecycle::read(&log, "2.4.0", LOG).unwrap();
+    use release_gate_core::decision_log::{State, Transition};
+    for (to, at) in [(State::Deployed, "2026-12-01T13:30:00Z"), (State::Paused, "2026-12-01T13:50:00Z")] {
+        lc.record(Transition {
+            to,
+            at: at.into(),
+            by: "sre".into(),
+            via: "release-guard".into(),
+            commit: Some(SHA.into()),
+            why: "incident #7".into(),
+        })
+        .unwrap();
+    }
+    fake.put_file("release/2.4.0", LOG, &lc.write(&log));
+    let p = payload(SHA, "release/2.4.0");
+    assert_eq!(server.deliver("s-2", &p, Some(sign(&p, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 2);
+    assert_eq!(reviews[1].1["state"], "rejected", "{:#}", reviews[1].1);
+    let comment = reviews[1].1["comment"].as_str().unwrap();
+    assert!(comment.contains("- lifecycle: the post-release guard paused release 2.4.0"), "{comment}");
+    assert!(comment.contains("Decision log: "), "{comment}");
+    let (code, err) = server.stop();
+    assert_eq!(code, Some(0), "{err}");
 }
