@@ -203,19 +203,37 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     return git("rev-parse", "HEAD").stdout.strip()
 
 
-def seed_release_validation(port: int, sha: str, release: str) -> None:
-    """What release-validation.yml left on the commit before the deploy: its
-    check runs for freeze-check, config-diff and artifact-verify, and the
-    decision log on the release branch recording them (with config-diff's hashes)."""
+def seed_release_validation(port: int, repo: Path, sha: str, release: str) -> None:
+    """release-validation.yml on the commit before the deploy, run for real:
+    freeze-check, config-diff and artifact-verify publish their check runs
+    (workflow run VALIDATION_RUN, the commit's first, so GitHub files them
+    under its suite), and decision-log-commit commits the log to the release
+    branch. No check run is made by the test itself."""
     fake_call(port, "POST", "runs", {"id": VALIDATION_RUN, "path": ".github/workflows/release-validation.yml", "head_sha": sha, "event": "push"})
     fake_call(port, "POST", "runs", {"id": DEPLOY_RUN, "path": ".github/workflows/deploy.yml", "head_sha": sha, "event": "workflow_dispatch"})
-    ext = f"release-gate/v3 release={release} run={VALIDATION_RUN} attempt=1 at=2026-12-01T13:30:00Z"
-    for gate in ("freeze-check", "config-diff", "artifact-verify"):
-        fake_call(port, "POST", "check_runs", {"sha": sha, "name": f"release-gate/{gate}", "conclusion": "success", "external_id": ext})
-    log = (ROOT / "examples/tradepulse/reports/release-decisions/2.4.0.md").read_text().replace("2.4.0", release)
-    lines = [ln for ln in log.splitlines(keepends=True) if '"key":"smoke-gate' not in ln]
-    log = "".join(lines).replace(',"dry_run":true', "").replace('"url":', f'"commit":"{sha}","url":')
-    fake_call(port, "POST", "files", {"branch": f"release/{release}", "path": f"examples/tradepulse/reports/release-decisions/{release}.md", "content": log})
+    fake_call(port, "POST", "files", {"branch": f"release/{release}", "path": "README.md", "content": "release branch\n", "head": sha})
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "RELEASE_GATE_", "ACTIONS_")) and k != "CI"},
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SHA": sha,
+        "GITHUB_REF": f"refs/heads/release/{release}",
+        "GITHUB_REF_NAME": f"release/{release}",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_RUN_ID": str(VALIDATION_RUN),
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_ACTOR": "release-captain",
+        "GITHUB_WORKFLOW_REF": f"{REPO}/.github/workflows/release-validation.yml@refs/heads/release/{release}",
+        "GITHUB_API_URL": f"http://127.0.0.1:{port}",
+        "GITHUB_TOKEN": TOKEN,
+        "RELEASE_GATE_COMMENT_MODE": "off",
+        "RELEASE_GATE_HTTP_BACKOFF_MS": "10",
+    }
+    root = repo / "examples/tradepulse"
+    for gate, extra in (("freeze-check", []), ("config-diff", []), ("artifact-verify", []), ("decision-log-commit", ["--via", "api", "--branch", f"release/{release}", "--no-archive"])):
+        proc = subprocess.run([str(BIN / gate), "--release", release, "--root", str(root), "--format", "quiet", *extra], env=env, capture_output=True, text=True)  # noqa: S603
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"release-validation's {gate} could not run: {proc.stderr}")
 
 
 def act_dispatch(repo: Path, release: str, fake_port: int) -> subprocess.CompletedProcess:
@@ -433,7 +451,7 @@ def main() -> int:
             repo.mkdir()
             sha = deploy_repo(repo, release, blackout)
             fake_call(port, "POST", "reset")
-            seed_release_validation(port, sha, release)
+            seed_release_validation(port, repo, sha, release)
             started = time.monotonic()
             proc = act_dispatch(repo, release, port)
             log = proc.stdout + proc.stderr

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod comment;
 pub mod context;
 pub mod decision_log;
+pub mod deviation;
 pub mod error;
 pub mod evidence;
 pub mod exit;

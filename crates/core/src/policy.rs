@@ -188,11 +188,37 @@ pub struct Evaluation {
     pub trusted_apps: Vec<String>,
     /// Workflow files whose runs' check runs count as evidence (default: the workflow running now).
     pub trusted_workflows: Vec<String>,
+    /// Signed deviations from the runbook's minimums (a guard shorter than
+    /// 60 minutes, a looser critical tolerance, …): `crate::deviation`.
+    pub deviations: Deviations,
 }
 
 impl Default for Evaluation {
     fn default() -> Self {
-        Self { allow_dry_run: false, trusted_apps: vec!["github-actions".into()], trusted_workflows: Vec::new() }
+        Self {
+            allow_dry_run: false,
+            trusted_apps: vec!["github-actions".into()],
+            trusted_workflows: Vec::new(),
+            deviations: Deviations::default(),
+        }
+    }
+}
+
+/// Where signed runbook deviations are, and who may sign them (`evaluation.deviations`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Deviations {
+    /// The directory of deviation files (`*.yaml`, each with `<file>.sig`).
+    pub dir: PathBuf,
+    /// The allowed-signers file their signatures are checked against (none: no deviation can be verified).
+    pub allowed_signers: Option<PathBuf>,
+    /// The longest a deviation may live, days.
+    pub max_lifetime_days: u32,
+}
+
+impl Default for Deviations {
+    fn default() -> Self {
+        Self { dir: PathBuf::from(".github/deviations"), allowed_signers: None, max_lifetime_days: 30 }
     }
 }
 

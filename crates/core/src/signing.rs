@@ -83,7 +83,8 @@ pub struct AllowedSigners {
     pub signers: Vec<AllowedSigner>,
 }
 
-fn glob_match(pattern: &str, text: &str) -> bool {
+/// `*` and `?` wildcards over the whole text (allowed-signers principals, release patterns).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     fn go(p: &[u8], t: &[u8]) -> bool {
         match (p.first(), t.first()) {
             (None, None) => true,

@@ -182,6 +182,7 @@ impl State {
             .unwrap_or_else(|| blob_sha(format!("commit {} {branch} {path} {}", parent.unwrap_or_default(), self.next_id).as_bytes()));
         self.trees.insert(sha.clone(), tree);
         self.branches.insert(branch.to_owned(), sha.clone());
+        self.commit_dates.entry(sha.clone()).or_insert_with(rest::now);
         sha
     }
 
@@ -245,6 +246,8 @@ pub struct State {
     /// Check suites: id, the commit, the app's slug and the workflow run it
     /// belongs to (each workflow run has its own), in the order created.
     pub check_suites: Vec<CheckSuite>,
+    /// When each commit was made (RFC 3339), as `GET …/commits/{ref}` tells it.
+    pub commit_dates: BTreeMap<String, String>,
     /// Commits made through the contents API: (branch, path, message).
     pub commits: Vec<(String, String, String)>,
     /// Branches that refuse direct writes (a rule requires a pull request).
@@ -448,6 +451,14 @@ impl Fake {
     /// from Actions' token land in the first one's suite on the commit.
     pub fn add_run(&self, id: u64, path: &str, head_sha: &str, event: &str) {
         self.with(|s| s.add_run(id, path, head_sha, event));
+    }
+
+    /// Sets when a commit was made (it must be one the fake holds, or becomes one with no files).
+    pub fn set_commit_date(&self, sha: &str, at: &str) {
+        self.with(|s| {
+            s.trees.entry(sha.to_owned()).or_default();
+            s.commit_dates.insert(sha.to_owned(), at.to_owned());
+        });
     }
 
     /// Marks a workflow run as re-run: its `run_attempt` becomes `attempt`.

@@ -49,6 +49,9 @@ struct State {
     seen: Vec<Seen>,
     /// (path fragment, status, Retry-After seconds, times left).
     faults: Vec<(String, u16, Option<u64>, u32)>,
+    /// The most incidents a page holds, whatever `limit` asks (PagerDuty
+    /// answers with the `limit` it applied).
+    page_cap: Option<usize>,
 }
 
 /// A running PagerDuty fake.
@@ -126,6 +129,21 @@ impl PagerDuty {
         self.lock().incidents.push(incident);
     }
 
+    /// Resolves incident `number` at `at`, as PagerDuty records it.
+    pub fn resolve(&self, number: u64, at: &str) {
+        if let Some(i) = self.lock().incidents.iter_mut().find(|i| i["incident_number"] == number) {
+            i["status"] = json!("resolved");
+            i["resolved_at"] = json!(at);
+            i["last_status_change_at"] = json!(at);
+            i["updated_at"] = json!(at);
+        }
+    }
+
+    /// Pages hold at most `n` incidents from now on, whatever `limit` asks.
+    pub fn cap_pages(&self, n: usize) {
+        self.lock().page_cap = Some(n);
+    }
+
     /// Sets a field of incident `number` (e.g. its `incident_type`).
     pub fn set_incident(&self, number: u64, key: &str, value: Value) {
         if let Some(i) = self.lock().incidents.iter_mut().find(|i| i["incident_number"] == number) {
@@ -195,7 +213,7 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
         return resp;
     }
     let (status, resp, problems) = match (method.as_str(), path.as_str()) {
-        ("GET", "/incidents") => list_incidents(&shared.token, &headers, &query, &state.incidents),
+        ("GET", "/incidents") => list_incidents(&shared.token, &headers, &query, &state.incidents, state.page_cap),
         ("POST", "/v2/enqueue") => {
             let (status, resp, problems, event) = enqueue(&body);
             if let Some(e) = event {
@@ -227,7 +245,13 @@ const LIST_PARAMS: &[&str] = &[
     "until",
 ];
 
-fn list_incidents(token: &str, headers: &HeaderMap, query: &[(String, String)], incidents: &[Value]) -> (u16, Response, Vec<String>) {
+fn list_incidents(
+    token: &str,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+    incidents: &[Value],
+    page_cap: Option<usize>,
+) -> (u16, Response, Vec<String>) {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if header("authorization") != format!("Token token={token}") {
         let p = vec!["Authorization is not `Token token=<the API key>`".to_owned()];
@@ -289,6 +313,7 @@ fn list_incidents(token: &str, headers: &HeaderMap, query: &[(String, String)], 
         .cloned()
         .collect();
     let n = matching.len();
+    let limit = page_cap.map_or(limit, |cap| limit.min(cap));
     let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
     let more = offset + page.len() < n;
     let body =

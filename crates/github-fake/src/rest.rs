@@ -124,6 +124,37 @@ pub(crate) fn apply(
                 state.check_runs.iter().find(|r| r["id"] == id).and_then(|r| r["_annotations"].as_array().cloned()).unwrap_or_default();
             axum::Json(Value::Array(paginate(list, query))).into_response()
         }
+        ("GET", "/repos/{owner}/{repo}/commits/{ref}") => {
+            let Some(sha) = state.resolve(&p("ref")) else {
+                return gh_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("No commit found for SHA: {}", p("ref")));
+            };
+            let date = state.commit_dates.get(&sha).cloned().unwrap_or_else(now);
+            let person = json!({"name": "Release Captain", "email": "captain@tradepulse.example", "date": date});
+            axum::Json(json!({
+                "sha": sha, "node_id": format!("C_{sha}"), "url": format!("{api}/commits/{sha}"),
+                "html_url": format!("https://github.com/{owner}/{repo}/commit/{sha}"), "comments_url": format!("{api}/commits/{sha}/comments"),
+                "commit": {"url": format!("{api}/git/commits/{sha}"), "author": person, "committer": person, "message": "commit",
+                           "comment_count": 0, "tree": {"sha": sha, "url": ""}, "verification": {"verified": true, "reason": "valid", "signature": null, "payload": null}},
+                "author": null, "committer": null, "parents": [], "files": [],
+            }))
+            .into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/issues") => {
+            let labels: Vec<String> = query
+                .iter()
+                .find(|(k, _)| k == "labels")
+                .map(|(_, v)| v.split(',').map(str::to_owned).filter(|l| !l.is_empty()).collect())
+                .unwrap_or_default();
+            let state_q = query.iter().find(|(k, _)| k == "state").map_or("open", |(_, v)| v.as_str()).to_owned();
+            let list: Vec<Value> = state
+                .issues
+                .iter()
+                .filter(|i| state_q == "all" || i["state"] == state_q.as_str())
+                .filter(|i| labels.iter().all(|l| i["labels"].as_array().is_some_and(|a| a.iter().any(|x| x["name"] == l.as_str()))))
+                .cloned()
+                .collect();
+            axum::Json(Value::Array(paginate(list, query))).into_response()
+        }
         ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs") => {
             let sha = p("ref");
             let name = query.iter().find(|(k, _)| k == "check_name").map(|(_, v)| v.clone());
@@ -420,9 +451,16 @@ pub(crate) fn apply(
         }
         ("POST", "/repos/{owner}/{repo}/issues") => {
             let n = state.issues.len() as u64 + 1000;
+            let labels: Vec<Value> = body
+                .get("labels")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|l| json!({"id": 1, "name": l, "color": "ededed"}))
+                .collect();
             let issue = json!({"number": n, "id": n, "node_id": format!("I_{n}"), "title": body["title"], "body": body.get("body").cloned().unwrap_or(Value::Null),
                 "assignees": body.get("assignees").cloned().unwrap_or(json!([])), "state": "open", "user": user("github-actions[bot]"),
-                "url": format!("{api}/issues/{n}"), "html_url": format!("https://github.com/{owner}/{repo}/issues/{n}"), "labels": [],
+                "url": format!("{api}/issues/{n}"), "html_url": format!("https://github.com/{owner}/{repo}/issues/{n}"), "labels": labels,
                 "created_at": now(), "updated_at": now()});
             state.issues.push(issue.clone());
             (StatusCode::CREATED, axum::Json(issue)).into_response()

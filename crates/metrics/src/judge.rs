@@ -18,7 +18,10 @@ pub struct Limits {
     pub critical_deviation: f64,
 }
 
-/// Judges the metrics; `fetch(query)` returns the series for the window.
+/// Judges the metrics over the window and every rolling window in it;
+/// `fetch(query)` returns the series for the window, sampled at `step`
+/// seconds when known.
+#[allow(clippy::too_many_arguments)]
 pub fn judge_metrics(
     report: &mut Report,
     findings: &mut Findings,
@@ -26,8 +29,11 @@ pub fn judge_metrics(
     limits: Limits,
     start: f64,
     end: f64,
+    step: Option<f64>,
     fetch: &dyn Fn(&str) -> Result<series::Series, String>,
 ) -> data::Canary {
+    let cov = series::Coverage { share: cfg.coverage, step, max_gap: cfg.max_gap };
+    let rolling = series::duration_s(&cfg.rolling).unwrap_or(300.0);
     let mut rows = Vec::new();
     let mut md = render::Table::new(&["metric", "canary", "baseline", "deviation", "allowed", "result"]);
     let within = || format!("{} within", render::mark(Status::Pass));
@@ -35,20 +41,28 @@ pub fn judge_metrics(
     for m in &cfg.metrics {
         let tol = m.tolerance.unwrap_or(limits.tolerance);
         let id = format!("metric:{}", m.name);
-        let canary = fetch(&m.query).and_then(|s| series::usable(&s, start, end, cfg.coverage));
+        let canary = fetch(&m.query).and_then(|s| series::usable(&s, start, end, cov));
         let baseline = match (&m.baseline, m.baseline_value) {
             (_, Some(v)) => Ok(Some(v)),
-            (Some(q), None) => {
-                fetch(q).and_then(|s| series::usable(&s, start, end, cfg.coverage)).map(|v| Some(v.iter().sum::<f64>() / v.len() as f64))
-            }
+            (Some(q), None) => fetch(q).and_then(|s| series::usable(&s, start, end, cov)).and_then(|v| series::baseline_mean(&v)).map(Some),
             (None, None) if m.max.is_some() || m.min.is_some() => Ok(None),
             (None, None) => Err("no baseline and no bounds (set `baseline`, `baseline-value`, `max` or `min`)".to_owned()),
         };
-        let j = match (canary, baseline) {
-            (Err(e), _) => Judgement::Inconclusive(format!("canary: {e}")),
-            (_, Err(e)) => Judgement::Inconclusive(format!("baseline: {e}")),
-            (Ok(c), Ok(b)) => series::judge(m, &c, b, tol, limits.critical_deviation),
+        let (j, worst) = match (canary, baseline) {
+            (Err(e), _) => (Judgement::Inconclusive(format!("canary: {e}")), None),
+            (_, Err(e)) => (Judgement::Inconclusive(format!("baseline: {e}")), None),
+            (Ok(c), Ok(b)) => {
+                let times: Vec<f64> = c.iter().map(|p| p.0).collect();
+                let every = step.or_else(|| series::typical_step(&times)).unwrap_or(60.0);
+                series::judge_windows(m, &c, b, tol, limits.critical_deviation, &series::windows(start, end, rolling, every))
+            }
         };
+        // Where the worst of it was, when a rolling window is worse than the whole.
+        let window_note = worst
+            .map(|(from, to)| {
+                format!(" (worst {}-minute window {} – {})", ((to - from) / 60.0).round(), series::instant(from), series::instant(to))
+            })
+            .unwrap_or_default();
         let fmt = |v: f64| if v.abs() >= 100.0 { format!("{v:.1}") } else { format!("{v:.4}") };
         let base = |ms: &Measure| ms.baseline.map_or_else(|| "—".to_owned(), fmt);
         let dev = |ms: &Measure| match &ms.deviation {
@@ -123,6 +137,7 @@ pub fn judge_metrics(
             Judgement::Inconclusive(_) => format!("±{tol} %"),
         };
         md.row([format!("{}{}", m.name, if m.critical { " (critical)" } else { "" }), cells.0, cells.1, cells.2, allowed, cells.3]);
+        let text = format!("{text}{window_note}");
         report.push(Check::new(id, status, text.clone()));
         rows.push(data::Metric {
             name: m.name.clone(),
@@ -136,13 +151,16 @@ pub fn judge_metrics(
     let mut budget = None;
     if let Some(b) = &cfg.error_budget {
         let period = series::duration_s(&b.period).unwrap_or(30.0 * 86_400.0);
-        let check = match fetch(&b.query).and_then(|s| series::usable(&s, start, end, cfg.coverage)) {
+        let used = fetch(&b.query).and_then(|s| series::usable(&s, start, end, cov)).and_then(|ratio| {
+            let used = series::budget_consumed(&ratio.iter().map(|p| p.1).collect::<Vec<_>>(), end - start, b.slo, period);
+            if used.is_finite() { Ok(used) } else { Err("the budget consumed is not a finite number (overflow): cannot judge".to_owned()) }
+        });
+        let check = match used {
             Err(e) => {
                 findings.inconclusive.push(format!("error budget: {e}"));
                 Check::new("error-budget", Status::Fail, format!("inconclusive ({e}): hold, never pass"))
             }
-            Ok(ratio) => {
-                let used = series::budget_consumed(&ratio, end - start, b.slo, period);
+            Ok(used) => {
                 budget = Some(data::ErrorBudget {
                     consumed_percent: used,
                     max_percent: b.max_consumption,

@@ -12,7 +12,7 @@ use release_gate_core::paths::{PathError, Root};
 use serde::Deserialize;
 
 pub use judge::{Limits, judge_metrics};
-pub use series::{ErrorBudget, MetricSpec, Series};
+pub use series::{Coverage, ErrorBudget, MetricSpec, Series};
 
 /// What the metrics found, for the caller's decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,9 +55,16 @@ pub struct MetricsConfig {
     /// query_range step (default: window / 60).
     #[serde(default)]
     pub step: Option<String>,
-    /// Share of the window the data must cover (default 0.9).
+    /// Share of the window's sample slots (at the step) the data must fill (default 0.9).
     #[serde(default = "default_coverage")]
     pub coverage: f64,
+    /// The longest run of empty sample slots allowed, in steps (default 2): a longer gap holds.
+    #[serde(default = "default_max_gap")]
+    pub max_gap: u32,
+    /// The rolling windows every metric is also judged over (default 5m),
+    /// stepping by the series' step: a spike is never averaged away.
+    #[serde(default = "default_rolling")]
+    pub rolling: String,
     /// The metrics.
     #[serde(default)]
     pub metrics: Vec<MetricSpec>,
@@ -72,6 +79,14 @@ pub fn default_window() -> String {
 
 pub fn default_coverage() -> f64 {
     0.9
+}
+
+pub fn default_max_gap() -> u32 {
+    2
+}
+
+pub fn default_rolling() -> String {
+    "5m".into()
 }
 
 /// Where a config's series come from, opened: the file read once, or a
@@ -172,6 +187,15 @@ impl Fetcher {
         match self {
             Fetcher::File(series) => Ok(series.get(query).cloned().unwrap_or_default()),
             Fetcher::Prometheus(p, step) => p.range(query, start, end, *step),
+        }
+    }
+
+    /// The step its series are sampled at, when it is known (`query_range`'s;
+    /// a file's is the config's `step`, else the samples' own spacing).
+    pub fn step(&self, cfg: &MetricsConfig) -> Option<f64> {
+        match self {
+            Fetcher::File(_) => cfg.step.as_deref().and_then(series::duration_s),
+            Fetcher::Prometheus(_, step) => Some(*step),
         }
     }
 }

@@ -57,6 +57,9 @@ impl Prometheus {
                         Some(x) => x.parse::<f64>().map_err(|_| format!("value {x:?} is not a number"))?,
                         None => return Err("a point without a value".into()),
                     };
+                    if s.iter().any(|(at, _)| *at == t) {
+                        return Err(format!("the query `{query}` returned two points at {t}: a series holds one value per instant"));
+                    }
                     s.push((t, v));
                 }
                 Ok(s)

@@ -154,32 +154,105 @@ pub enum Judgement {
     Inconclusive(String),
 }
 
-/// Values in the window, or why there are none usable.
-pub fn usable(series: &Series, start: f64, end: f64, coverage: f64) -> Result<Vec<f64>, String> {
-    let pts: Vec<&(f64, f64)> = series.iter().filter(|(t, _)| *t >= start && *t <= end).collect();
+/// How much of a window a series must cover, and at what step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coverage {
+    /// Share of the window's sample slots that must hold a value (0.9).
+    pub share: f64,
+    /// The series' step in seconds; `None`: the typical spacing of its samples.
+    pub step: Option<f64>,
+    /// The longest run of empty slots allowed, in steps (2).
+    pub max_gap: u32,
+}
+
+/// The typical spacing of sorted sample times: their median gap.
+pub fn typical_step(times: &[f64]) -> Option<f64> {
+    let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.get(gaps.len() / 2).copied()
+}
+
+/// The points in the window, sorted by time, or why they cannot be judged:
+/// none, a value that is not finite, too few of the window's sample slots
+/// filled (slots at the series' step, not the span from first to last
+/// point: twelve samples and a 49-minute hole are not an hour), or a gap
+/// longer than `max_gap` steps anywhere in the window.
+pub fn usable(series: &Series, start: f64, end: f64, c: Coverage) -> Result<Vec<(f64, f64)>, String> {
+    let mut pts: Vec<(f64, f64)> = series.iter().copied().filter(|(t, _)| *t >= start && *t <= end).collect();
     if pts.is_empty() {
         return Err("no data in the window".into());
     }
     if pts.iter().any(|(_, v)| !v.is_finite()) {
         return Err("NaN or infinite values in the window".into());
     }
-    let first = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let last = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let span = last - first;
-    let want = (end - start) * coverage;
-    if pts.len() < 2 || span + 1e-9 < want {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let times: Vec<f64> = pts.iter().map(|p| p.0).collect();
+    let span_min = (end - start) / 60.0;
+    let Some(step) = c.step.or_else(|| typical_step(&times)).filter(|s| *s > 0.0) else {
+        return Err(format!("one sample covers nothing of the {span_min:.0} minutes in the window; wait for more"));
+    };
+    // Sample slots at the step; a slot holds a value when a sample falls in it.
+    let slots = ((end - start) / step).floor() as u64 + 1;
+    let mut filled: Vec<u64> = times.iter().map(|t| ((t - start) / step).round() as u64).filter(|i| *i < slots).collect();
+    filled.dedup();
+    let share = filled.len() as f64 / slots as f64;
+    if share + 1e-9 < c.share {
         return Err(format!(
-            "data covers {:.0} of the {:.0} minutes in the window (needs {:.0} %); wait for more",
-            span / 60.0,
-            (end - start) / 60.0,
-            coverage * 100.0
+            "data fills {} of the {slots} sample slots ({:.0} %) in the {span_min:.0} minutes of the window, at a {:.0} s step (needs {:.0} %); wait for more",
+            filled.len(),
+            share * 100.0,
+            step,
+            c.share * 100.0
         ));
     }
-    Ok(pts.iter().map(|p| p.1).collect())
+    // The longest hole, the window's edges included.
+    let edges = std::iter::once(start).chain(times.iter().copied()).chain(std::iter::once(end)).collect::<Vec<_>>();
+    if let Some(w) = edges.windows(2).max_by(|a, b| (a[1] - a[0]).total_cmp(&(b[1] - b[0])))
+        && w[1] - w[0] > step * (f64::from(c.max_gap) + 1.0) + 1e-9
+    {
+        return Err(format!(
+            "a {:.0}-minute gap in the data (from {} to {}), longer than {} step(s) of {:.0} s (max-gap); wait for the data, or fix the series",
+            (w[1] - w[0]) / 60.0,
+            instant(w[0]),
+            instant(w[1]),
+            c.max_gap,
+            step
+        ));
+    }
+    Ok(pts)
 }
 
+/// Unix seconds as RFC 3339.
+pub fn instant(t: f64) -> String {
+    jiff::Timestamp::from_millisecond((t * 1000.0) as i64).map(release_gate_core::report::rfc3339).unwrap_or_else(|_| format!("{t}"))
+}
+
+/// The rolling windows over `[start, end]`: `width` long, stepping by
+/// `step`, the last one ending at `end` (a window shorter than `width`,
+/// when the whole is, is the whole).
+pub fn windows(start: f64, end: f64, width: f64, step: f64) -> Vec<(f64, f64)> {
+    if width >= end - start || step <= 0.0 {
+        return vec![(start, end)];
+    }
+    let mut out = Vec::new();
+    let mut from = start;
+    while from + width < end {
+        out.push((from, from + width));
+        from += step;
+    }
+    out.push((end - width, end));
+    out
+}
+
+/// The mean; not finite (overflow, NaN) when it cannot be told.
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The mean of a baseline's values, or why it cannot be told.
+pub fn baseline_mean(v: &[(f64, f64)]) -> Result<f64, String> {
+    let m = mean(&v.iter().map(|p| p.1).collect::<Vec<_>>());
+    if m.is_finite() { Ok(m) } else { Err("the baseline's mean is not a finite number (overflow): cannot judge".into()) }
 }
 
 /// How far `value` moved from `baseline` in the bad direction (positive is
@@ -218,6 +291,15 @@ pub fn judge(spec: &MetricSpec, canary: &[f64], baseline: Option<f64>, tolerance
         Aggregate::Mean => mean(canary),
         Aggregate::Worst => canary.iter().copied().max_by(|a, b| badness(*a).total_cmp(&badness(*b))).unwrap_or(f64::NAN),
     };
+    // Arithmetic never hides a result: an aggregate that overflowed is no verdict.
+    if !value.is_finite() || baseline.is_some_and(|b| !b.is_finite()) {
+        return Judgement::Inconclusive("the aggregate is not a finite number (overflow or NaN): cannot judge".into());
+    }
+    if let Some(Deviation::Percent(p)) = baseline.map(|b| bad_deviation(value, b, spec.direction))
+        && !p.is_finite()
+    {
+        return Judgement::Inconclusive("the deviation is not a finite number (overflow): cannot judge".into());
+    }
     let mut breaches: Vec<(String, bool)> = Vec::new(); // (why, critical)
     let mut allowed = Vec::new();
     let deviation = baseline.map(|b| bad_deviation(value, b, spec.direction));
@@ -266,7 +348,52 @@ pub fn judge(spec: &MetricSpec, canary: &[f64], baseline: Option<f64>, tolerance
     }
 }
 
-/// Error-budget consumption in the window, percent of the period's budget.
+/// The metric over the whole window and every rolling window in it:
+/// the worst judgement (rollback over outside over within), and the window
+/// it came from when that is narrower than the whole. A spike is never
+/// averaged away: a critical KPI beyond its bound in any window is
+/// rollback, any window outside tolerance is outside.
+pub fn judge_windows(
+    spec: &MetricSpec,
+    canary: &[(f64, f64)],
+    baseline: Option<f64>,
+    tolerance: f64,
+    critical: f64,
+    windows: &[(f64, f64)],
+) -> (Judgement, Option<(f64, f64)>) {
+    let all: Vec<f64> = canary.iter().map(|p| p.1).collect();
+    let whole = judge(spec, &all, baseline, tolerance, critical);
+    let rank = |j: &Judgement| match j {
+        Judgement::Within(_) => 0,
+        Judgement::Outside(_) => 1,
+        Judgement::Inconclusive(_) => 2,
+        Judgement::Critical(_) => 3,
+    };
+    let badness = |j: &Judgement| match j {
+        Judgement::Within(m) | Judgement::Outside(m) | Judgement::Critical(m) => match &m.deviation {
+            Some(Deviation::Percent(p)) => *p,
+            Some(Deviation::Absolute(a)) => *a,
+            None => 0.0,
+        },
+        Judgement::Inconclusive(_) => 0.0,
+    };
+    let mut worst: (Judgement, Option<(f64, f64)>) = (whole, None);
+    for &(from, to) in windows {
+        let pts: Vec<f64> = canary.iter().filter(|(t, _)| *t >= from && *t <= to).map(|p| p.1).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let j = judge(spec, &pts, baseline, tolerance, critical);
+        let better = (rank(&j), badness(&j)) > (rank(&worst.0), badness(&worst.0));
+        if better {
+            worst = (j, Some((from, to)));
+        }
+    }
+    worst
+}
+
+/// Error-budget consumption in the window, percent of the period's budget
+/// (not finite when it cannot be told).
 pub fn budget_consumed(error_ratio: &[f64], window_s: f64, slo: f64, period_s: f64) -> f64 {
     let budget = (1.0 - slo) * period_s;
     if budget <= 0.0 {
@@ -333,9 +460,26 @@ fn parse_json(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Locat
             };
             s.push((t, v));
         }
+        if let Some(t) = duplicate(&s) {
+            return Err(Located::new(
+                shown,
+                line_of_key(text, &name),
+                format!(
+                    "series `{name}` has two points at {}: a series holds one value per instant; export it without duplicates",
+                    instant(t)
+                ),
+            ));
+        }
         out.insert(name, s);
     }
     Ok(out)
+}
+
+/// An instant a series holds more than one point at.
+fn duplicate(s: &Series) -> Option<f64> {
+    let mut times: Vec<f64> = s.iter().map(|p| p.0).collect();
+    times.sort_by(f64::total_cmp);
+    times.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 fn parse_csv(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Located> {
@@ -363,6 +507,9 @@ fn parse_csv(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Locate
             }
             let v: f64 = cell.parse().map_err(|_| at(i + 1, format!("`{cell}` in column `{c}` is not a number")))?;
             if let Some(s) = out.get_mut(*c) {
+                if s.iter().any(|p| p.0 == t) {
+                    return Err(at(i + 1, format!("a second row at {} for `{c}`: a series holds one value per instant", instant(t))));
+                }
                 s.push((t, v));
             }
         }
@@ -463,12 +610,71 @@ mod tests {
         assert_eq!(m.allowed, "≤ 250, ≥ 10");
     }
 
+    const C: Coverage = Coverage { share: 0.9, step: None, max_gap: 2 };
+
+    #[test]
+    fn coverage_counts_sample_slots_and_gaps_never_the_span() {
+        let s: Series = (0..=30).map(|m| (f64::from(m) * 60.0, 1.0)).collect();
+        assert_eq!(usable(&s, 0.0, 1800.0, C).unwrap().len(), 31);
+        assert!(usable(&s[25..].to_vec(), 0.0, 1800.0, C).unwrap_err().contains("6 of the 31 sample slots"));
+        assert!(usable(&vec![(10.0, f64::NAN), (1700.0, 1.0)], 0.0, 1800.0, C).unwrap_err().contains("NaN"));
+        // Twelve samples a minute apart, a 49-minute hole, one more: the span is 61 minutes, the data 13 of 62 slots.
+        let mut holed: Series = (0..12).map(|m| (f64::from(m) * 60.0, 1.0)).collect();
+        holed.push((61.0 * 60.0, 1.0));
+        assert!(usable(&holed, 0.0, 3660.0, C).unwrap_err().contains("13 of the 62 sample slots"), "{:?}", usable(&holed, 0.0, 3660.0, C));
+        // Full enough, but one hole longer than max-gap: hold.
+        let mut gap: Series = (0..=60).filter(|m| !(20..24).contains(m)).map(|m| (f64::from(m) * 60.0, 1.0)).collect();
+        gap.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(usable(&gap, 0.0, 3600.0, C).unwrap_err().contains("5-minute gap"), "{:?}", usable(&gap, 0.0, 3600.0, C));
+        assert!(usable(&gap, 0.0, 3600.0, Coverage { max_gap: 4, ..C }).is_ok());
+        // A declared step: five-minute samples fill five-minute slots.
+        let sparse: Series = (0..=12).map(|m| (f64::from(m) * 300.0, 1.0)).collect();
+        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: Some(300.0), ..C }).is_ok());
+        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: Some(60.0), ..C }).is_err());
+    }
+
+    #[test]
+    fn a_spike_is_never_averaged_away() {
+        // A critical KPI at +50 % for 5 minutes of the hour: the hour's mean is +4 %, a window is +50 %.
+        let mut s = spec(Direction::LowerIsBetter, true, Aggregate::Mean);
+        s.baseline_value = Some(100.0);
+        let pts: Vec<(f64, f64)> = (0..=60).map(|m| (f64::from(m) * 60.0, if (30..35).contains(&m) { 150.0 } else { 100.0 })).collect();
+        let all: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        assert!(matches!(judge(&s, &all, Some(100.0), 5.0, 10.0), Judgement::Within(_)), "the mean alone hides it");
+        let w = windows(0.0, 3600.0, 300.0, 60.0);
+        let (j, at) = judge_windows(&s, &pts, Some(100.0), 5.0, 10.0, &w);
+        assert!(matches!(j, Judgement::Critical(_)), "{j:?}");
+        let (from, to) = at.expect("the worst window, with its start and end");
+        assert!((to - from - 300.0).abs() < 1e-9 && from <= 1800.0 && to >= 2040.0, "{from}..{to} holds the spike");
+        // Not critical: outside tolerance in a window is outside.
+        s.critical = false;
+        assert!(matches!(judge_windows(&s, &pts, Some(100.0), 5.0, 10.0, &w).0, Judgement::Outside(_)));
+        // Steady: within, every window.
+        let flat: Vec<(f64, f64)> = (0..=60).map(|m| (f64::from(m) * 60.0, 101.0)).collect();
+        assert!(matches!(judge_windows(&s, &flat, Some(100.0), 5.0, 10.0, &w), (Judgement::Within(_), None)));
+        assert_eq!(windows(0.0, 600.0, 900.0, 60.0), [(0.0, 600.0)], "a window wider than the whole is the whole");
+    }
+
+    #[test]
+    fn arithmetic_never_hides_a_result() {
+        let s = spec(Direction::LowerIsBetter, true, Aggregate::Mean);
+        assert!(matches!(judge(&s, &[f64::MAX, f64::MAX], Some(100.0), 5.0, 10.0), Judgement::Inconclusive(_)), "the mean overflows");
+        assert!(matches!(judge(&s, &[1.0], Some(f64::INFINITY), 5.0, 10.0), Judgement::Inconclusive(_)));
+        assert!(baseline_mean(&[(0.0, f64::MAX), (1.0, f64::MAX)]).is_err());
+        assert!(!budget_consumed(&[f64::MAX, f64::MAX], 60.0, 0.999, 86_400.0).is_finite());
+    }
+
+    #[test]
+    fn duplicate_timestamps_are_refused_at_their_line() {
+        let e = parse("{\n  \"a\": [[1, 2], [2, 3]],\n  \"b\": [[1, 5], [1, 5], [2, 1]]\n}", "m.json").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("two points at"), "{e}");
+        let e = parse("timestamp,a\n1,2\n1,3\n", "m.csv").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+    }
+
     #[test]
     fn coverage_and_budget() {
-        let s: Series = (0..=30).map(|m| (f64::from(m) * 60.0, 1.0)).collect();
-        assert_eq!(usable(&s, 0.0, 1800.0, 0.9).unwrap().len(), 31);
-        assert!(usable(&s[25..].to_vec(), 0.0, 1800.0, 0.9).unwrap_err().contains("covers 5 of the 30 minutes"));
-        assert!(usable(&vec![(10.0, f64::NAN), (1700.0, 1.0)], 0.0, 1800.0, 0.9).unwrap_err().contains("NaN"));
         // 30 minutes at 7.2 % errors burn exactly 5 % of a 99.9 % 30-day budget.
         assert!((budget_consumed(&[0.072], 1800.0, 0.999, 30.0 * 86_400.0) - 5.0).abs() < 1e-9);
         assert_eq!(duration_s("30m"), Some(1800.0));

@@ -1,8 +1,14 @@
-//! Incidents: from PagerDuty's REST API v2 (`GET /incidents`, open ones of
-//! the configured services since the deploy, every page) or from a file in
-//! the same shape (`{"incidents": [...]}`, as the API answers), mapped to a
-//! severity by the policy (priority name first, then urgency; an incident
-//! that maps to nothing counts as blocking: never less severe than it may be).
+//! Incidents: from PagerDuty's REST API v2 (`GET /incidents`, **every
+//! status**, of the configured services, created since the look-back before
+//! the deploy, every page) or from a file in the same shape
+//! (`{"incidents": [...]}`, as the API answers). Each is judged by its own
+//! times: it touches the guard when its open interval (`created_at` until
+//! `resolved_at`, or still open) overlaps the guard period, so one raised
+//! before the deploy and still open, and one raised and resolved within
+//! the hour, both count. Severity comes from the policy's priority map,
+//! else the urgency map; a priority the map does not know, or nothing to
+//! map, counts as the blocking severity or worse: never less severe than
+//! it may be.
 
 use release_gate_core::error::Located;
 use release_gate_core::exit::Unreachable;
@@ -58,7 +64,7 @@ pub enum IncidentError {
         body: String,
     },
     /// More pages than the guard reads.
-    #[error("PagerDuty listed more than 5,000 open incidents since the deploy; narrow release-guard.incidents.services")]
+    #[error("PagerDuty listed more than 50 pages of incidents around the deploy; narrow release-guard.incidents.services or the look-back")]
     TooMany,
     /// PagerDuty could not be reached, or answered garbage.
     #[error("{0}")]
@@ -84,6 +90,10 @@ pub struct Incident {
     pub kind: String,
     /// When it was triggered.
     pub created_at: jiff::Timestamp,
+    /// When it was resolved (`None`: still open).
+    pub resolved_at: Option<jiff::Timestamp>,
+    /// Its incident type's display name.
+    pub kind_shown: String,
     /// Its page.
     pub url: String,
 }
@@ -92,6 +102,20 @@ impl Incident {
     /// Whether it is still open.
     pub fn open(&self) -> bool {
         self.status != "resolved"
+    }
+
+    /// Whether it was open at some instant of `[from, to]`.
+    pub fn overlaps(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> bool {
+        self.created_at <= to && self.resolved_at.is_none_or(|r| r >= from)
+    }
+
+    /// Whether its type is one of `types`, by the type's name or display name, case-insensitively.
+    pub fn of_type(&self, types: &[String]) -> bool {
+        types.iter().any(|t| {
+            let t = t.trim();
+            (!self.kind.is_empty() && t.eq_ignore_ascii_case(&self.kind))
+                || (!self.kind_shown.is_empty() && t.eq_ignore_ascii_case(&self.kind_shown))
+        })
     }
 }
 
@@ -112,6 +136,10 @@ struct Raw {
     incident_type: Option<RawType>,
     created_at: String,
     #[serde(default)]
+    resolved_at: Option<String>,
+    #[serde(default)]
+    last_status_change_at: Option<String>,
+    #[serde(default)]
     html_url: String,
 }
 
@@ -127,6 +155,8 @@ struct RawPriority {
 struct RawType {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    display_name: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,15 +176,35 @@ fn judge(raw: Raw, policy: &Incidents, shown: &str) -> Result<Incident, Incident
     };
     let created_at: jiff::Timestamp = raw.created_at.parse().map_err(|_| field("created_at", &raw.created_at, "an RFC 3339 instant"))?;
     let priority = raw.priority.as_ref().and_then(|p| p.name.clone().or_else(|| p.summary.clone()));
-    let (severity, from) = match (priority.as_ref().and_then(|p| policy.priority_severity.get(p)), raw.urgency.as_ref()) {
-        (Some(s), _) => (*s, format!("priority {}", priority.unwrap_or_default())),
-        (None, Some(u)) if policy.urgency_severity.contains_key(u) => (policy.urgency_severity[u], format!("urgency {u}")),
-        // Unmapped: as severe as the policy's blocking level, never less.
-        _ => (policy.blocking_severity, "unmapped priority and urgency".to_owned()),
+    let by_urgency = raw.urgency.as_ref().and_then(|u| policy.urgency_severity.get(u).map(|s| (*s, u.clone())));
+    let (severity, from) = match (&priority, priority.as_ref().and_then(|p| policy.priority_severity.get(p))) {
+        (Some(p), Some(s)) => (*s, format!("priority {p}")),
+        // A priority the map does not know (`SEV-1`): the blocking severity,
+        // or worse when the urgency says so; never read low.
+        (Some(p), None) => match by_urgency {
+            Some((s, u)) if s < policy.blocking_severity => (s, format!("unmapped priority {p}, urgency {u}")),
+            _ => (policy.blocking_severity, format!("unmapped priority {p}: counted as the blocking severity")),
+        },
+        (None, _) => match by_urgency {
+            Some((s, u)) => (s, format!("urgency {u}")),
+            None => (policy.blocking_severity, "no priority and an unmapped urgency: counted as the blocking severity".to_owned()),
+        },
     };
     if !["triggered", "acknowledged", "resolved"].contains(&raw.status.as_str()) {
         return Err(field("status", &raw.status, "triggered, acknowledged or resolved"));
     }
+    let instant = |name: &'static str, t: &Option<String>| -> Result<Option<jiff::Timestamp>, IncidentError> {
+        t.as_deref().map(|v| v.parse().map_err(|_| field(name, v, "an RFC 3339 instant"))).transpose()
+    };
+    // A resolved incident ends at its resolution (`resolved_at`, else its last status change).
+    let resolved_at = match raw.status.as_str() {
+        "resolved" => match instant("resolved_at", &raw.resolved_at)?.or(instant("last_status_change_at", &raw.last_status_change_at)?) {
+            Some(t) if t >= created_at => Some(t),
+            Some(t) => return Err(field("resolved_at", &t.to_string(), "an instant after its created_at")),
+            None => return Err(field("resolved_at", "nothing", "the instant a resolved incident was resolved")),
+        },
+        _ => None,
+    };
     Ok(Incident {
         id: raw.id,
         number: raw.incident_number,
@@ -162,13 +212,15 @@ fn judge(raw: Raw, policy: &Incidents, shown: &str) -> Result<Incident, Incident
         status: raw.status,
         severity,
         severity_from: from,
+        kind_shown: raw.incident_type.as_ref().map(|t| t.display_name.clone()).unwrap_or_default(),
         kind: raw.incident_type.map(|t| t.name).unwrap_or_default(),
         created_at,
+        resolved_at,
         url: raw.html_url,
     })
 }
 
-/// Incidents from a file (`{"incidents": [...]}`), those triggered since `since`.
+/// Incidents from a file (`{"incidents": [...]}`), those created since `since`.
 pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Timestamp) -> Result<Vec<Incident>, IncidentError> {
     let page: Page = serde_json::from_str(text).map_err(|e| Located {
         file: shown.to_owned(),
@@ -186,9 +238,15 @@ pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Times
     Ok(out)
 }
 
-/// Open incidents (triggered or acknowledged) of the policy's services since
-/// `since`, every page, from PagerDuty.
-pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: jiff::Timestamp) -> Result<Vec<Incident>, IncidentError> {
+/// Incidents of every status (triggered, acknowledged, resolved) of the
+/// policy's services created from `since` to `until`, every page, from PagerDuty.
+pub fn from_pagerduty(
+    http: &Http,
+    policy: &Incidents,
+    token: &Secret,
+    since: jiff::Timestamp,
+    until: jiff::Timestamp,
+) -> Result<Vec<Incident>, IncidentError> {
     if token.is_empty() {
         return Err(IncidentError::NoKey(policy.token_env.clone()));
     }
@@ -196,13 +254,17 @@ pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: ji
     let headers = [("Authorization", auth.as_str()), ("Accept", "application/vnd.pagerduty+json;version=2")];
     let mut out = Vec::new();
     let base = policy.url.trim_end_matches('/');
-    let mut query = vec![("statuses[]", "triggered".to_owned()), ("statuses[]", "acknowledged".to_owned())];
+    let mut query: Vec<(&str, String)> =
+        ["triggered", "acknowledged", "resolved"].iter().map(|s| ("statuses[]", (*s).to_owned())).collect();
     query.extend(policy.services.iter().map(|s| ("service_ids[]", s.clone())));
     query.push(("since", release_gate_core::report::rfc3339(since)));
+    query.push(("until", release_gate_core::report::rfc3339(until)));
     query.push(("limit", "100".to_owned()));
-    for page in 0..50u32 {
+    // The next page starts after what the server returned, whatever `limit` it honoured.
+    let mut offset = 0usize;
+    for _ in 0..50u32 {
         let mut q = query.clone();
-        q.push(("offset", (page * 100).to_string()));
+        q.push(("offset", offset.to_string()));
         let qs: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect();
         let url = format!("{base}/incidents?{}", qs.join("&"));
         let answer = http.send("GET", &url, &headers, None)?;
@@ -216,12 +278,19 @@ pub fn from_pagerduty(http: &Http, policy: &Incidents, token: &Secret, since: ji
                 "GET {base}/incidents: PagerDuty answered something that is not an incident list: {e}"
             ))
         })?;
+        let received = page.incidents.len();
         for raw in page.incidents {
             out.push(judge(raw, policy, "PagerDuty")?);
         }
         if !page.more {
             return Ok(out);
         }
+        if received == 0 {
+            return Err(IncidentError::Unreachable(release_gate_core::exit::Unreachable(format!(
+                "GET {base}/incidents: PagerDuty said there is more after offset {offset} but sent no incident; the list cannot be read whole"
+            ))));
+        }
+        offset += received;
     }
     Err(IncidentError::TooMany)
 }

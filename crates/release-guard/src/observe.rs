@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use release_gate_core::Run;
+use release_gate_core::decision_log::Lifecycle;
 use release_gate_core::error::Located;
 use release_gate_core::github::ApiError;
 use release_gate_core::mask::Secret;
@@ -17,7 +18,6 @@ use crate::http::Http;
 use crate::incidents::{self, Incident, IncidentError};
 use crate::judge::{Architecture, Stage};
 use crate::policy::{GuardPolicy, IncidentSource};
-use crate::procedure;
 
 /// Evidence the guard cannot read (exit 2, or 3 for a service that stayed
 /// unreachable).
@@ -43,9 +43,54 @@ pub enum ObserveError {
     Located(#[from] Located),
     /// Nowhere says when the deploy happened.
     #[error(
-        "no deploy time: pass --deployed-at (input deployed-at), give --environment with a token, or record the release in its decision log"
+        "no deploy time: the release's lifecycle records no deploy (deploy-check or serve record it when the deploy starts); pass --deployed-at (input deployed-at), or give --environment with a token to read the deployment"
     )]
     NoDeployTime,
+    /// A deploy time other than the one recorded.
+    #[error(
+        "the deploy happened once, at {recorded} ({via}); --deployed-at {given} disagrees: leave it out, the recorded instant is the guard's"
+    )]
+    Moved {
+        /// The recorded instant.
+        recorded: String,
+        /// What recorded it.
+        via: String,
+        /// What was given.
+        given: String,
+    },
+    /// No GO.
+    #[error(
+        "the decision log records no GO for release {release}: the guard judges a release decided GO and deployed; run decision-log-commit first"
+    )]
+    NoGo {
+        /// The release.
+        release: String,
+    },
+    /// A deploy before the GO.
+    #[error(
+        "the deploy time {at} ({from}) is before the GO at {go}: a release is not deployed before it is decided; give the real deploy time"
+    )]
+    BeforeGo {
+        /// The deploy time.
+        at: String,
+        /// The GO.
+        go: String,
+        /// Where the deploy time came from.
+        from: String,
+    },
+    /// A deploy before the commit.
+    #[error("the deploy time {at} is before commit {commit} was made ({made}): give the real deploy time")]
+    BeforeCommit {
+        /// The deploy time.
+        at: String,
+        /// When the commit was made.
+        made: String,
+        /// The commit.
+        commit: String,
+    },
+    /// The lifecycle record cannot be trusted.
+    #[error("{0}")]
+    Lifecycle(#[from] release_gate_core::decision_log::LifecycleError),
     /// The incidents file is not there.
     #[error(
         "{source}; export the incidents there (an empty list is {{\"incidents\": []}}) or set release-guard.incidents.source: pagerduty"
@@ -88,31 +133,99 @@ pub fn secret(name: &str) -> Option<Secret> {
     std::env::var(name).ok().filter(|v| !v.is_empty()).map(Secret::new)
 }
 
-/// When the production deploy happened.
-pub fn deployed_at(run: &Run<GuardPolicy>, args: &Args) -> Result<jiff::Timestamp, ObserveError> {
-    if let Some(t) = &args.deployed_at {
-        return Ok(release_gate_core::policy::instant("--deployed-at", t)?);
-    }
-    if let (Some(gh), Some(sha), Some(env)) = (run.github(), &run.ctx.sha, &args.environment)
-        && let Some(d) = run.block_on(gh.deployments(sha, env))?.first()
-        && let Ok(t) = d.created_at.parse()
-    {
-        return Ok(t);
-    }
-    // The decision log's date/time (`2026-12-01 13:30 UTC`).
-    let log = PathBuf::from(&run.policy.section.logs).join(format!("{}.md", run.release));
-    if let Some(text) = run.root.read_text_if_present(&log, "decision log")?
-        && let Some(line) = text.lines().skip_while(|l| !l.contains("release-gate:begin datetime")).nth(1)
-        && let Ok(dt) = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M UTC", line.trim())
-        && let Ok(t) = jiff::tz::TimeZone::UTC.to_timestamp(dt)
-    {
-        return Ok(t);
-    }
-    Err(ObserveError::NoDeployTime)
+/// The decision log the guard reads and moves: its path, text and lifecycle.
+pub struct Log {
+    /// Repository-relative path.
+    pub path: String,
+    /// The branch it is committed to (online).
+    pub branch: String,
+    /// Its text (`None`: there is none).
+    pub text: Option<String>,
+    /// The lifecycle it records.
+    pub lifecycle: Lifecycle,
 }
 
-/// Incidents since the deploy, from the policy's source.
-pub fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, since: jiff::Timestamp) -> Result<Vec<Incident>, ObserveError> {
+/// The release's decision log: online at the release branch's head (where
+/// decision-log-commit commits it), offline the checkout's.
+pub fn log(run: &Run<GuardPolicy>, path: &str, configured_branch: Option<&str>) -> Result<Log, ObserveError> {
+    let branch =
+        release_gate_core::release::log_branch(&run.release, configured_branch, run.ctx.git_ref.as_deref().or(run.ctx.ref_name.as_deref()));
+    let text = match run.github() {
+        Some(gh) => {
+            let repo_path = run.root.repository_path(path, "decision log")?;
+            match run.block_on(gh.file(&repo_path, &branch))? {
+                Some(c) => Some(release_gate_core::paths::utf8(c.bytes, Path::new(path), "decision log")?),
+                None => None,
+            }
+        }
+        None => run.root.read_text_if_present(path, "decision log")?,
+    };
+    let lifecycle = match &text {
+        Some(t) => Lifecycle::read(t, &run.release, path)?,
+        None => Lifecycle::new(&run.release),
+    };
+    Ok(Log { path: path.to_owned(), branch, text, lifecycle })
+}
+
+/// When the production deploy happened, where that came from, and whether
+/// the lifecycle still has to record it. The deploy happened once: a
+/// recorded instant is the one, and a `--deployed-at` that disagrees is
+/// refused; so is an instant before the GO or before the commit was made.
+pub fn deployed_at(run: &Run<GuardPolicy>, args: &Args, lc: &Lifecycle) -> Result<(jiff::Timestamp, String, bool), ObserveError> {
+    let given = args.deployed_at.as_deref().map(|t| release_gate_core::policy::instant("--deployed-at", t)).transpose()?;
+    let (at, from, record) = match (lc.deployed(), given) {
+        (Some(r), Some(g)) if r.instant() != g => {
+            return Err(ObserveError::Moved { recorded: r.at.clone(), via: r.via.clone(), given: release_gate_core::report::rfc3339(g) });
+        }
+        (Some(r), _) => (r.instant(), format!("recorded in the release's lifecycle by {}", r.via), false),
+        (None, Some(g)) => (g, "--deployed-at".to_owned(), true),
+        (None, None) => {
+            let found = match (run.github(), &run.ctx.sha, &args.environment) {
+                (Some(gh), Some(sha), Some(env)) => run.block_on(gh.deployments(sha, env))?.into_iter().next(),
+                _ => None,
+            };
+            match found.and_then(|d| d.created_at.parse::<jiff::Timestamp>().ok().map(|t| (t, d.id))) {
+                Some((t, id)) => (t, format!("deployment {id} to {}", args.environment.as_deref().unwrap_or_default()), true),
+                None => return Err(ObserveError::NoDeployTime),
+            }
+        }
+    };
+    let Some(go) = lc.go() else { return Err(ObserveError::NoGo { release: run.release.clone() }) };
+    if at < go.instant() {
+        return Err(ObserveError::BeforeGo { at: release_gate_core::report::rfc3339(at), go: go.at.clone(), from });
+    }
+    if let Some(made) = commit_time(run)?
+        && at < made
+    {
+        return Err(ObserveError::BeforeCommit {
+            at: release_gate_core::report::rfc3339(at),
+            made: release_gate_core::report::rfc3339(made),
+            commit: run.commit.clone().unwrap_or_default(),
+        });
+    }
+    Ok((at, from, record))
+}
+
+/// When the commit evaluated was made: through the API online, from git in
+/// a checkout; `None` when no commit is known (a directory, not a checkout).
+fn commit_time(run: &Run<GuardPolicy>) -> Result<Option<jiff::Timestamp>, ObserveError> {
+    let Some(sha) = &run.commit else { return Ok(None) };
+    if let Some(gh) = run.github() {
+        return Ok(Some(run.block_on(gh.commit_time(sha))?));
+    }
+    let out = std::process::Command::new("git").arg("-C").arg(run.root.real()).args(["show", "-s", "--format=%cI", sha]).output();
+    Ok(out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
+}
+
+/// Incidents created from `since` (the look-back before the deploy) to
+/// `until`, every status, from the policy's source.
+pub fn incidents(
+    run: &Run<GuardPolicy>,
+    policy: &GuardPolicy,
+    http: &Http,
+    since: jiff::Timestamp,
+    until: jiff::Timestamp,
+) -> Result<Vec<Incident>, ObserveError> {
     let p = &policy.incidents;
     match p.source {
         IncidentSource::File => {
@@ -122,11 +235,11 @@ pub fn incidents(run: &Run<GuardPolicy>, policy: &GuardPolicy, http: &Http, sinc
                 Err(source) if source.is_not_found() => return Err(ObserveError::NoIncidentsFile { source }),
                 Err(e) => return Err(e.into()),
             };
-            Ok(incidents::from_file(&text, &file, p, since)?)
+            Ok(incidents::from_file(&text, &file, p, since)?.into_iter().filter(|i| i.created_at <= until).collect())
         }
         IncidentSource::Pagerduty => {
             let token = secret(&p.token_env).unwrap_or_else(|| Secret::new(String::new()));
-            Ok(incidents::from_pagerduty(http, p, &token, since)?)
+            Ok(incidents::from_pagerduty(http, p, &token, since, until)?)
         }
     }
 }
@@ -161,7 +274,8 @@ pub fn breach(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> Resu
     let found = run.block_on(async {
         for p in gh.pulls_for_commit(sha).await?.into_iter().filter(|p| p.merged_at.is_some()) {
             let pr = gh.pull(p.number).await?;
-            if pr.labels.iter().any(|l| &l.name == label) {
+            // GitHub treats label names case-insensitively.
+            if pr.labels.iter().any(|l| l.name.eq_ignore_ascii_case(label)) {
                 return Ok(Some(format!("PR #{} carries the label `{label}`", p.number)));
             }
         }
@@ -213,30 +327,68 @@ pub fn stages(run: &Run<GuardPolicy>, keys: Vec<String>, dir: &Path) -> Result<V
     Ok(out)
 }
 
-/// Whether the release touches the architecture, from `--changed-files` or
-/// `git diff --name-only <previous tag> HEAD`.
-pub fn architecture(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -> Result<Architecture, ObserveError> {
+/// A changed path as a rule compares it: `./`, doubled and trailing
+/// slashes and `\` separators gone.
+pub fn normalise(path: &str) -> String {
+    let p = path.trim().replace('\\', "/");
+    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    parts.join("/")
+}
+
+/// One line of a change list: `git diff --name-status` (`M\tpath`,
+/// `D\tpath`, `R100\told\tnew`) or a bare path. The path changed, and
+/// whether the change deleted it.
+fn change(line: &str) -> Option<(String, bool)> {
+    let fields: Vec<&str> = line.split('\t').collect();
+    match fields.as_slice() {
+        [status, path] if status.len() <= 4 && status.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => {
+            Some((normalise(path), status.starts_with('D')))
+        }
+        // A rename or copy: the new path changed (the old one is gone, but a rename keeps the document).
+        [status, _, new] if status.starts_with('R') || status.starts_with('C') => Some((normalise(new), false)),
+        [path] if !path.trim().is_empty() => Some((normalise(path), false)),
+        _ => None,
+    }
+}
+
+/// Whether the release touches the architecture, from `--changed-files`
+/// (a path per line, or `git diff --name-status`) or `git diff --name-status
+/// <previous tag> HEAD`. Paths are normalised, matched case-insensitively on
+/// a case-insensitive checkout (`core.ignorecase`), and an ADR or runbook
+/// file the release deletes is no update.
+pub fn architecture(
+    run: &Run<GuardPolicy>,
+    policy: &GuardPolicy,
+    args: &Args,
+    previous: Option<&str>,
+) -> Result<Architecture, ObserveError> {
     if policy.architecture_paths.is_empty() {
         return Ok(Architecture::NotConfigured);
     }
-    let changed: Vec<String> = match &args.changed_files {
-        Some(p) => run
-            .root
-            .read_text(p, "changed files (--changed-files)")?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    let git =
+        |a: &[&str]| std::process::Command::new("git").arg("-C").arg(run.root.real()).args(a).output().ok().filter(|o| o.status.success());
+    let listed =
+        args.changed_files.clone().or_else(|| policy.changed_files.as_ref().map(|f| PathBuf::from(f.replace("{release}", &run.release))));
+    let changed: Vec<(String, bool)> = match &listed {
+        Some(p) => {
+            let text = run.root.read_text(p, "changed files (--changed-files, release-guard.changed-files)")?;
+            // A bare path that is not in the checkout was deleted.
+            text.lines()
+                .filter_map(change)
+                .map(|(path, deleted)| {
+                    let gone = deleted || (!text.contains('\t') && !run.root.real().join(&path).exists());
+                    (path, gone)
+                })
+                .collect()
+        }
         None => {
-            let Some(prev) = procedure::previous_release(&run.root, &policy.logs, &run.release)? else {
-                return Ok(Architecture::Unknown("no earlier GO release to diff from; pass --changed-files".into()));
+            let Some(prev) = previous else {
+                return Ok(Architecture::Unknown("no earlier known-good release to diff from; pass --changed-files".into()));
             };
-            let tag = policy.rollback.tag.replace("{release}", &prev);
-            let out = std::process::Command::new("git").arg("-C").arg(run.root.real()).args(["diff", "--name-only", &tag, "HEAD"]).output();
-            match out {
-                Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).lines().map(str::to_owned).collect(),
-                _ => {
+            let tag = policy.rollback.tag.replace("{release}", prev);
+            match git(&["diff", "--name-status", &tag, "HEAD"]) {
+                Some(o) => String::from_utf8_lossy(&o.stdout).lines().filter_map(change).collect(),
+                None => {
                     return Ok(Architecture::Unknown(format!(
                         "`git diff {tag} HEAD` failed (a shallow checkout? fetch the tag, or pass --changed-files)"
                     )));
@@ -244,16 +396,38 @@ pub fn architecture(run: &Run<GuardPolicy>, policy: &GuardPolicy, args: &Args) -
             }
         }
     };
+    let fold = git(&["config", "--get", "core.ignorecase"]).is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true");
     let set = |globs: &[String]| -> Result<globset::GlobSet, ObserveError> {
         let mut b = globset::GlobSetBuilder::new();
         for g in globs {
-            b.add(globset::Glob::new(g).map_err(|source| ObserveError::Glob { pattern: g.clone(), source })?);
+            let glob = globset::GlobBuilder::new(&normalise(g))
+                .case_insensitive(fold)
+                .literal_separator(false)
+                .build()
+                .map_err(|source| ObserveError::Glob { pattern: g.clone(), source })?;
+            b.add(glob);
         }
         b.build().map_err(|source| ObserveError::Glob { pattern: globs.join(", "), source })
     };
     let (arch, adr) = (set(&policy.architecture_paths)?, set(&policy.adr_paths)?);
     Ok(Architecture::Changed {
-        touched: changed.iter().filter(|f| arch.is_match(Path::new(f))).cloned().collect(),
-        adr: changed.iter().filter(|f| adr.is_match(Path::new(f))).cloned().collect(),
+        touched: changed.iter().filter(|(f, _)| arch.is_match(Path::new(f))).map(|(f, _)| f.clone()).collect(),
+        adr: changed.iter().filter(|(f, deleted)| !deleted && adr.is_match(Path::new(f))).map(|(f, _)| f.clone()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_paths_are_normalised_and_deletions_known() {
+        assert_eq!(normalise("./infra//x.tf"), "infra/x.tf");
+        assert_eq!(normalise("infra\\x.tf/"), "infra/x.tf");
+        assert_eq!(change("D\tdocs/adr/0007.md"), Some(("docs/adr/0007.md".into(), true)));
+        assert_eq!(change("M\t./docs//adr/0008.md"), Some(("docs/adr/0008.md".into(), false)));
+        assert_eq!(change("R093\tdocs/adr/old.md\tdocs/adr/new.md"), Some(("docs/adr/new.md".into(), false)));
+        assert_eq!(change("configs/production/a.yaml"), Some(("configs/production/a.yaml".into(), false)));
+        assert_eq!(change("   "), None);
+    }
 }

@@ -41,8 +41,12 @@ pub struct Incidents {
     pub urgency_severity: BTreeMap<String, u8>,
     /// Incidents this severe or worse (1 is the worst) block the success verdict (§5: Sev-2+).
     pub blocking_severity: u8,
-    /// Incident types that are a security or compliance breach (§6: rollback).
+    /// Incident types that are a security or compliance breach (§6:
+    /// rollback), matched with the type's name or display name, case-insensitively.
     pub security_types: Vec<String>,
+    /// How long before the deploy incidents are asked for (default 24h):
+    /// one raised before the deploy and still open across it counts.
+    pub look_back: Duration,
 }
 
 impl Default for Incidents {
@@ -60,6 +64,7 @@ impl Default for Incidents {
             urgency_severity: [("high", 2), ("low", 4)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             blocking_severity: 2,
             security_types: vec!["security".into(), "compliance".into()],
+            look_back: Duration(jiff::SignedDuration::from_hours(24)),
         }
     }
 }
@@ -104,6 +109,16 @@ impl Default for Rollback {
     }
 }
 
+/// Who may resume a paused or rolled-back release (`release-guard resume`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Resume {
+    /// Logins or `@org/team` (the SRE Lead, the Risk Officers); nobody is
+    /// built in: with none named, nobody can resume. Each needs write
+    /// permission on the repository.
+    pub approvers: Vec<String>,
+}
+
 /// The `release-guard:` section.
 #[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -127,16 +142,43 @@ pub struct GuardPolicy {
     pub architecture_paths: Vec<String>,
     /// Where ADRs and runbook updates live (globs).
     pub adr_paths: Vec<String>,
+    /// The release's change list (`{release}` replaced; `git diff
+    /// --name-status` output or a path per line), where there is no git
+    /// history to diff (`--changed-files` overrides it).
+    pub changed_files: Option<String>,
     /// The rollback procedure.
     pub rollback: Rollback,
+    /// Who may resume.
+    pub resume: Resume,
     /// Open a GitHub issue for the retrospective (§10), assigned to these logins.
     pub retrospective_assignees: Vec<String>,
-    /// Open the retrospective issue at all.
+    /// Open the retrospective issue (once) when the guard pauses, rolls
+    /// back or ends, as `--open-retrospective` does.
     pub retrospective_issue: bool,
     /// The release captain's decision logs (`{release}` replaced): where the
     /// previous GO release is found for the rollback.
     pub logs: PathBuf,
 }
+
+/// What counts as an architecture change by default (§5: ADRs for
+/// architectural changes): schema migrations, infrastructure templates,
+/// configuration, deployment manifests.
+pub const DEFAULT_ARCHITECTURE: [&str; 14] = [
+    "migrations/**",
+    "alembic/versions/**",
+    "**/*.sql",
+    "infra/**",
+    "terraform/**",
+    "**/*.tf",
+    "cloudformation/**",
+    "**/*.cfn.yaml",
+    "configs/**",
+    "deploy/**",
+    "k8s/**",
+    "helm/**",
+    "charts/**",
+    "**/Dockerfile",
+];
 
 impl Default for GuardPolicy {
     fn default() -> Self {
@@ -148,9 +190,11 @@ impl Default for GuardPolicy {
             incidents: Incidents::default(),
             pause_workflows: Vec::new(),
             pause: true,
-            architecture_paths: Vec::new(),
+            architecture_paths: DEFAULT_ARCHITECTURE.iter().map(|s| (*s).to_owned()).collect(),
             adr_paths: vec!["docs/adr/**".into(), "docs/runbook/**".into()],
+            changed_files: None,
             rollback: Rollback::default(),
+            resume: Resume::default(),
             retrospective_assignees: Vec::new(),
             retrospective_issue: false,
             logs: PathBuf::from("reports/release-decisions"),

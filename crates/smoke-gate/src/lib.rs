@@ -126,6 +126,8 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
             window: default_window(),
             step: None,
             coverage: default_coverage(),
+            max_gap: release_gate_metrics::default_max_gap(),
+            rolling: release_gate_metrics::default_rolling(),
             metrics: Vec::new(),
             error_budget: None,
         });
@@ -164,9 +166,21 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         _ => None,
     };
     let check_name = run.check_name();
+    // The runbook's minimums (§4.2 a 30-minute canary, §6 10 % and 5 %) are
+    // floors: beyond one only with a signed deviation.
+    let deviations = release_gate_core::deviation::grant(
+        &run.root,
+        &run.policy.evaluation.deviations,
+        &release,
+        now,
+        &floors(&policy, &stage_name, metrics_cfg.as_ref()),
+    )?;
 
     let mut report = run.new_report();
     report.stage = Some(stage_name.clone());
+    for d in &deviations {
+        report.push(Check::new("deviation", Status::Warn, d.line()));
+    }
     let mut findings = Findings::default();
     let (repo, prefix) = (root.top(), root.prefix());
     let blob = run.blob_url();
@@ -178,8 +192,9 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     if let (Some(cfg), Some(window)) = (&metrics_cfg, window) {
         let end = now.as_millisecond() as f64 / 1000.0;
         let start = end - window;
-        metrics_data =
-            fetcher.as_ref().map(|f| judge_metrics(&mut report, &mut findings, cfg, limits, start, end, &|q| f.fetch(q, start, end)));
+        metrics_data = fetcher
+            .as_ref()
+            .map(|f| judge_metrics(&mut report, &mut findings, cfg, limits, start, end, f.step(cfg), &|q| f.fetch(q, start, end)));
     }
 
     // Attempt history: GitHub's check runs when online, else the last report.
@@ -280,6 +295,38 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         canary: metrics_data,
     });
     run.finish(report)
+}
+
+/// The runbook's minimums for a stage's metrics: a canary judged over at
+/// least 30 minutes (§4.2), a critical KPI off by at most 10 % and at most
+/// 5 % of the error budget (§6).
+pub fn floors(policy: &SmokePolicy, stage: &str, metrics: Option<&MetricsConfig>) -> Vec<release_gate_core::deviation::Floor> {
+    use release_gate_core::deviation::Floor;
+    let mut out = vec![Floor {
+        setting: "smoke-gate.critical-deviation".into(),
+        value: policy.critical_deviation.to_string(),
+        within: policy.critical_deviation <= 10.0,
+        runbook: "the runbook's 10 % for a critical KPI (§6)".into(),
+    }];
+    if let Some(m) = metrics {
+        if stage == "canary" {
+            out.push(Floor {
+                setting: format!("smoke-gate.stages.{stage}.metrics.window"),
+                value: m.window.clone(),
+                within: metrics::duration_s(&m.window).is_some_and(|w| w >= 1800.0),
+                runbook: "the runbook's 30 minutes of canary traffic (§4.2)".into(),
+            });
+        }
+        if let Some(b) = &m.error_budget {
+            out.push(Floor {
+                setting: format!("smoke-gate.stages.{stage}.metrics.error-budget.max-consumption"),
+                value: b.max_consumption.to_string(),
+                within: b.max_consumption <= 5.0,
+                runbook: "the runbook's 5 % of the error budget (§6)".into(),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //!                            └─ resume ─┘          └─ resume → GO (may deploy again)
 //! ```
 //!
+//! (A success a late finding overturns moves on to paused or rolled back.)
+//!
 //! Each transition says who made it, through what (the gate and its
 //! workflow run), when, for which commit and why. decision-log-commit
 //! moves NO-GO ⇄ GO before the deploy; deploy-check records the deploy
@@ -69,6 +71,9 @@ impl State {
                 | (Some(Watching), Paused | RolledBack | Succeeded)
                 | (Some(Paused), Watching | RolledBack)
                 | (Some(RolledBack), Go)
+                // A finding after the verdict (an incident reported late that
+                // touched the guard) overturns it.
+                | (Some(Succeeded), Paused | RolledBack)
         )
     }
 }

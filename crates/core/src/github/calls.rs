@@ -251,12 +251,40 @@ impl GitHub {
         .map(drop)
     }
 
-    /// `POST /repos/{o}/{r}/issues`; returns its web link.
-    pub async fn create_issue(&self, title: &str, body: &str, assignees: &[String]) -> Result<String, ApiError> {
+    /// `POST /repos/{o}/{r}/issues` with `labels`; returns its web link.
+    pub async fn create_issue(&self, title: &str, body: &str, assignees: &[String], labels: &[&str]) -> Result<String, ApiError> {
         let resp = self
-            .send(Method::POST, &self.repo_path("/issues"), Some(&json!({"title": title, "body": body, "assignees": assignees})))
+            .send(
+                Method::POST,
+                &self.repo_path("/issues"),
+                Some(&json!({"title": title, "body": body, "assignees": assignees, "labels": labels})),
+            )
             .await?;
         Ok(resp.body.get("html_url").and_then(Value::as_str).unwrap_or_default().to_owned())
+    }
+
+    /// `GET /repos/{o}/{r}/issues?labels=&state=all`: the issues (open or
+    /// closed) carrying `label`, as (title, web link).
+    pub async fn issues_labelled(&self, label: &str) -> Result<Vec<(String, String)>, ApiError> {
+        let path = self.repo_path(&format!("/issues?labels={}&state=all", url_encode(label)));
+        let list: Vec<Value> = self.list(&path, None, 10).await?;
+        Ok(list
+            .into_iter()
+            .map(|i| {
+                let text = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                (text("title"), text("html_url"))
+            })
+            .collect())
+    }
+
+    /// `GET /repos/{o}/{r}/commits/{sha}`: when the commit was made (its committer's date).
+    pub async fn commit_time(&self, sha: &str) -> Result<jiff::Timestamp, ApiError> {
+        let call = "GET /repos/{owner}/{repo}/commits/{ref}";
+        let v = self.get(&self.repo_path(&format!("/commits/{}", url_encode(sha)))).await?;
+        v.pointer("/commit/committer/date")
+            .and_then(Value::as_str)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| ApiError::Decode { call: call.into(), detail: "no commit.committer.date".into() })
     }
 
     /// `GET /repos/{o}/{r}/actions/runs/{id}`: a workflow run.
