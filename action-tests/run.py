@@ -184,6 +184,7 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
         "freeze-check:\n  windows:\n"
         '    - {name: always, days: [mon, tue, wed, thu, fri, sat, sun], start: "00:00", end: "24:00", timezone: UTC}\n'
         "  freezes: []\n  buffer: 90m\n"
+        '  release-train:\n    label: "release-{release}"\n    file: "reports/release-train/{release}.json"\n'
     )
     if blackout:
         freeze += f"  blackouts:\n    - {{name: incident freeze, start: {iso(now - 3600)}, end: {iso(now + 3 * 3600)}}}\n"
