@@ -197,14 +197,14 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     shift = int(now) - 60 - max(t for points in series.values() for t, _ in points)
     metrics_path.write_text(json.dumps({k: [[t + shift, v] for t, v in points] for k, points in series.items()}))
     kill = ex / f"reports/kill-switch/{release}.json"
-    kill.write_text(json.dumps({**json.loads(kill.read_text()), "executed_at": iso(now - 3600)}))
+    kill.write_text(json.dumps({**json.loads(kill.read_text()), "executed_at": iso(now - 4 * 3600)}))
     git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True, text=True)  # noqa: E731
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "deploy test")
     return git("rev-parse", "HEAD").stdout.strip()
 
 
-def seed_release_validation(port: int, repo: Path, sha: str, release: str) -> None:
+def seed_release_validation(port: int, repo: Path, sha: str, release: str, at: float | None = None) -> None:
     """release-validation.yml on the commit before the deploy, run for real:
     freeze-check, config-diff and artifact-verify publish their check runs
     (workflow run VALIDATION_RUN, the commit's first, so GitHub files them
@@ -232,7 +232,9 @@ def seed_release_validation(port: int, repo: Path, sha: str, release: str) -> No
     }
     root = repo / "examples/tradepulse"
     for gate, extra in (("freeze-check", []), ("config-diff", []), ("artifact-verify", []), ("decision-log-commit", ["--via", "api", "--branch", f"release/{release}", "--no-archive"])):
-        proc = subprocess.run([str(BIN / gate), "--release", release, "--root", str(root), "--format", "quiet", *extra], env=env, capture_output=True, text=True)  # noqa: S603
+        # Validation ran earlier than the deploy when `at` says so (faketime: a chosen `now` would be a dry run).
+        clock = ["faketime", "-f", "@" + time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))] if at else []
+        proc = subprocess.run([*clock, str(BIN / gate), "--release", release, "--root", str(root), "--format", "quiet", *extra], env={**env, "TZ": "UTC"}, capture_output=True, text=True)  # noqa: S603
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"release-validation's {gate} could not run: {proc.stderr}")
 
@@ -452,7 +454,8 @@ def main() -> int:
             repo.mkdir()
             sha = deploy_repo(repo, release, blackout)
             fake_call(port, "POST", "reset")
-            seed_release_validation(port, repo, sha, release)
+            # In the blackout case, release validation ran three hours before, ahead of the blackout.
+            seed_release_validation(port, repo, sha, release, time.time() - 3 * 3600 if blackout else None)
             started = time.monotonic()
             proc = act_dispatch(repo, release, port)
             log = proc.stdout + proc.stderr
