@@ -67,17 +67,33 @@ pub fn decide(f: &Findings, previous_failures: u32, max_failures: u32, cause: Op
     (Decision::Promote, judged.to_owned())
 }
 
-/// Validates an external-cause link against the policy.
+/// Validates an external-cause link against the policy: an https link
+/// whose host is one of the policy's hosts (or a subdomain of one). With no
+/// hosts listed nothing verifies: a cause must point where the policy trusts.
 pub fn verify_cause(url: &str, via: &str, policy: &ExternalCausePolicy) -> Result<Cause, String> {
     let url = url.trim();
     let Some(rest) = url.strip_prefix("https://") else {
         return Err(format!("external cause `{url}` ({via}) is not an https link"));
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!("external cause `{url}` ({via}) carries credentials before its host: refused"));
+    }
+    let host = authority.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(authority, |(h, _)| h);
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.is_empty() {
         return Err(format!("external cause `{url}` ({via}) has no host"));
     }
-    if !policy.hosts.is_empty() && !policy.hosts.iter().any(|h| host == *h || host.ends_with(&format!(".{h}"))) {
+    if policy.hosts.is_empty() {
+        return Err(format!(
+            "external cause `{url}` ({via}): the policy lists no hosts a cause may point at, so nothing verifies; add smoke-gate.external-cause.hosts (the status pages and incident tracker you trust)"
+        ));
+    }
+    let trusted = |h: &String| {
+        let h = h.trim_end_matches('.').to_ascii_lowercase();
+        host == h || host.ends_with(&format!(".{h}"))
+    };
+    if !policy.hosts.iter().any(trusted) {
         return Err(format!("external cause `{url}` ({via}): {host} is not one of the policy's hosts ({})", policy.hosts.join(", ")));
     }
     Ok(Cause { url: url.to_owned(), via: via.to_owned() })

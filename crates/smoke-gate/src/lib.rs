@@ -356,5 +356,12 @@ mod tests {
         assert!(verify_cause("http://health.aws.amazon.com/x", "input", &p).is_err());
         assert!(verify_cause("https://evil-aws.amazon.com.example/x", "input", &p).is_err());
         assert!(verify_cause("https://notaws.amazon.com.evil/x", "input", &p).is_err());
+        assert!(verify_cause("https://aws.amazon.com@evil.example/x", "input", &p).is_err(), "userinfo before the real host");
+        assert!(verify_cause("https://evil.example\\@aws.amazon.com/x", "input", &p).is_err());
+        assert!(verify_cause("https://health.aws.amazon.com:443/x", "input", &p).is_ok());
+        assert!(verify_cause("https://Health.AWS.amazon.com./x", "input", &p).is_ok());
+        let none = ExternalCausePolicy::default();
+        let e = verify_cause("https://health.aws.amazon.com/x", "input", &none).unwrap_err();
+        assert!(e.contains("lists no hosts"), "{e}");
     }
 }

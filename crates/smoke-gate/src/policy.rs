@@ -44,7 +44,8 @@ pub struct Stage {
 pub struct ExternalCausePolicy {
     /// PR label whose description carries the link.
     pub label: String,
-    /// Hosts a cause link may point at (empty: any https link).
+    /// Hosts a cause link may point at, and their subdomains (empty: no link
+    /// verifies, so a second failure always rolls back).
     pub hosts: Vec<String>,
 }
 

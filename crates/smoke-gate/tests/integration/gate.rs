@@ -137,6 +137,15 @@ fn a_failure_holds_the_second_rolls_back_unless_an_external_cause_is_verified() 
     assert_eq!(r["outputs"]["decision"], "hold");
     assert_eq!(r["data"]["external_cause"]["url"], "https://status.tradepulse.example/incidents/311");
     assert_eq!(r["data"]["attempts"].as_array().unwrap().len(), 3);
+    // With no hosts in the policy, no link verifies: the second failure rolls back.
+    repo.write(
+        ".github/release-gate.yml",
+        POLICY.replace("    hosts: [status.tradepulse.example, aws.amazon.com]\n", "    label: external-cause\n"),
+    );
+    let (_, r, _) = repo.run(&["--stage", "smoke", "--external-cause", "https://status.tradepulse.example/incidents/311"]);
+    assert_eq!(r["outputs"]["decision"], "rollback");
+    assert!(msg(&r, "external-cause").contains("lists no hosts"), "{}", msg(&r, "external-cause"));
+    assert!(r["data"]["external_cause"].is_null());
 }
 
 #[test]
