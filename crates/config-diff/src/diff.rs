@@ -109,6 +109,17 @@ impl Default for Options {
     }
 }
 
+/// The words of a text, lowercased (`riskLimits` → risk, limits;
+/// `KILL_SWITCH` → kill, switch), in order.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    any_word(text, |w| {
+        out.push(w.to_lowercase());
+        false
+    });
+    out
+}
+
 /// Calls `f` with each word of a segment (`apiKey` → api, Key; `DB_PASSWORD`
 /// → DB, PASSWORD; `tls-key` → tls, key) until it returns true.
 fn any_word(segment: &str, mut f: impl FnMut(&str) -> bool) -> bool {

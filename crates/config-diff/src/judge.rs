@@ -32,6 +32,8 @@ pub struct Inputs {
     pub options: diff::Options,
     /// Expected divergences (manifest and policy).
     pub expected: Vec<Expected>,
+    /// Paths `expected` never waives.
+    pub protected: crate::policy::Protected,
     /// Exceptions, already judged for signature, signer and dates.
     pub exceptions: Vec<Judged>,
     /// Recorded hashes to compare, with where they were recorded.
@@ -118,11 +120,17 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> Result<Vec<(Difference, 
     let mut judged: Vec<(Difference, Standing)> = Vec::new();
     let mut exception_hits = vec![0usize; input.exceptions.len()];
     let mut exception_mismatch: Vec<Vec<String>> = vec![Vec::new(); input.exceptions.len()];
+    let mut protected_expected: Vec<String> = Vec::new();
     for d in diffs {
         let id = d.id();
-        if input.expected.iter().any(|e| e.path.matches(&id) || e.path.matches(&d.path)) {
-            judged.push((d, Standing::Expected));
-            continue;
+        if let Some(e) = input.expected.iter().find(|e| e.path.matches(&id) || e.path.matches(&d.path)) {
+            match input.protected.covers(&id, &d.path, d.secret) {
+                None => {
+                    judged.push((d, Standing::Expected));
+                    continue;
+                }
+                Some(why) => protected_expected.push(format!("`{id}` (expected by `{}`) is {why}", e.path)),
+            }
         }
         let mut standing = Standing::Divergent;
         for (i, j) in input.exceptions.iter().enumerate() {
@@ -172,6 +180,19 @@ pub fn evaluate(input: &Inputs, report: &mut Report) -> Result<Vec<(Difference, 
             ),
         )
     });
+    if !protected_expected.is_empty() {
+        let n = protected_expected.len();
+        protected_expected.truncate(5);
+        report.push(Check::new(
+            "protected",
+            Status::Fail,
+            format!(
+                "{n} protected divergence(s) `expected:` cannot waive: {}{}; only a signed exception allows one",
+                protected_expected.join("; "),
+                if n > 5 { "; …" } else { "" }
+            ),
+        ));
+    }
     report.push(Check::new(
         "expected",
         if expected_n > 0 { Status::Pass } else { Status::Skip },

@@ -95,6 +95,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     };
     let mut expected = policy.expected.clone();
     expected.extend(manifest.iter().flat_map(|m| m.expected.iter().cloned()));
+    refuse_waivers(&run, manifest.as_ref(), manifest_shown.as_deref())?;
 
     let author = run.ctx.pull_request.as_ref().map(|pr| pr.user.login.clone());
     let exceptions = exceptions::load(root, &policy.exceptions.dir, &policy.exceptions, &run.release, author.as_deref(), now)?;
@@ -117,9 +118,33 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     }
     let blob_url = run.blob_url();
     let prefix = run.root.prefix().to_owned();
-    let inputs = Inputs { staging, production, options, expected, exceptions, recorded, blob_url, prefix };
+    let protected = policy.protected.clone();
+    let inputs = Inputs { staging, production, options, expected, protected, exceptions, recorded, blob_url, prefix };
     let mut report = run.new_report();
     let judged = evaluate(&inputs, &mut report)?;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     run.finish_with(report, Some(human_diff(&judged, color)))
+}
+
+/// Refuses, as bad input at its line, an `expected:` entry that waives the
+/// whole tree (or a whole file) or names a protected path: those need a
+/// signed exception. Entries in the policy and in the release's manifest alike.
+fn refuse_waivers(run: &Run<ConfigDiffPolicy>, manifest: Option<&Manifest>, manifest_shown: Option<&str>) -> anyhow::Result<()> {
+    let protected = &run.policy.section.protected;
+    let policy_shown = run.policy.from_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let mut lists: Vec<(&[Expected], String, Option<String>)> =
+        vec![(&run.policy.section.expected, policy_shown, run.policy_text().map(str::to_owned))];
+    if let (Some(m), Some(shown)) = (manifest, manifest_shown) {
+        lists.push((&m.expected, shown.to_owned(), run.root.read_text(shown, "config manifest").ok()));
+    }
+    for (list, shown, text) in lists {
+        for e in list {
+            if let Some(why) = protected.refuses(e) {
+                let pattern = e.path.to_string();
+                let line = text.as_deref().and_then(|t| t.lines().position(|l| l.contains(&pattern))).map_or(1, |i| i as u64 + 1);
+                return Err(release_gate_core::error::Located::new(shown, line, format!("expected: {why}")).into());
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,78 @@ pub struct Expected {
     pub reason: String,
 }
 
+/// Paths whose divergence only a signed exception may allow: `expected:`
+/// never waives them, and an `expected:` entry aimed at them is refused.
+/// Secret keys (`secret-words`) are always protected.
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Protected {
+    /// Words, or hyphenated word sequences, that make a path protected when
+    /// its file name, document or path has them as words (`riskLimits`,
+    /// `kill_switch`, `max-order-limits`: a plural counts).
+    pub words: Vec<String>,
+    /// Path patterns that are protected besides (`file#document/path` or `/path`).
+    pub paths: Vec<Pattern>,
+}
+
+impl Default for Protected {
+    fn default() -> Self {
+        Self { words: ["kill-switch", "killswitch", "limit", "risk"].map(String::from).to_vec(), paths: Vec::new() }
+    }
+}
+
+impl Protected {
+    /// Why a divergence at `id` (`file#document/path`) with path `path` is
+    /// protected, if it is.
+    pub fn covers(&self, id: &str, path: &str, secret: bool) -> Option<String> {
+        if secret {
+            return Some("a secret key".to_owned());
+        }
+        if let Some(p) = self.paths.iter().find(|p| p.matches(id) || p.matches(path)) {
+            return Some(format!("protected by `{p}` (config-diff.protected.paths)"));
+        }
+        self.word_in(&diff::words(id)).map(|w| format!("a `{w}` path (config-diff.protected.words)"))
+    }
+
+    /// The first protected word (sequence) among `words`, a plural counting.
+    fn word_in(&self, words: &[String]) -> Option<&str> {
+        self.words.iter().map(String::as_str).find(|p| {
+            let want = diff::words(p);
+            !want.is_empty()
+                && words.windows(want.len()).any(|w| {
+                    let (last, head) = (want.len() - 1, &w[..want.len() - 1]);
+                    head == &want[..last] && {
+                        let (got, want) = (&w[last], &want[last]);
+                        got == want || got.strip_suffix('s') == Some(want.as_str()) || got.strip_suffix("es") == Some(want.as_str())
+                    }
+                })
+        })
+    }
+
+    /// Why an `expected:` entry is refused as a whole: a wildcard over every
+    /// path (of the tree, or of a file), or one naming a protected path.
+    pub fn refuses(&self, expected: &Expected) -> Option<String> {
+        let text = expected.path.to_string();
+        let path_part = text.split_once('#').map_or(text.as_str(), |(_, p)| p);
+        if !path_part.chars().any(char::is_alphanumeric) {
+            return Some(format!(
+                "`{text}` waives every path{}; expected divergences name concrete paths (`**/spec/replicas`)",
+                if path_part.len() == text.len() { " of the tree" } else { " of a file" }
+            ));
+        }
+        let words = diff::words(&text.replace('*', " "));
+        if let Some(w) = self.word_in(&words) {
+            return Some(format!(
+                "`{text}` names a `{w}` path, which config-diff.protected keeps for signed exceptions; sign an exception for it (docs/config-diff.md#signed-exceptions) instead of expecting it"
+            ));
+        }
+        if let Some(p) = self.paths.iter().find(|p| p.to_string() == text || p.matches(&text)) {
+            return Some(format!("`{text}` is a protected path (`{p}`); sign an exception for it instead of expecting it"));
+        }
+        None
+    }
+}
+
 /// Where signed exceptions live and how they are checked.
 #[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -50,6 +122,8 @@ pub struct ConfigDiffPolicy {
     pub secret_words: Vec<String>,
     /// Divergences expected for every release.
     pub expected: Vec<Expected>,
+    /// Paths only a signed exception may let diverge.
+    pub protected: Protected,
     /// Identifier key for list items by path pattern.
     pub list_keys: BTreeMap<String, String>,
     /// Signed exceptions.
@@ -66,6 +140,7 @@ impl Default for ConfigDiffPolicy {
             manifest: "configs/releases/{release}.yaml".into(),
             secret_words: diff::Options::default().secret_words,
             expected: Vec::new(),
+            protected: Protected::default(),
             list_keys: BTreeMap::new(),
             exceptions: ExceptionPolicy::default(),
             decision_log: "reports/release-decisions/{release}.md".into(),

@@ -69,6 +69,12 @@ pub enum SourceError {
         /// What went wrong.
         problem: String,
     },
+    /// A link to a directory inside a source tree: which tree it adds would
+    /// depend on where it points, so it is refused rather than skipped or followed.
+    #[error(
+        "{0} is a symbolic link to a directory inside the config tree; a source tree is compared as it is on disk, so replace the link with the directory (or name the target in the manifest)"
+    )]
+    LinkedDirectory(String),
     /// A path the repository root refuses (a link leading out, not a file).
     #[error("{0}")]
     Path(#[from] PathError),
@@ -116,6 +122,8 @@ fn walk(root: &Root, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceErr
         let ft = e.file_type().map_err(io)?;
         if ft.is_dir() {
             walk(root, &p, out)?;
+        } else if ft.is_symlink() && std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
+            return Err(SourceError::LinkedDirectory(rel(&p, root.real())));
         } else if is_config(&p) {
             out.push(if ft.is_file() { p } else { root.file(&p, "config file")? });
         }

@@ -137,6 +137,12 @@ impl<S: GateSection> Run<S> {
         self.github.as_ref()
     }
 
+    /// The policy in force's text, as read (`None`: built-in defaults), for
+    /// locating a setting's line in an error.
+    pub fn policy_text(&self) -> Option<&str> {
+        self.in_force.text.as_deref()
+    }
+
     /// Another section of the policy in force (the same file, from the same
     /// commit): for commands that apply several gates' rules (`deploy-check`).
     pub fn section<T: GateSection>(&self) -> anyhow::Result<T> {
@@ -210,6 +216,7 @@ impl<S: GateSection> Run<S> {
     pub fn new_report(&self) -> Report {
         let mut r = Report::new(self.gate, &self.release, self.now, self.commit.clone());
         r.dry_run = self.dry_run;
+        r.policy = Some(self.in_force.named());
         r
     }
 
@@ -274,9 +281,16 @@ struct InForce {
     text: Option<String>,
     shown: String,
     source: String,
+    /// Where it was read, for the report.
+    from: String,
 }
 
 impl InForce {
+    /// The policy in force as a report names it.
+    fn named(&self) -> report::PolicyInForce {
+        report::PolicyInForce { file: self.text.as_ref().map(|_| self.shown.clone()), source: self.from.clone() }
+    }
+
     /// The policy as one section's gate sees it; errors name the base commit's file when that is the source.
     fn parse<T: GateSection>(&self) -> anyhow::Result<PolicyFile<T>> {
         policy::from_text::<T>(self.text.as_deref(), Path::new(&self.shown)).map_err(|e| {
@@ -300,7 +314,7 @@ async fn policy_in_force<S: GateSection>(
         anyhow::bail!("policy `{shown}` does not exist; check the path given to --policy (input policy), relative to the repository root");
     }
     let mut notes = Vec::new();
-    let (text, source) = match (ctx.proposed_change(), gh, &ctx.base_sha) {
+    let (text, source, from) = match (ctx.proposed_change(), gh, &ctx.base_sha) {
         (true, Some(gh), Some(base)) => {
             let repo_path = root.repository_path(&rel, "policy")?;
             let base_text = match gh.file(&repo_path, base).await? {
@@ -318,7 +332,7 @@ async fn policy_in_force<S: GateSection>(
                     ),
                 });
             }
-            (base_text, format!("{shown}@{}", short(base)))
+            (base_text, format!("{shown}@{}", short(base)), format!("the base commit {} (contents API)", short(base)))
         }
         (true, _, _) => {
             notes.push(Section {
@@ -327,14 +341,14 @@ async fn policy_in_force<S: GateSection>(
                     "Offline, `{shown}` was read from the checkout; with a token, the base commit's policy is in force on pull requests."
                 ),
             });
-            (local, shown.clone())
+            (local, shown.clone(), "the checkout (offline: a pull request's base commit is not read)".to_owned())
         }
-        _ => (local, shown.clone()),
+        _ => (local, shown.clone(), "the checkout".to_owned()),
     };
     if args.policy.is_some() && text.is_none() {
         anyhow::bail!("policy `{source}` does not exist; check the path given to --policy (input policy)");
     }
-    let in_force = InForce { text, shown, source };
+    let in_force = InForce { text, shown, source, from };
     Ok((in_force.parse::<S>()?, notes, in_force))
 }
 

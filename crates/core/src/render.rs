@@ -131,7 +131,8 @@ pub fn footer(report: &Report) -> String {
     } else {
         format!("generated {}", report.generated_at)
     };
-    format!("\n<sub>release-gate {} · {when}{commit}</sub>\n", env!("CARGO_PKG_VERSION"))
+    let policy = report.policy.as_ref().map(|p| format!(" · policy {p}")).unwrap_or_default();
+    format!("\n<sub>release-gate {} · {when}{commit}{policy}</sub>\n", env!("CARGO_PKG_VERSION"))
 }
 
 /// The gate's extra sections, each under its own heading.

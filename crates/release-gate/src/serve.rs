@@ -351,6 +351,10 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
         None => None,
     };
     let path = Path::new(&shared.config.policy);
+    let in_force = release_gate_core::report::PolicyInForce {
+        file: policy_text.as_ref().map(|_| shared.config.policy.clone()),
+        source: format!("the default branch `{branch}` (contents API)"),
+    };
     let deploy = release_gate_core::policy::from_text::<crate::deploy::DeployPolicy>(policy_text.as_deref(), path)?.section;
     let sha = event
         .deployment
@@ -363,6 +367,7 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
     // App is on (staging, canary) is answered without them.
     if !deploy.production_environments.iter().any(|e| e == &event.environment) {
         let mut report = Report::new("deploy-check", "-", jiff::Timestamp::now(), Some(sha));
+        report.policy = Some(in_force);
         report.push(release_gate_core::report::Check::new(
             "environment",
             Status::Pass,
@@ -397,6 +402,7 @@ async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u6
     };
     let (facts, log_policy) = crate::deploy::facts_remote(gh, &asked).await?;
     let mut report = Report::new("deploy-check", &release, asked.now, Some(sha.clone()));
+    report.policy = Some(in_force);
     crate::deploy::judge(&facts, &log_policy, &mut report);
     // Approving starts the deploy: recorded in the release's lifecycle, once.
     if report.verdict != Verdict::Fail

@@ -81,6 +81,15 @@ fn configs_that_are_links_out_or_special_files_are_refused_never_skipped() {
     let (code, _, err) = run(&r);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+    // A link to a directory, inside the repository or out: refused (exit 2), never skipped.
+    for target in [outside.path().to_owned(), std::path::PathBuf::from("../../shared")] {
+        let r = repo("a: 1\n", "a: 1\n");
+        r.write("shared/limits.yaml", "max: 900\n");
+        std::os::unix::fs::symlink(&target, r.path("configs/production/risk")).unwrap();
+        let (code, _, err) = run(&r);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("configs/production/risk is a symbolic link to a directory"), "{err}");
+    }
     // A link inside the repository to a file inside it is read.
     let r = repo("a: 1\n", "a: 2\n");
     r.write("shared/prod.yaml", "a: 1\n");
@@ -127,4 +136,70 @@ fn annotations_name_files_from_the_repository_top_in_a_subdirectory_checkout() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["annotations"][0]["path"], "svc/configs/production/app.yaml", "{report:#}");
     assert_eq!(report["annotations"][0]["start_line"], 1);
+}
+
+#[test]
+fn an_unsigned_expected_entry_never_waives_the_whole_tree_or_a_protected_path() {
+    let staging = "kill_switch:\n  threshold: 35\nreplicas: 2\napi_key: aaa\n";
+    let production = "kill_switch:\n  threshold: 900\nreplicas: 6\napi_key: bbb\n";
+    // A wildcard over the whole tree, in the release's manifest: refused as bad input at its line.
+    for (pattern, why) in [
+        ("\"**\"", "waives every path of the tree"),
+        ("\"app.yaml#**\"", "waives every path of a file"),
+        ("\"/risk/**\"", "names a `risk` path"),
+        ("\"**/kill_switch/threshold\"", "names a `kill-switch` path"),
+        ("\"**/max_order_limits\"", "names a `limit` path"),
+    ] {
+        let r = repo(staging, production);
+        r.write(
+            "configs/releases/2.4.0.yaml",
+            format!(
+                "staging: configs/staging\nproduction: configs/production\nexpected:\n  - path: {pattern}\n    reason: everything differs\n"
+            ),
+        );
+        let (code, _, err) = run(&r);
+        assert_eq!(code, 2, "{pattern}: {err}");
+        assert!(err.contains("configs/releases/2.4.0.yaml:4:") && err.contains(why), "{pattern}: {err}");
+    }
+    // The same in the policy file: refused at the policy's line.
+    let r = repo(staging, production);
+    r.write(".github/release-gate.yml", "config-diff:\n  expected:\n    - path: \"**\"\n      reason: all of it\n");
+    let (code, _, err) = run(&r);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(".github/release-gate.yml:3:") && err.contains("waives every path"), "{err}");
+    // A concrete entry that happens to match a protected divergence (the
+    // threshold through a file-level pattern, a secret through its own name)
+    // does not waive it: the gate fails with the `protected` check, and the
+    // unprotected `replicas` is still expected.
+    let r = repo(staging, production);
+    r.write(
+        "configs/releases/2.4.0.yaml",
+        "staging: configs/staging\nproduction: configs/production\nexpected:\n  - path: \"/*/threshold\"\n    reason: tuned\n  - path: \"/api_key\"\n    reason: per environment\n  - path: \"/replicas\"\n    reason: production scales out\n",
+    );
+    let (code, report, err) = run(&r);
+    assert_eq!(code, 1, "{err}");
+    let checks = report["checks"].as_array().unwrap();
+    let protected = checks.iter().find(|c| c["id"] == "protected").unwrap();
+    assert_eq!(protected["status"], "fail");
+    let detail = protected["message"].as_str().unwrap();
+    assert!(detail.contains("kill_switch/threshold") && detail.contains("a secret key"), "{detail}");
+    let standings: Vec<(String, String)> = report["data"]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["path"].as_str().unwrap_or_default().to_owned(), d["standing"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    assert!(standings.iter().any(|(p, s)| p.ends_with("replicas") && s == "expected"), "{standings:?}");
+    assert!(standings.iter().any(|(p, s)| p.ends_with("threshold") && s == "divergent"), "{standings:?}");
+    // The words are the policy's: without `kill-switch` listed, the threshold is only expected.
+    r.write(".github/release-gate.yml", "config-diff:\n  protected:\n    words: [risk]\n");
+    r.write(
+        "configs/releases/2.4.0.yaml",
+        "staging: configs/staging\nproduction: configs/production\nexpected:\n  - path: \"/*/threshold\"\n    reason: tuned\n  - path: \"/replicas\"\n    reason: production scales out\n",
+    );
+    let (code, report, err) = run(&r);
+    // api_key still diverges unexpected (a secret): fail, but no `protected` check for the threshold.
+    assert_eq!(code, 1, "{err}");
+    let detail = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "protected").map(|c| c["message"].to_string());
+    assert!(detail.is_none(), "{detail:?}");
 }

@@ -130,6 +130,24 @@ pub struct Section {
     pub markdown: String,
 }
 
+/// The policy in force when a report was made: which file, read from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyInForce {
+    /// The policy file's path in the repository; `None`: no file, the built-in defaults.
+    pub file: Option<String>,
+    /// Where it was read: `the checkout`, `the base commit 0123456789ab (contents API)`, ….
+    pub source: String,
+}
+
+impl std::fmt::Display for PolicyInForce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "`{file}` from {}", self.source),
+            None => write!(f, "the built-in defaults (no policy file in {})", self.source),
+        }
+    }
+}
+
 /// A gate's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -155,6 +173,9 @@ pub struct Report {
     /// Evaluated as if at `generated_at` (`--now`), not at the clock's time.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// The policy in force: which file, read from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyInForce>,
     /// One-line headline for titles.
     #[serde(default)]
     pub title: String,
@@ -183,6 +204,7 @@ impl Report {
             generated_at: rfc3339(generated_at),
             commit,
             dry_run: false,
+            policy: None,
             title: String::new(),
             annotations: Vec::new(),
             details: Vec::new(),

@@ -228,6 +228,12 @@ fn the_base_commits_policy_is_in_force_not_the_prs() {
     let report = step.report();
     let policy_note = report["details"].as_array().expect("details").iter().find(|d| d["title"] == "Policy").expect("policy note");
     assert!(policy_note["markdown"].as_str().expect("md").contains("the proposed one applies once the change is merged"));
+    // The report names the policy in force and where it was read.
+    assert_eq!(report["policy"]["file"], ".github/release-gate.yml");
+    let source = report["policy"]["source"].as_str().expect("source");
+    assert!(source.starts_with("the base commit ") && source.ends_with("(contents API)"), "{source}");
+    let summary = fake.check_runs()[0]["output"]["summary"].as_str().expect("summary").to_owned();
+    assert!(summary.contains("policy `.github/release-gate.yml` from the base commit"), "{summary}");
     assert_no_violations(&fake);
 }
 
