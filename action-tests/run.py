@@ -78,6 +78,27 @@ def start_release_server(www: Path, tmp: Path) -> tuple[http.server.ThreadingHTT
     return server, server.server_address[1], cert
 
 
+def iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+# The commits the tests make were made an hour ago (GitHub's fake is told the
+# same), and the example's test reports ran since: smoke-gate refuses a
+# report older than the commit it tests, or than the stage's max-age.
+COMMITTED_AT = time.time() - 3600
+
+
+def committed_an_hour_ago() -> dict[str, str]:
+    return {**os.environ, "GIT_COMMITTER_DATE": iso(COMMITTED_AT), "GIT_AUTHOR_DATE": iso(COMMITTED_AT)}
+
+
+def freshen_reports(example: Path) -> None:
+    """The bundled example's JUnit reports, as this build's test run wrote them: their suites ran ten minutes ago."""
+    ran = iso(time.time() - 600)
+    for xml in [*example.glob("reports/release-smoke/**/*.xml"), *example.glob("reports/fast-suite/**/*.xml")]:
+        xml.write_text(re.sub(r'timestamp="[^"]*"', f'timestamp="{ran}"', xml.read_text()))
+
+
 def make_repo(dest: Path, release_sums: str | None) -> None:
     """A git repository with the tracked files of this checkout, as a user's would be."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
@@ -92,7 +113,8 @@ def make_repo(dest: Path, release_sums: str | None) -> None:
     if release_sums:
         (dest / "actions/VERSION").write_text(VERSION + "\n")
         (dest / "actions/SHA256SUMS").write_text(release_sums)
-    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True)  # noqa: E731
+    freshen_reports(dest / "examples/tradepulse")
+    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True, env=committed_an_hour_ago())  # noqa: E731
     git("init", "-q", "-b", "main")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "test repository")
@@ -177,7 +199,6 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     (dest / ".github/workflows").mkdir(parents=True, exist_ok=True)
     (dest / ".github/workflows/deploy.yml").write_text(wf)
     now = time.time()
-    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))  # noqa: E731
     policy = (ex / ".github/release-gate.yml").read_text()
     start, end = policy.index("freeze-check:\n"), policy.index("config-diff:\n")
     freeze = (
@@ -198,7 +219,7 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     metrics_path.write_text(json.dumps({k: [[t + shift, v] for t, v in points] for k, points in series.items()}))
     kill = ex / f"reports/kill-switch/{release}.json"
     kill.write_text(json.dumps({**json.loads(kill.read_text()), "executed_at": iso(now - 4 * 3600)}))
-    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True, text=True)  # noqa: E731
+    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True, text=True, env=committed_an_hour_ago())  # noqa: E731
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "deploy test")
     return git("rev-parse", "HEAD").stdout.strip()
@@ -212,7 +233,7 @@ def seed_release_validation(port: int, repo: Path, sha: str, release: str, at: f
     branch. No check run is made by the test itself."""
     fake_call(port, "POST", "runs", {"id": VALIDATION_RUN, "path": ".github/workflows/release-validation.yml", "head_sha": sha, "event": "push"})
     fake_call(port, "POST", "runs", {"id": DEPLOY_RUN, "path": ".github/workflows/deploy.yml", "head_sha": sha, "event": "workflow_dispatch"})
-    fake_call(port, "POST", "files", {"branch": f"release/{release}", "path": "README.md", "content": "release branch\n", "head": sha})
+    fake_call(port, "POST", "files", {"branch": f"release/{release}", "path": "README.md", "content": "release branch\n", "head": sha, "date": iso(COMMITTED_AT)})
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "RELEASE_GATE_", "ACTIONS_")) and k != "CI"},
         "GITHUB_ACTIONS": "true",
@@ -296,6 +317,8 @@ def main() -> int:
             # base allows the dry runs these cases make (pinned `now:`).
             for path, policy in base_policies.items():
                 fake_call(port, "POST", "files", {"branch": "base", "path": path, "content": policy, "head": pr["base"]["sha"]})
+            # The pull request's head commit, made an hour ago, as GitHub knows it.
+            fake_call(port, "POST", "files", {"branch": pr["head"]["ref"], "path": "README.md", "content": "head\n", "head": pr["head"]["sha"], "date": iso(COMMITTED_AT)})
             for f in faults:
                 fake_call(port, "POST", "faults", f)
             base = f"https://127.0.0.1:{server_port}/{server_path}" if server_path else ""

@@ -137,6 +137,18 @@ impl<S: GateSection> Run<S> {
         self.github.as_ref()
     }
 
+    /// When the commit evaluated was made (its committer's date): through
+    /// the API online, from git in a checkout; `None` when no commit is
+    /// known (a directory, not a checkout) or git cannot say.
+    pub fn commit_time(&self) -> Result<Option<jiff::Timestamp>, github::ApiError> {
+        let Some(sha) = &self.commit else { return Ok(None) };
+        if let Some(gh) = self.github() {
+            return Ok(Some(self.block_on(gh.commit_time(sha))?));
+        }
+        let out = std::process::Command::new("git").arg("-C").arg(self.root.real()).args(["show", "-s", "--format=%cI", sha]).output();
+        Ok(out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
+    }
+
     /// The policy in force's text, as read (`None`: built-in defaults), for
     /// locating a setting's line in an error.
     pub fn policy_text(&self) -> Option<&str> {

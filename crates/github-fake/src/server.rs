@@ -208,12 +208,16 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
         ("POST", "files") => match parsed {
             // {branch, path, content, head?}: a file on a branch (and the branch's head commit).
             Some(f) if f["branch"].is_string() && f["path"].is_string() && f["content"].is_string() => {
-                // A new commit on the branch; `head` names it (the commit a workflow run is for).
+                // A new commit on the branch; `head` names it (the commit a workflow run is for),
+                // `date` when it was made (default: now).
                 let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-                state.commit(&text("branch"), &text("path"), Some(&text("content")), f["head"].as_str());
+                let sha = state.commit(&text("branch"), &text("path"), Some(&text("content")), f["head"].as_str());
+                if let Some(d) = f["date"].as_str() {
+                    state.commit_dates.insert(sha, d.to_owned());
+                }
                 StatusCode::NO_CONTENT.into_response()
             }
-            _ => gh_error(StatusCode::BAD_REQUEST, "expected {branch, path, content, head?}"),
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected {branch, path, content, head?, date?}"),
         },
         ("POST", "runs") => match parsed {
             // {id, path, head_sha, event?}: a workflow run, as the check runs' external ids name them.

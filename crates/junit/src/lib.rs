@@ -15,6 +15,6 @@ pub mod model;
 pub mod parser;
 pub mod reader;
 
-pub use model::{Case, DETAIL_BYTES, KEEP, Outcome, Results, SuiteProblem};
+pub use model::{Case, DETAIL_BYTES, KEEP, Outcome, ReportTimes, Results, SuiteProblem, timestamp};
 pub use parser::{ParseError, parse, parse_with};
 pub use reader::{Pipe, open, pipe};

@@ -128,6 +128,64 @@ pub struct Results {
     pub(crate) failed_ids: FailedIds,
     /// Cases the fast path counted (tests check that it is used).
     pub fast: u64,
+    /// When each report read says its suites ran, in the order read.
+    pub times: Vec<ReportTimes>,
+}
+
+/// When one report says it ran: the `timestamp` attributes of its
+/// `<testsuite>` and `<testsuites>` elements.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportTimes {
+    /// The report, as shown.
+    pub report: String,
+    /// Suite elements read.
+    pub suites: u64,
+    /// Of them, those with a `timestamp`.
+    pub stamped: u64,
+    /// Of those, stamps without an offset (read as UTC).
+    pub local: u64,
+    /// The oldest stamp and its line.
+    pub oldest: Option<(jiff::Timestamp, u64)>,
+    /// The newest stamp and its line.
+    pub newest: Option<(jiff::Timestamp, u64)>,
+}
+
+impl ReportTimes {
+    /// Records one suite element's `timestamp` (none: unstamped).
+    pub(crate) fn suite(&mut self, at: Option<(jiff::Timestamp, bool)>, line: u64) {
+        self.suites += 1;
+        let Some((t, offset)) = at else { return };
+        self.stamped += 1;
+        if !offset {
+            self.local += 1;
+        }
+        if self.oldest.is_none_or(|(o, _)| t < o) {
+            self.oldest = Some((t, line));
+        }
+        if self.newest.is_none_or(|(n, _)| t > n) {
+            self.newest = Some((t, line));
+        }
+    }
+}
+
+/// A suite's `timestamp`: RFC 3339 / ISO 8601 with an offset, ISO 8601
+/// without one (JUnit's own form, Surefire's, older pytest's: read as UTC,
+/// `false`), or RFC 2822 (mocha's `toUTCString()`).
+pub fn timestamp(text: &str) -> Result<(jiff::Timestamp, bool), String> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok((ts, true));
+    }
+    if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
+        return jiff::tz::TimeZone::UTC.to_timestamp(dt).map(|ts| (ts, false)).map_err(|e| e.to_string());
+    }
+    if let Ok(z) = jiff::fmt::rfc2822::parse(t) {
+        return Ok((z.timestamp(), true));
+    }
+    Err(format!(
+        "timestamp `{}` is not a time (RFC 3339 such as 2026-12-01T13:05:00Z, ISO 8601 without an offset, or RFC 2822)",
+        t.chars().take(64).collect::<String>()
+    ))
 }
 
 impl Results {

@@ -17,7 +17,7 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 
 use super::fast;
-use super::model::{Case, DETAIL_BYTES, Identity, KEEP, Outcome, Results, SuiteProblem};
+use super::model::{Case, DETAIL_BYTES, Identity, KEEP, Outcome, ReportTimes, Results, SuiteProblem};
 use super::reader::Pipe;
 
 /// A report that cannot be read as JUnit XML (the one located error type:
@@ -108,6 +108,7 @@ struct Parser<'a> {
     events: u64,
     depth: usize,
     suites: u64,
+    times: ReportTimes,
     results: &'a mut Results,
 }
 
@@ -141,6 +142,7 @@ fn run(reader: Pipe, shown: &str, results: &mut Results, fast: bool) -> Result<(
         events: 0,
         depth: 0,
         suites: 0,
+        times: ReportTimes { report: shown.to_owned(), ..ReportTimes::default() },
         results,
     };
     let mut buf = Vec::with_capacity(8192);
@@ -265,6 +267,8 @@ fn run(reader: Pipe, shown: &str, results: &mut Results, fast: bool) -> Result<(
         return Err(err(line, "the report ends inside an element: the file is truncated".into()));
     }
     p.results.files.push(shown.to_owned());
+    let times = std::mem::take(&mut p.times);
+    p.results.times.push(times);
     Ok(())
 }
 
@@ -504,8 +508,8 @@ impl Parser<'_> {
         }
         let raw = e.attributes_raw().as_bytes();
         // The attributes this parser reads; every one is checked either way.
-        let mut a: [Option<Cow<str>>; 13] = Default::default();
-        const KEYS: [&[u8]; 13] = [
+        let mut a: [Option<Cow<str>>; 14] = Default::default();
+        const KEYS: [&[u8]; 14] = [
             b"value",
             b"name",
             b"classname",
@@ -519,6 +523,7 @@ impl Parser<'_> {
             b"errors",
             b"tests",
             b"skipped",
+            b"timestamp",
         ];
         attributes(raw, |k, v| {
             if let Some(i) = KEYS.iter().position(|x| *x == k) {
@@ -526,7 +531,7 @@ impl Parser<'_> {
             }
         })
         .map_err(|(at, m)| self.error(line + newlines(&raw[..at]), m))?;
-        let [value, name_a, classname, file, line_a, time, status_a, message, kind, failures, errors, _, _] = a;
+        let [value, name_a, classname, file, line_a, time, status_a, message, kind, failures, errors, _, _, stamp] = a;
         let message = || message.clone().or(kind.clone()).map(Cow::into_owned).unwrap_or_default();
         match name.as_slice() {
             b"testsuites" | b"testsuite" => {
@@ -545,6 +550,8 @@ impl Parser<'_> {
                 } else {
                     0
                 };
+                let at = stamp.as_deref().map(super::model::timestamp).transpose().map_err(|m| self.error(line, m))?;
+                self.times.suite(at, line);
                 self.frames.push(Frame { name: n, ordinal, line, claimed, seen: 0, depth });
             }
             b"testcase" => {

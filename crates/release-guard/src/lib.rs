@@ -462,7 +462,9 @@ fn record_lifecycle(run: &Run<GuardPolicy>, s: &Setup, decision: Decision, now: 
     }
     let mut state = if s.record_deploy { Some(State::Deployed) } else { s.log.lifecycle.state() };
     let mut push = |to: State, why: &str| {
-        if state != Some(to) && State::allows(state, to) {
+        // Out of a pause only `resume` moves the release: the guard run again watches nothing new.
+        let resumes = state == Some(State::Paused) && to == State::Watching;
+        if state != Some(to) && !resumes && State::allows(state, to) {
             moves.push(Transition { at: rfc3339(now), why: why.to_owned(), ..run.transition(to, why) });
             state = Some(to);
         }

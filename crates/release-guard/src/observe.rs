@@ -194,7 +194,7 @@ pub fn deployed_at(run: &Run<GuardPolicy>, args: &Args, lc: &Lifecycle) -> Resul
     if at < go.instant() {
         return Err(ObserveError::BeforeGo { at: release_gate_core::report::rfc3339(at), go: go.at.clone(), from });
     }
-    if let Some(made) = commit_time(run)?
+    if let Some(made) = run.commit_time()?
         && at < made
     {
         return Err(ObserveError::BeforeCommit {
@@ -204,17 +204,6 @@ pub fn deployed_at(run: &Run<GuardPolicy>, args: &Args, lc: &Lifecycle) -> Resul
         });
     }
     Ok((at, from, record))
-}
-
-/// When the commit evaluated was made: through the API online, from git in
-/// a checkout; `None` when no commit is known (a directory, not a checkout).
-fn commit_time(run: &Run<GuardPolicy>) -> Result<Option<jiff::Timestamp>, ObserveError> {
-    let Some(sha) = &run.commit else { return Ok(None) };
-    if let Some(gh) = run.github() {
-        return Ok(Some(run.block_on(gh.commit_time(sha))?));
-    }
-    let out = std::process::Command::new("git").arg("-C").arg(run.root.real()).args(["show", "-s", "--format=%cI", sha]).output();
-    Ok(out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
 }
 
 /// Incidents created from `since` (the look-back before the deploy) to

@@ -141,3 +141,136 @@ pub fn judge_tests(
         report.details.push(Section { title: format!("Flaky tests ({})", results.flaky), markdown: t.finish() });
     }
 }
+
+/// How far a report's own clock may be ahead of now, or a commit's ahead of
+/// the run that tested it, before the report is refused.
+pub const SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
+/// When the stage's evidence must have been made: within `max_age` of
+/// `now`, and (own timestamps) not before the commit tested was made.
+pub struct Freshness {
+    /// The instant evaluated.
+    pub now: jiff::Timestamp,
+    /// The stage's `max-age`.
+    pub max_age: jiff::SignedDuration,
+    /// The commit tested and when it was made, when known.
+    pub commit: Option<(String, jiff::Timestamp)>,
+}
+
+/// Judges each report's age (§3: results of this build, not an earlier
+/// one's): by its suites' own `timestamp`s where it has them, else by the
+/// file's modification time, and says which. `modified` is each report's
+/// file time, in the order the reports were read.
+pub fn judge_freshness(
+    report: &mut Report,
+    findings: &mut Findings,
+    results: &Results,
+    modified: &[Option<jiff::Timestamp>],
+    f: &Freshness,
+) {
+    if results.times.is_empty() {
+        return;
+    }
+    let at = |t: jiff::Timestamp| release_gate_core::report::rfc3339(t);
+    let oldest_allowed = f.now - f.max_age;
+    let age = format!("{:#}", f.max_age);
+    let mut problems = Vec::new();
+    let mut t = render::Table::new(&["report", "ran", "from"]);
+    let (mut own, mut by_file) = (0usize, 0usize);
+    for (i, r) in results.times.iter().enumerate() {
+        let shown = format!("`{}`", r.report);
+        match (r.oldest, r.newest) {
+            (Some((oldest, oline)), Some((newest, nline))) => {
+                own += 1;
+                let from = if r.local > 0 {
+                    format!("its suites' timestamps ({} without an offset, read as UTC)", r.local)
+                } else {
+                    "its suites' timestamps".to_owned()
+                };
+                t.row([shown.clone(), if oldest == newest { at(oldest) } else { format!("{} – {}", at(oldest), at(newest)) }, from]);
+                if oldest < oldest_allowed {
+                    problems.push(format!(
+                        "{}:{oline} says it ran at {}, more than max-age {age} before {}",
+                        r.report,
+                        at(oldest),
+                        at(f.now)
+                    ));
+                }
+                if newest > f.now + SKEW {
+                    problems.push(format!(
+                        "{}:{nline} says it ran at {}, after {}: a report from the future is not evidence",
+                        r.report,
+                        at(newest),
+                        at(f.now)
+                    ));
+                }
+                if let Some((sha, made)) = &f.commit
+                    && oldest + SKEW < *made
+                {
+                    problems.push(format!(
+                        "{}:{oline} says it ran at {}, before commit {} was made ({}): it is an earlier build's",
+                        r.report,
+                        at(oldest),
+                        &sha[..sha.len().min(12)],
+                        at(*made)
+                    ));
+                }
+                if r.stamped < r.suites {
+                    // Unstamped suites beside stamped ones: the file's age must hold too.
+                    if let Some(m) = modified.get(i).copied().flatten()
+                        && m < oldest_allowed
+                    {
+                        problems.push(format!("{} was last written at {}, more than max-age {age} ago", r.report, at(m)));
+                    }
+                }
+            }
+            _ => {
+                by_file += 1;
+                match modified.get(i).copied().flatten() {
+                    Some(m) => {
+                        t.row([shown, at(m), "the file's modification time (the report has no timestamp)".to_owned()]);
+                        if m < oldest_allowed {
+                            problems.push(format!(
+                                "{} has no timestamp and was last written at {}, more than max-age {age} before {}",
+                                r.report,
+                                at(m),
+                                at(f.now)
+                            ));
+                        }
+                    }
+                    None => {
+                        t.row([shown, "unknown".into(), "nothing: no timestamp, no file time".to_owned()]);
+                        problems.push(format!("{} has no timestamp and no file time: how old it is cannot be told", r.report));
+                    }
+                }
+            }
+        }
+    }
+    let basis = match (own, by_file) {
+        (_, 0) => format!("{own} by their own timestamps"),
+        (0, _) => format!("{by_file} by the file's age (no timestamp in the report)"),
+        _ => format!("{own} by their own timestamps, {by_file} by the file's age (no timestamp)"),
+    };
+    let commit = f
+        .commit
+        .as_ref()
+        .map(|(sha, made)| format!(", none before commit {} ({})", &sha[..sha.len().min(12)], at(*made)))
+        .unwrap_or_default();
+    if problems.is_empty() {
+        report.push(Check::new("fresh", Status::Pass, format!("{} report(s) within max-age {age}{commit}: {basis}", results.times.len())));
+    } else {
+        let n = problems.len();
+        let mut shown: Vec<String> = problems.iter().take(5).cloned().collect();
+        if n > 5 {
+            shown.push(format!("{} more", n - 5));
+        }
+        let why = format!("{n} stale report(s): {}", shown.join("; "));
+        findings.failed.push(why.clone());
+        report.push(Check::new(
+            "fresh",
+            Status::Fail,
+            format!("{why}; re-run the stage on this commit (smoke-gate.stages.<stage>.max-age sets how old a report may be)"),
+        ));
+    }
+    report.details.push(Section { title: "When the reports ran".into(), markdown: t.finish() });
+}

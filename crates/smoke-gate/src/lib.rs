@@ -165,6 +165,8 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         }
         _ => None,
     };
+    // When the commit tested was made: a report older than that is an earlier build's.
+    let commit_time = if globs.is_empty() { None } else { run.commit_time()? };
     let check_name = run.check_name();
     // The runbook's minimums (§4.2 a 30-minute canary, §6 10 % and 5 %) are
     // floors: beyond one only with a signed deviation.
@@ -186,6 +188,14 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let blob = run.blob_url();
     if !globs.is_empty() {
         judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
+        let modified: Vec<Option<jiff::Timestamp>> =
+            found.iter().flat_map(|(_, files)| files).map(|f| root.file(f, "test report").ok().and_then(|p| mtime(&p))).collect();
+        let commit = match (&run.commit, commit_time) {
+            (Some(sha), Some(t)) => Some((sha.clone(), t)),
+            _ => None,
+        };
+        let fresh = judge::Freshness { now, max_age: stage.max_age.0, commit };
+        judge::judge_freshness(&mut report, &mut findings, &results, &modified, &fresh);
     }
     let mut metrics_data = None;
     let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
@@ -295,6 +305,12 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         canary: metrics_data,
     });
     run.finish(report)
+}
+
+/// A file's modification time.
+fn mtime(path: &std::path::Path) -> Option<jiff::Timestamp> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    jiff::Timestamp::try_from(m).ok()
 }
 
 /// The runbook's minimums for a stage's metrics: a canary judged over at

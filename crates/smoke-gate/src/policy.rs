@@ -24,7 +24,7 @@ pub enum Retries {
 }
 
 /// One stage.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Stage {
     /// JUnit report globs, relative to the repository root; `{release}` is replaced.
@@ -36,6 +36,21 @@ pub struct Stage {
     /// Canary metrics.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// How old the stage's reports may be (§3: this build's results): each
+    /// suite's `timestamp` (or, without one, the file's age) within it, and
+    /// none before the commit was made.
+    #[serde(default = "default_max_age")]
+    pub max_age: release_gate_core::policy::Duration,
+}
+
+impl Default for Stage {
+    fn default() -> Self {
+        Self { reports: Vec::new(), retries: Retries::default(), metrics: None, max_age: default_max_age() }
+    }
+}
+
+fn default_max_age() -> release_gate_core::policy::Duration {
+    release_gate_core::policy::Duration(jiff::SignedDuration::from_hours(24))
 }
 
 /// What counts as a verified external cause.

@@ -506,6 +506,8 @@ fn history_comes_from_earlier_check_runs_on_the_commit() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // GitHub knows the commit and when it was made (before the reports ran).
+    fake.set_commit_date(event["pull_request"]["head"]["sha"].as_str().unwrap(), "2026-12-01T12:30:00Z");
     let (_, r1, err) = step("100", false);
     assert_eq!(r1["outputs"]["decision"], "hold", "{err}\n{r1}");
     let (_, r2, _) = step("101", false);
@@ -522,4 +524,103 @@ fn history_comes_from_earlier_check_runs_on_the_commit() {
     assert!(runs[1]["output"]["title"].as_str().unwrap().starts_with("smoke: failed → rollback"));
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     assert_eq!(fake.comments().len(), 1, "one sticky comment per stage");
+}
+
+/// A passing report stamped `at` (a suite `timestamp`, or none).
+fn stamped(at: Option<&str>) -> String {
+    let stamp = at.map(|t| format!(" timestamp=\"{t}\"")).unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\"?>\n<testsuites>\n<testsuite name=\"smoke\" tests=\"2\" failures=\"0\"{stamp}>\n\
+         <testcase classname=\"t\" name=\"a\" time=\"0.1\"/>\n<testcase classname=\"t\" name=\"b\" time=\"0.1\"/>\n</testsuite>\n</testsuites>\n"
+    )
+}
+
+#[test]
+fn reports_from_an_earlier_build_never_promote() {
+    let repo = Repo::new();
+    let report = "reports/release-smoke/2.4.0/junit.xml";
+    // Fresh, by its own timestamp (any of the forms reporters write): promotes, and says which time was used.
+    for at in ["2026-12-01T13:05:00Z", "2026-12-01T13:05:00", "Tue, 01 Dec 2026 13:05:12 GMT", "2026-12-01T15:05:00+02:00"] {
+        repo.write(report, stamped(Some(at)));
+        let (code, r, err) = repo.run(&["--stage", "smoke"]);
+        assert_eq!(code, 0, "{at}: {err}\n{r:#}");
+        assert!(msg(&r, "fresh").contains("by their own timestamps"), "{at}: {}", msg(&r, "fresh"));
+    }
+    // Two days old: an earlier build's results.
+    repo.write(report, stamped(Some("2026-11-29T13:05:00Z")));
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert_ne!(r["outputs"]["decision"], "promote");
+    assert_eq!(check(&r, "fresh")["status"], "fail");
+    assert!(msg(&r, "fresh").contains("junit.xml:3 says it ran at 2026-11-29T13:05:00Z, more than max-age 24h"), "{}", msg(&r, "fresh"));
+    // One stale suite beside a fresh one is enough.
+    let mixed = stamped(Some("2026-12-01T13:05:00Z")).replace(
+        "</testsuites>",
+        "<testsuite name=\"old\" tests=\"1\" timestamp=\"2026-11-20T10:00:00Z\"><testcase classname=\"t\" name=\"c\"/></testsuite>\n</testsuites>",
+    );
+    repo.write(report, mixed);
+    assert_eq!(repo.run(&["--stage", "smoke"]).0, 1);
+    // From the future (beyond a few minutes of clock skew).
+    repo.write(report, stamped(Some("2026-12-01T16:00:00Z")));
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "fresh").contains("from the future"), "{}", msg(&r, "fresh"));
+    // The stage's own max-age.
+    repo.write(report, stamped(Some("2026-12-01T13:05:00Z")));
+    repo.write(
+        ".github/release-gate.yml",
+        POLICY.replace(
+            "reports: [\"reports/release-smoke/{release}/**/*.xml*\"]",
+            "reports: [\"reports/release-smoke/{release}/**/*.xml*\"]\n      max-age: 30m",
+        ),
+    );
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "fresh").contains("more than max-age 30m"), "{}", msg(&r, "fresh"));
+    repo.write(".github/release-gate.yml", POLICY);
+    // A timestamp that is not a time: bad input on its line.
+    repo.write(report, stamped(Some("yesterday")));
+    let (code, _, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junit.xml:3") && err.contains("timestamp `yesterday` is not a time"), "{err}");
+    // No timestamp: the file's age decides, and the report says so.
+    repo.write(report, stamped(None));
+    let touch = |at: &str| assert!(std::process::Command::new("touch").args(["-d", at]).arg(repo.path(report)).status().unwrap().success());
+    touch("2026-12-01T13:00:00Z");
+    let (code, r, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(msg(&r, "fresh").contains("by the file's age (no timestamp in the report)"), "{}", msg(&r, "fresh"));
+    touch("2026-11-01T00:00:00Z");
+    let (code, r, _) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1);
+    assert!(msg(&r, "fresh").contains("has no timestamp and was last written at 2026-11-01T00:00:00Z"), "{}", msg(&r, "fresh"));
+}
+
+#[test]
+fn a_report_that_ran_before_the_commit_was_made_is_an_earlier_builds() {
+    let repo = Repo::new();
+    std::fs::remove_dir_all(repo.path(".git")).unwrap();
+    let git = |args: &[&str], date: &str| {
+        let ok = std::process::Command::new("git")
+            .current_dir(repo.root())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_AUTHOR_DATE", date)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    };
+    git(&["init", "-q"], "2026-12-01T12:00:00Z");
+    git(&["add", "-A"], "2026-12-01T12:00:00Z");
+    git(&["commit", "-q", "-m", "release 2.4.0"], "2026-12-01T13:30:00Z");
+    repo.write("reports/release-smoke/2.4.0/junit.xml", stamped(Some("2026-12-01T13:05:00Z")));
+    let (code, r, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(msg(&r, "fresh").contains("before commit") && msg(&r, "fresh").contains("2026-12-01T13:30:00Z"), "{}", msg(&r, "fresh"));
+    // Run after the commit: promotes, naming the commit it was compared with.
+    repo.write("reports/release-smoke/2.4.0/junit.xml", stamped(Some("2026-12-01T13:40:00Z")));
+    let (code, r, err) = repo.run(&["--stage", "smoke"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(msg(&r, "fresh").contains("none before commit"), "{}", msg(&r, "fresh"));
 }
