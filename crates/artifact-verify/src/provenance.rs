@@ -84,14 +84,15 @@ pub fn check(bytes: &[u8], sha256: &str, req: &Requirements, keys: &[NamedKey], 
 }
 
 fn parse(bytes: &[u8]) -> Result<Value, String> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match release_gate_core::json::parse(bytes) {
         Ok(v) => Ok(v),
         Err(e) => {
             // slsa-github-generator writes `.intoto.jsonl`: one envelope per line.
             let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 JSON".to_owned())?;
             let mut lines = text.lines().filter(|l| !l.trim().is_empty());
             match (lines.next(), lines.next()) {
-                (Some(first), None) => serde_json::from_str(first).map_err(|e| format!("is not JSON (line 1, column {}: {e})", e.column())),
+                (Some(first), None) => release_gate_core::json::parse(first.as_bytes())
+                    .map_err(|e| format!("is not JSON (line 1, column {}: {e})", e.column())),
                 (Some(_), Some(_)) => Err("is JSON Lines with several envelopes; give one provenance file per artifact".into()),
                 _ => Err(format!("is not JSON (line {}, column {}: {e})", e.line(), e.column())),
             }
@@ -127,7 +128,7 @@ fn dsse(env: &Value, keys: &[NamedKey]) -> Result<(Value, String), String> {
             keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")
         ));
     };
-    let statement = serde_json::from_slice(&payload).map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
+    let statement = release_gate_core::json::parse(&payload).map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
     Ok((statement, format!("DSSE signed by {} ({})", k.name, k.key.kind())))
 }
 
@@ -158,7 +159,7 @@ fn bundle(bytes: &[u8], doc: &Value, sha256: &str, keys: &[NamedKey], sigstore: 
     let result = sig.verifier.verify(digest, &parsed, &policy).map_err(|e| format!("Sigstore verification failed: {e}"))?;
     let who = result.identity().map(|i| i.as_str().to_owned()).unwrap_or_else(|| "unknown identity".into());
     let payload = env.get("payload").and_then(Value::as_str).and_then(b64).ok_or("DSSE payload is not base64")?;
-    let statement = serde_json::from_slice(&payload).map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
+    let statement = release_gate_core::json::parse(&payload).map_err(|e| format!("DSSE payload is not JSON: {e}"))?;
     Ok((statement, format!("Sigstore keyless, certificate for {who}{}", result.issuer().map(|i| format!(" ({i})")).unwrap_or_default())))
 }
 

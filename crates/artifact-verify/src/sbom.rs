@@ -17,7 +17,8 @@ pub struct Described {
 
 /// Checks that `bytes` is an SBOM describing an artifact with SHA-256 `sha256` (lowercase hex).
 pub fn check(bytes: &[u8], sha256: &str) -> Result<Described, String> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("is not JSON (line {}, column {}: {e})", e.line(), e.column()))?;
+    let doc: Value =
+        release_gate_core::json::parse(bytes).map_err(|e| format!("is not JSON (line {}, column {}: {e})", e.line(), e.column()))?;
     if doc.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
         return cyclonedx(&doc, sha256);
     }

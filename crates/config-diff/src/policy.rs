@@ -79,6 +79,13 @@ impl Protected {
                 if path_part.len() == text.len() { " of the tree" } else { " of a file" }
             ));
         }
+        if let Some((_, doc_part)) = text.split_once('#')
+            && whole_document(doc_part)
+        {
+            return Some(format!(
+                "`{text}` waives every path of a whole document; expected divergences name concrete paths inside it (`…#Deployment/ns/name/spec/replicas`)"
+            ));
+        }
         let words = diff::words(&text.replace('*', " "));
         if let Some(w) = self.word_in(&words) {
             return Some(format!(
@@ -90,6 +97,24 @@ impl Protected {
         }
         None
     }
+}
+
+/// Whether a path after a file's `#` names no more than the document: its
+/// identity (`#0`, an identity key: one segment; a Kubernetes
+/// `Kind/namespace/name`: three) followed by wildcards only.
+fn whole_document(doc_part: &str) -> bool {
+    let segments: Vec<&str> = doc_part.split('/').collect();
+    let wild = |s: &str| !s.chars().any(char::is_alphanumeric);
+    let trailing = segments.iter().rev().take_while(|s| wild(s)).count();
+    if trailing == 0 {
+        return false;
+    }
+    let concrete = segments.len() - trailing;
+    let identity = match segments.first() {
+        Some(first) if first.starts_with(|c: char| c.is_ascii_uppercase()) => 3,
+        _ => 1,
+    };
+    concrete <= identity
 }
 
 /// Where signed exceptions live and how they are checked.

@@ -31,6 +31,7 @@ pub mod exit;
 pub mod gate;
 pub mod github;
 pub mod hashes;
+pub mod json;
 pub mod mask;
 pub mod paths;
 pub mod policy;

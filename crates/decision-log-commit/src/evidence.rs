@@ -267,8 +267,9 @@ fn at<'v>(v: &'v serde_json::Value, field: &str) -> Option<&'v serde_json::Value
 }
 
 fn json(ev: &Evidence, bytes: &[u8], release: &str) -> Says {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Says::CannotTell("not JSON: its result cannot be read".into());
+    let v = match release_gate_core::json::parse(bytes) {
+        Ok(v) => v,
+        Err(e) => return Says::CannotTell(format!("not JSON it can trust (line {}: {e}): its result cannot be read", e.line())),
     };
     if let Some(rf) = &ev.release_field {
         match at(&v, rf).and_then(|r| r.as_str()) {
@@ -326,30 +327,110 @@ fn text(ev: &Evidence, bytes: &[u8]) -> Says {
     }
 }
 
-fn markdown(ev: &Evidence, bytes: &[u8]) -> Says {
-    let Ok(text) = std::str::from_utf8(bytes) else { return Says::CannotTell("not UTF-8 text".into()) };
-    let body = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("<!--")).count();
-    if body == 0 {
-        return Says::Failed("empty: it has no text besides headings".into());
+/// Characters that show nothing: dropped before a document is read, so
+/// they neither hide a label nor make an empty document look written.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The prose a Markdown document shows a reader: the text of each
+/// paragraph, list item and table cell, with its line; never headings,
+/// code, HTML (comments included), struck-through text or front matter.
+fn prose(text: &str) -> Vec<(usize, String)> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let options = Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TABLES
+        | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS
+        | Options::ENABLE_PLUSES_DELIMITED_METADATA_BLOCKS;
+    let line = |at: usize| text[..at].matches('\n').count() + 1;
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    let mut hidden = 0usize;
+    let flush = |current: &mut Option<(usize, String)>, out: &mut Vec<(usize, String)>| {
+        if let Some((l, t)) = current.take()
+            && t.chars().any(char::is_alphanumeric)
+        {
+            out.push((l, t.split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+    };
+    for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { .. } | Tag::CodeBlock(_) | Tag::Strikethrough | Tag::MetadataBlock(_) | Tag::HtmlBlock) => {
+                hidden += 1
+            }
+            Event::End(TagEnd::Heading(_) | TagEnd::CodeBlock | TagEnd::Strikethrough | TagEnd::MetadataBlock(_) | TagEnd::HtmlBlock) => {
+                hidden = hidden.saturating_sub(1);
+            }
+            Event::Start(Tag::Paragraph | Tag::Item | Tag::TableCell)
+            | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell) => {
+                flush(&mut current, &mut out);
+            }
+            Event::Text(t) if hidden == 0 => {
+                current.get_or_insert_with(|| (line(range.start), String::new())).1.push_str(&t);
+            }
+            Event::SoftBreak | Event::HardBreak if hidden == 0 => {
+                if let Some((_, c)) = &mut current {
+                    c.push(' ');
+                }
+            }
+            _ => {}
+        }
     }
-    let Some(label) = &ev.reviewed_by else { unreachable!("problems() checks reviewed-by") };
-    let label_lc = label.to_lowercase();
-    let named = text.lines().find_map(|l| {
-        let lc = l.to_lowercase();
-        let at = lc.find(&label_lc)? + label_lc.len();
-        // The reviewer is the word after the label (and an optional colon).
-        let rest = l.get(at..)?.trim_start().trim_start_matches(':').trim_start();
+    flush(&mut current, &mut out);
+    out
+}
+
+/// The reviewer a block of prose names after `label`, when it says the
+/// document *was* reviewed: the label opens the block or a sentence, or
+/// follows a comma or a dash ("not yet reviewed by", "to be reviewed by"
+/// name nobody).
+fn reviewer_in(block: &str, label: &str) -> Option<String> {
+    let lc = block.to_lowercase();
+    let label = label.to_lowercase();
+    let mut from = 0;
+    while let Some(i) = lc.get(from..).and_then(|r| r.find(&label)).map(|i| i + from) {
+        from = i + label.len();
+        let before = lc[..i].trim_end();
+        let opens = before.is_empty() || before.ends_with(['.', ',', ';', ':', '(', '-', '–', '—', '*', '_', '|']);
+        if !opens {
+            continue;
+        }
+        let rest = block.get(i + label.len()..)?.trim_start().trim_start_matches(':').trim_start();
         let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '/')).collect();
         let name = name.trim_end_matches('.').to_owned();
-        (!name.is_empty()).then_some(name)
-    });
-    match named {
-        None => Says::Failed(format!("no line names its reviewer after {label:?}")),
-        Some(n) if !ev.reviewers.is_empty() && !ev.reviewers.iter().any(|r| r.eq_ignore_ascii_case(&n)) => {
-            Says::Failed(format!("reviewed by {n}, who is not one of {}", ev.reviewers.join(", ")))
+        if !name.is_empty() {
+            return Some(name);
         }
-        Some(n) => Says::Passed(format!("reviewed by {n}")),
     }
+    None
+}
+
+fn markdown(ev: &Evidence, bytes: &[u8]) -> Says {
+    let Ok(text) = std::str::from_utf8(bytes) else { return Says::CannotTell("not UTF-8 text".into()) };
+    let text: String = text.chars().filter(|c| !invisible(*c)).collect();
+    let Some(label) = &ev.reviewed_by else { unreachable!("problems() checks reviewed-by") };
+    let blocks = prose(&text);
+    if blocks.is_empty() {
+        return Says::Failed("empty: it has no text a reader sees besides headings, code, HTML and front matter".into());
+    }
+    let named = blocks.iter().find_map(|(line, b)| reviewer_in(b, label).map(|n| (*line, n, b)));
+    let Some((line, n, block)) = named else {
+        return Says::Failed(format!(
+            "no paragraph names its reviewer after {label:?} (a heading, code, a comment or struck-through text is not a review)"
+        ));
+    };
+    // The reviewer's line alone is not a plan: something else must be written.
+    let rest = blocks.iter().filter(|(_, b)| b != block).count();
+    // What the reviewer's paragraph says besides the label and the name.
+    let own = block.to_lowercase().replacen(&label.to_lowercase(), "", 1).replacen(&n.to_lowercase(), "", 1);
+    let words_besides = own.chars().filter(|c| c.is_alphanumeric()).count() >= 4;
+    if rest == 0 && !words_besides {
+        return Says::Failed(format!("line {line} names its reviewer, and nothing else is written: the document is empty"));
+    }
+    if !ev.reviewers.is_empty() && !ev.reviewers.iter().any(|r| r.eq_ignore_ascii_case(&n)) {
+        return Says::Failed(format!("line {line}: reviewed by {n}, who is not one of {}", ev.reviewers.join(", ")));
+    }
+    Says::Passed(format!("line {line}: reviewed by {n}"))
 }
 
 #[cfg(test)]
@@ -380,6 +461,10 @@ mod tests {
         assert!(matches!(says(&e, br#"{"result": "PASS"}"#), Says::Failed(_)), "the value, exactly");
         assert!(matches!(says(&e, br#"{"outcome": "pass"}"#), Says::CannotTell(_)), "no such field");
         assert!(matches!(says(&e, b"not json"), Says::CannotTell(_)));
+        assert!(
+            matches!(says(&e, b"{\"result\": \"FAIL\",\n \"result\": \"pass\"}"), Says::CannotTell(m) if m.contains("line 2") && m.contains("\"result\" appears twice")),
+            "a key twice: serde_json alone would keep the last, a pass"
+        );
         let pact = ev(r#"{"file": "p.json", "kind": "json", "field": "summary.verified", "expected": true, "release-field": "version"}"#);
         assert!(says(&pact, br#"{"version": "2.4.0", "summary": {"verified": true}}"#).passed());
         assert!(matches!(says(&pact, br#"{"version": "2.4.0", "summary": {"verified": false}}"#), Says::Failed(_)));
@@ -411,11 +496,47 @@ mod tests {
     fn a_markdown_document_needs_text_and_a_named_reviewer() {
         let e = ev(r#"{"file": "c.md", "kind": "markdown", "reviewed-by": "reviewed by", "reviewers": ["operations"]}"#);
         assert!(says(&e, b"# Plan\n\nDrafted, reviewed by operations (on-call lead).\n").passed());
+        assert!(says(&e, include_bytes!("../../../examples/tradepulse/docs/releases/2.4.0/communication-plan.md")).passed());
         assert!(matches!(says(&e, b""), Says::Failed(m) if m.contains("empty")));
         assert!(matches!(says(&e, b"# Plan\n\n## Scope\n"), Says::Failed(m) if m.contains("empty")));
         assert!(matches!(says(&e, b"# Plan\n\nAnnouncement drafted.\n"), Says::Failed(m) if m.contains("reviewer")));
-        assert!(matches!(says(&e, b"# Plan\n\nReviewed by: mallory\n"), Says::Failed(m) if m.contains("not one of operations")));
+        assert!(
+            matches!(says(&e, b"# Plan\n\nAnnounced on the desk channel.\n\nReviewed by: mallory\n"), Says::Failed(m) if m.contains("not one of operations"))
+        );
         assert!(matches!(says(&e, b"# Plan\n\nreviewed by\n"), Says::Failed(_)), "the label with nobody after it");
+        // What a reader does not see, or what does not say it was reviewed, names no reviewer.
+        let plan = "Announcement: #trading-desk, 30 minutes before the window.\n";
+        for (doc, why) in [
+            (format!("# Plan\n\n{plan}\n# Reviewed by operations\n"), "a heading"),
+            (format!("{plan}\nReviewed by operations\n=====\n"), "a setext heading"),
+            (format!("{plan}\n```\nReviewed by operations\n```\n"), "a code block"),
+            (format!("{plan}\n    Reviewed by operations\n"), "an indented code block"),
+            (format!("{plan}\n<!-- Reviewed by operations -->\n"), "a comment"),
+            (format!("{plan}\n~~Reviewed by operations~~\n"), "struck through"),
+            (format!("---\nnote: Reviewed by operations\n---\n\n{plan}"), "front matter"),
+            (format!("{plan}\nNot yet reviewed by operations.\n"), "a negation"),
+            (format!("{plan}\nTo be reviewed by operations before the window.\n"), "a future"),
+            (format!("{plan}\nReviewed by ~~operations~~\n"), "the reviewer struck through"),
+        ] {
+            assert!(matches!(says(&e, doc.as_bytes()), Says::Failed(_)), "{why}: {doc}");
+        }
+        for doc in [
+            "Reviewed by operations\n",
+            "# Plan\n\n***\n\nReviewed by: operations\n\n---\n",
+            "\u{200B}\n\u{FEFF}\nReviewed by operations.\n",
+        ] {
+            assert!(
+                matches!(says(&e, doc.as_bytes()), Says::Failed(m) if m.contains("nothing else is written")),
+                "only the reviewer's line: {doc:?}"
+            );
+        }
+        assert!(
+            matches!(says(&e, "\u{200B}\u{200B}\n\n# Plan\n".as_bytes()), Says::Failed(m) if m.contains("empty")),
+            "invisible text is no text"
+        );
+        // Emphasis, lists and a zero-width character inside the label still read.
+        assert!(says(&e, format!("{plan}\n- **Reviewed by:** operations\n").as_bytes()).passed());
+        assert!(says(&e, format!("{plan}\nRe\u{200B}viewed by operations.\n").as_bytes()).passed());
     }
 
     #[test]

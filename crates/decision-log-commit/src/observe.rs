@@ -45,7 +45,7 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> Result<Vec<(PathB
 /// A timestamp the evidence file carries: a JSON `generated_at`, `executed_at`
 /// or `timestamp`, or the first RFC 3339 timestamp in the text.
 pub fn file_time(bytes: &[u8]) -> Option<jiff::Timestamp> {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+    if let Ok(v) = release_gate_core::json::parse(bytes) {
         for k in ["executed_at", "generated_at", "timestamp", "date"] {
             if let Some(t) = v.get(k).and_then(|t| t.as_str()).and_then(|t| t.parse().ok()) {
                 return Some(t);

@@ -195,7 +195,7 @@ fn evidence_that_says_it_failed_never_ticks_its_item() {
             "",
             "“Communication plan” unchecked: `docs/releases/2.4.0/communication-plan.md`: empty",
         ),
-        ("docs/releases/2.4.0/communication-plan.md", "# Plan\n\nDrafted.\n", "no line names its reviewer"),
+        ("docs/releases/2.4.0/communication-plan.md", "# Plan\n\nDrafted.\n", "no paragraph names its reviewer"),
         (
             "reports/kill-switch/2.4.0.json",
             r#"{"executed_at": "2026-11-28T09:00:00Z", "result": "pass""#,

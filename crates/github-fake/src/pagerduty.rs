@@ -7,7 +7,8 @@
 //!   body); `Accept` the v2 media type or JSON; only the documented query
 //!   parameters (`limit` ≤ 100, `offset`, `total`, `statuses[]` and
 //!   `urgencies[]` from their enums, `service_ids[]`, `since`/`until` as ISO
-//!   8601, …), anything else 400 "Invalid Input Provided"; classic offset
+//!   8601, `date_range=all` ignoring them, the last 30 days when neither is
+//!   given, …), anything else 400 "Invalid Input Provided"; classic offset
 //!   pagination (`limit`, `offset`, `more`, `total` only when asked).
 //! - Events: `routing_key` (32 characters), `event_action` in its enum, and
 //!   for a trigger a `payload` with `summary`, `source` and a `severity` in
@@ -52,6 +53,9 @@ struct State {
     /// The most incidents a page holds, whatever `limit` asks (PagerDuty
     /// answers with the `limit` it applied).
     page_cap: Option<usize>,
+    /// Keys left out of the next list answers (a server or proxy that
+    /// drops a field): (key, times left).
+    drop_key: Option<(String, u32)>,
 }
 
 /// A running PagerDuty fake.
@@ -139,6 +143,12 @@ impl PagerDuty {
         }
     }
 
+    /// The next `times` list answers leave `key` out (a fault: PagerDuty
+    /// itself always sends `more`).
+    pub fn drop_key(&self, key: &str, times: u32) {
+        self.lock().drop_key = Some((key.to_owned(), times));
+    }
+
     /// Pages hold at most `n` incidents from now on, whatever `limit` asks.
     pub fn cap_pages(&self, n: usize) {
         self.lock().page_cap = Some(n);
@@ -213,7 +223,16 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method, uri: Uri,
         return resp;
     }
     let (status, resp, problems) = match (method.as_str(), path.as_str()) {
-        ("GET", "/incidents") => list_incidents(&shared.token, &headers, &query, &state.incidents, state.page_cap),
+        ("GET", "/incidents") => {
+            let drop = match &mut state.drop_key {
+                Some((k, n)) if *n > 0 => {
+                    *n -= 1;
+                    Some(k.clone())
+                }
+                _ => None,
+            };
+            list_incidents(&shared.token, &headers, &query, &state.incidents, state.page_cap, drop.as_deref())
+        }
         ("POST", "/v2/enqueue") => {
             let (status, resp, problems, event) = enqueue(&body);
             if let Some(e) = event {
@@ -251,6 +270,7 @@ fn list_incidents(
     query: &[(String, String)],
     incidents: &[Value],
     page_cap: Option<usize>,
+    drop: Option<&str>,
 ) -> (u16, Response, Vec<String>) {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if header("authorization") != format!("Token token={token}") {
@@ -266,7 +286,7 @@ fn list_incidents(
     let mut urgencies = Vec::new();
     let mut services = Vec::new();
     let (mut limit, mut offset, mut total) = (25usize, 0usize, false);
-    let (mut since, mut until) = (None, None);
+    let (mut since, mut until, mut all) = (None, None, false);
     for (k, v) in query {
         match k.as_str() {
             "limit" => match v.parse::<usize>() {
@@ -292,7 +312,7 @@ fn list_incidents(
                 Ok(t) => until = Some(t),
                 Err(_) => problems.push(format!("{k} {v:?} is not an ISO 8601 date-time")),
             },
-            "date_range" if v == "all" => {}
+            "date_range" if v == "all" => all = true,
             "date_range" => problems.push(format!("date_range {v:?} is not `all`")),
             k if LIST_PARAMS.contains(&k) => {}
             k => problems.push(format!("{k} is not a parameter of GET /incidents")),
@@ -300,6 +320,13 @@ fn list_incidents(
     }
     if !problems.is_empty() {
         return (400, pd_error(StatusCode::BAD_REQUEST, 2001, "Invalid Input Provided", &problems), problems);
+    }
+    // As PagerDuty: `date_range=all` ignores `since`/`until`; with neither
+    // given, the last 30 days only (an old incident still open is not listed).
+    if all {
+        (since, until) = (None, None);
+    } else if since.is_none() && until.is_none() {
+        since = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30 * 24));
     }
     let matching: Vec<Value> = incidents
         .iter()
@@ -316,8 +343,11 @@ fn list_incidents(
     let limit = page_cap.map_or(limit, |cap| limit.min(cap));
     let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
     let more = offset + page.len() < n;
-    let body =
+    let mut body =
         json!({"incidents": page, "limit": limit, "offset": offset, "more": more, "total": if total { json!(n) } else { Value::Null }});
+    if let (Some(k), Some(o)) = (drop, body.as_object_mut()) {
+        o.remove(k);
+    }
     (200, (StatusCode::OK, [("content-type", ACCEPT_V2)], axum::Json(body)).into_response(), Vec::new())
 }
 

@@ -92,8 +92,11 @@ pub fn default_rolling() -> String {
 /// Where a config's series come from, opened: the file read once, or a
 /// Prometheus server asked per query.
 pub enum Fetcher {
-    /// Series from the metrics file, by query.
-    File(std::collections::BTreeMap<String, Series>),
+    /// Series from the metrics file, by query, and the step their sample
+    /// slots are counted at (the config's, else the window / 60 and at
+    /// least a minute: never the samples' own spacing, which two samples
+    /// an hour would set to half an hour).
+    File(std::collections::BTreeMap<String, Series>, f64),
     /// A Prometheus server and the `query_range` step in seconds.
     Prometheus(prometheus::Prometheus, f64),
 }
@@ -156,6 +159,7 @@ impl Fetcher {
     #[expect(clippy::result_large_err, reason = "once per run; the PathError stays unboxed so core's location() finds it in the chain")]
     pub fn open(cfg: &MetricsConfig, release: &str, window_s: f64, root: &Root, origin: Origin<'_>) -> Result<Self, OpenError> {
         let section = || origin.section.to_owned();
+        let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(1.0));
         if cfg.source == Source::File {
             let f = cfg.file.as_deref().ok_or_else(|| OpenError::NoFile { section: section() })?.replace("{release}", release);
             let text = root.read_text(&f, "metrics file").map_err(|source| OpenError::Read {
@@ -175,27 +179,27 @@ impl Fetcher {
                     return Err(OpenError::MissingSeries { file: f, query: q.clone(), has });
                 }
             }
-            return Ok(Fetcher::File(series));
+            // A file's samples are an exporter's: a minute apart at the finest.
+            let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(60.0));
+            return Ok(Fetcher::File(series, step));
         }
         let url = cfg.url.clone().ok_or_else(|| OpenError::NoUrl { section: section() })?;
-        let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(1.0));
         Ok(Fetcher::Prometheus(prometheus::Prometheus::new(&url, std::time::Duration::from_secs(15)), step))
     }
 
     /// The series of `query` from `start` to `end` (unix seconds).
     pub fn fetch(&self, query: &str, start: f64, end: f64) -> Result<Series, String> {
         match self {
-            Fetcher::File(series) => Ok(series.get(query).cloned().unwrap_or_default()),
+            Fetcher::File(series, _) => Ok(series.get(query).cloned().unwrap_or_default()),
             Fetcher::Prometheus(p, step) => p.range(query, start, end, *step),
         }
     }
 
-    /// The step its series are sampled at, when it is known (`query_range`'s;
-    /// a file's is the config's `step`, else the samples' own spacing).
-    pub fn step(&self, cfg: &MetricsConfig) -> Option<f64> {
+    /// The step its series' sample slots are counted at: the config's
+    /// `step`, else the window / 60 (`query_range`'s; a file's at least a minute).
+    pub fn step(&self, _cfg: &MetricsConfig) -> Option<f64> {
         match self {
-            Fetcher::File(_) => cfg.step.as_deref().and_then(series::duration_s),
-            Fetcher::Prometheus(_, step) => Some(*step),
+            Fetcher::File(_, step) | Fetcher::Prometheus(_, step) => Some(*step),
         }
     }
 }

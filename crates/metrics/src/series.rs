@@ -441,7 +441,7 @@ fn line_of_key(text: &str, name: &str) -> u64 {
 }
 
 fn parse_json(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Located> {
-    let doc: BTreeMap<String, Vec<Vec<serde_json::Value>>> = serde_json::from_str(text).map_err(|e| Located {
+    let doc: BTreeMap<String, Vec<Vec<serde_json::Value>>> = release_gate_core::json::parse_as(text.as_bytes()).map_err(|e| Located {
         file: shown.to_owned(),
         line: e.line().max(1) as u64,
         column: Some(e.column().max(1) as u64),
@@ -489,6 +489,9 @@ fn parse_csv(text: &str, shown: &str) -> Result<BTreeMap<String, Series>, Locate
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     if cols.len() < 2 || !cols[0].eq_ignore_ascii_case("timestamp") && !cols[0].eq_ignore_ascii_case("time") {
         return Err(at(h + 1, format!("header `{header}`; expected `timestamp,<series>,…`")));
+    }
+    if let Some(twice) = cols[1..].iter().enumerate().find(|(i, c)| cols[1..][..*i].contains(c)).map(|(_, c)| c) {
+        return Err(at(h + 1, format!("the header names `{twice}` twice: which column is the series cannot be told; name each once")));
     }
     let mut out: BTreeMap<String, Series> = cols[1..].iter().map(|c| ((*c).to_owned(), Series::new())).collect();
     for (i, line) in lines {
@@ -671,6 +674,13 @@ mod tests {
         assert!(e.message.contains("two points at"), "{e}");
         let e = parse("timestamp,a\n1,2\n1,3\n", "m.csv").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        // A series named twice: JSON alone would keep the second (a healthy one), hiding the first.
+        let e = parse("{\n  \"latency\": [[1, 900]],\n  \"latency\": [[1, 100]]\n}", "m.json").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("\"latency\" appears twice"), "{e}");
+        let e = parse("timestamp,latency,latency\n1,900,100\n", "m.csv").unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+        assert!(e.message.contains("`latency` twice"), "{e}");
     }
 
     #[test]

@@ -159,11 +159,20 @@ struct RawType {
     display_name: String,
 }
 
+/// An exported list (a file): one page, whole.
 #[derive(Debug, Deserialize)]
 struct Page {
     incidents: Vec<Raw>,
     #[serde(default)]
     more: bool,
+}
+
+/// A page of `GET /incidents`: PagerDuty always says whether more follow.
+#[derive(Debug, Deserialize)]
+struct ApiPage {
+    incidents: Vec<Raw>,
+    #[serde(default)]
+    more: Option<bool>,
 }
 
 fn judge(raw: Raw, policy: &Incidents, shown: &str) -> Result<Incident, IncidentError> {
@@ -222,16 +231,25 @@ fn judge(raw: Raw, policy: &Incidents, shown: &str) -> Result<Incident, Incident
 
 /// Incidents from a file (`{"incidents": [...]}`), those created since `since`.
 pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Timestamp) -> Result<Vec<Incident>, IncidentError> {
-    let page: Page = serde_json::from_str(text).map_err(|e| Located {
+    let page: Page = release_gate_core::json::parse_as(text.as_bytes()).map_err(|e| Located {
         file: shown.to_owned(),
         line: e.line().max(1) as u64,
         column: Some(e.column().max(1) as u64),
         message: format!("not an incident list ({e}); expected {{\"incidents\": [...]}} as PagerDuty's API answers"),
     })?;
+    if page.more {
+        let line = text.find("\"more\"").map_or(1, |at| text[..at].matches('\n').count() as u64 + 1);
+        return Err(IncidentError::File(Located::new(
+            shown,
+            line,
+            "`more` is true: the file holds one page of a longer list, so an incident could be missing; export every page (or use PagerDuty directly)",
+        )));
+    }
     let mut out = Vec::new();
     for raw in page.incidents {
         let i = judge(raw, policy, shown)?;
-        if i.created_at >= since {
+        // Created in the look-back, or open (or resolved) after its start.
+        if i.created_at >= since || i.resolved_at.is_none_or(|r| r >= since) {
             out.push(i);
         }
     }
@@ -239,7 +257,10 @@ pub fn from_file(text: &str, shown: &str, policy: &Incidents, since: jiff::Times
 }
 
 /// Incidents of every status (triggered, acknowledged, resolved) of the
-/// policy's services created from `since` to `until`, every page, from PagerDuty.
+/// policy's services created from `since` to `until`, and every one still
+/// open whenever it was created (`date_range=all`: an incident opened
+/// before the look-back and never resolved still stands), every page,
+/// from PagerDuty; each once.
 pub fn from_pagerduty(
     http: &Http,
     policy: &Incidents,
@@ -252,14 +273,32 @@ pub fn from_pagerduty(
     }
     let auth = format!("Token token={}", token.expose());
     let headers = [("Authorization", auth.as_str()), ("Accept", "application/vnd.pagerduty+json;version=2")];
-    let mut out = Vec::new();
     let base = policy.url.trim_end_matches('/');
-    let mut query: Vec<(&str, String)> =
+    let services = || policy.services.iter().map(|s| ("service_ids[]", s.clone()));
+    let mut window: Vec<(&str, String)> =
         ["triggered", "acknowledged", "resolved"].iter().map(|s| ("statuses[]", (*s).to_owned())).collect();
-    query.extend(policy.services.iter().map(|s| ("service_ids[]", s.clone())));
-    query.push(("since", release_gate_core::report::rfc3339(since)));
-    query.push(("until", release_gate_core::report::rfc3339(until)));
+    window.extend(services());
+    window.push(("since", release_gate_core::report::rfc3339(since)));
+    window.push(("until", release_gate_core::report::rfc3339(until)));
+    let mut open: Vec<(&str, String)> = ["triggered", "acknowledged"].iter().map(|s| ("statuses[]", (*s).to_owned())).collect();
+    open.extend(services());
+    open.push(("date_range", "all".to_owned()));
+    let mut out: Vec<Incident> = Vec::new();
+    for query in [window, open] {
+        for raw in pages(http, base, &headers, &policy.token_env, query)? {
+            let i = judge(raw, policy, "PagerDuty")?;
+            if !out.iter().any(|o| o.id == i.id) {
+                out.push(i);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every page of one `GET /incidents` query.
+fn pages(http: &Http, base: &str, headers: &[(&str, &str)], env: &str, mut query: Vec<(&str, String)>) -> Result<Vec<Raw>, IncidentError> {
     query.push(("limit", "100".to_owned()));
+    let mut out = Vec::new();
     // The next page starts after what the server returned, whatever `limit` it honoured.
     let mut offset = 0usize;
     for _ in 0..50u32 {
@@ -267,28 +306,30 @@ pub fn from_pagerduty(
         q.push(("offset", offset.to_string()));
         let qs: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v))).collect();
         let url = format!("{base}/incidents?{}", qs.join("&"));
-        let answer = http.send("GET", &url, &headers, None)?;
+        let answer = http.send("GET", &url, headers, None)?;
         match answer.status {
             200 => {}
-            401 | 403 => return Err(IncidentError::Refused { env: policy.token_env.clone(), status: answer.status }),
+            401 | 403 => return Err(IncidentError::Refused { env: env.to_owned(), status: answer.status }),
             s => return Err(IncidentError::Status { base: base.to_owned(), status: s, body: answer.body.to_string() }),
         }
-        let page: Page = serde_json::from_value(answer.body).map_err(|e| {
-            release_gate_core::exit::Unreachable(format!(
-                "GET {base}/incidents: PagerDuty answered something that is not an incident list: {e}"
-            ))
-        })?;
+        let unreadable = |what: String| {
+            IncidentError::Unreachable(release_gate_core::exit::Unreachable(format!("GET {base}/incidents: PagerDuty answered {what}")))
+        };
+        let page: ApiPage =
+            serde_json::from_value(answer.body).map_err(|e| unreadable(format!("something that is not an incident list: {e}")))?;
+        // Without `more`, whether the list is whole cannot be told.
+        let Some(more) = page.more else {
+            return Err(unreadable(format!("a page (offset {offset}) without `more`: whether more incidents follow cannot be told")));
+        };
         let received = page.incidents.len();
-        for raw in page.incidents {
-            out.push(judge(raw, policy, "PagerDuty")?);
-        }
-        if !page.more {
+        out.extend(page.incidents);
+        if !more {
             return Ok(out);
         }
         if received == 0 {
-            return Err(IncidentError::Unreachable(release_gate_core::exit::Unreachable(format!(
-                "GET {base}/incidents: PagerDuty said there is more after offset {offset} but sent no incident; the list cannot be read whole"
-            ))));
+            return Err(unreadable(format!(
+                "that there is more after offset {offset} but sent no incident; the list cannot be read whole"
+            )));
         }
         offset += received;
     }
@@ -310,6 +351,18 @@ mod tests {
         let bad = r#"{"incidents": [{"id": "P1", "status": "open", "created_at": "2026-12-01T14:00:00Z"}]}"#;
         let e = from_file(bad, "f.json", &policy, since).expect_err("not JSON");
         assert!(e.to_string().contains("incident P1 has status \"open\"; expected triggered, acknowledged or resolved"), "{e}");
+        // One page of a longer export: an incident could be missing.
+        let e = from_file("{\"incidents\": [],\n \"more\": true}", "f.json", &policy, since).expect_err("a page");
+        let located = release_gate_core::error::location(&anyhow::Error::from(e)).expect("located");
+        assert_eq!(located.line, 2);
+        // Raised before the look-back and still open, or resolved after its start: kept; resolved before it: not.
+        let list = r#"{"incidents": [
+            {"id": "OLD", "incident_number": 1, "title": "t", "status": "acknowledged", "created_at": "2026-11-20T10:00:00Z", "html_url": "u"},
+            {"id": "LATE", "incident_number": 2, "title": "t", "status": "resolved", "created_at": "2026-11-20T10:00:00Z", "resolved_at": "2026-12-01T14:00:00Z", "html_url": "u"},
+            {"id": "GONE", "incident_number": 3, "title": "t", "status": "resolved", "created_at": "2026-11-20T10:00:00Z", "resolved_at": "2026-11-21T10:00:00Z", "html_url": "u"}
+        ]}"#;
+        let kept: Vec<String> = from_file(list, "f.json", &policy, since).expect("reads").into_iter().map(|i| i.id).collect();
+        assert_eq!(kept, ["OLD", "LATE"]);
         let unreachable = anyhow::Error::from(IncidentError::Unreachable(Unreachable("GET x: could not be reached".into())));
         assert_eq!(release_gate_core::exit::for_error(&unreachable), release_gate_core::exit::UNREACHABLE);
     }

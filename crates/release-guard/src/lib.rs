@@ -180,6 +180,58 @@ pub fn floors(policy: &GuardPolicy) -> Vec<Floor> {
             runbook: "the runbook's 10 % for a critical KPI (§6)".into(),
         },
     ];
+    out.push(Floor {
+        setting: "release-guard.tolerance".into(),
+        value: policy.tolerance.to_string(),
+        within: policy.tolerance <= 5.0 && policy.tolerance <= policy.critical_deviation,
+        runbook:
+            "the runbook's ±5 % of baseline (§4.3), and never wider than critical-deviation (a wider tolerance hides a critical breach)"
+                .into(),
+    });
+    out.push(Floor {
+        setting: "release-guard.incidents.look-back".into(),
+        value: format!("{:#}", policy.incidents.look_back.0),
+        within: policy.incidents.look_back.0 >= jiff::SignedDuration::from_hours(24),
+        runbook: "24 hours before the deploy, so an incident open across it is seen (§5)".into(),
+    });
+    if let Some(m) = &policy.metrics {
+        let secs = |d: &str| release_gate_metrics::series::duration_s(d);
+        for spec in m.metrics.iter().filter(|s| s.tolerance.is_some()) {
+            let t = spec.tolerance.unwrap_or_default();
+            out.push(Floor {
+                setting: format!("release-guard.metrics.metrics[{}].tolerance", spec.name),
+                value: t.to_string(),
+                within: t <= 5.0 && t <= policy.critical_deviation,
+                runbook: "the runbook's ±5 % of baseline (§4.3)".into(),
+            });
+        }
+        out.push(Floor {
+            setting: "release-guard.metrics.coverage".into(),
+            value: m.coverage.to_string(),
+            within: m.coverage >= release_gate_metrics::default_coverage(),
+            runbook: "90 % of the guard's sample slots filled: a guard judged on a few samples has not watched the hour".into(),
+        });
+        out.push(Floor {
+            setting: "release-guard.metrics.max-gap".into(),
+            value: m.max_gap.to_string(),
+            within: m.max_gap <= release_gate_metrics::default_max_gap(),
+            runbook: "no hole longer than 2 steps in the guard's series".into(),
+        });
+        out.push(Floor {
+            setting: "release-guard.metrics.rolling".into(),
+            value: m.rolling.clone(),
+            within: secs(&m.rolling).is_some_and(|r| r <= 300.0),
+            runbook: "5-minute rolling windows, so a spike is not averaged away over the hour".into(),
+        });
+        if let Some(step) = &m.step {
+            out.push(Floor {
+                setting: "release-guard.metrics.step".into(),
+                value: step.clone(),
+                within: secs(step).is_some_and(|s| s <= 60.0),
+                runbook: "a sample a minute at least, so each minute of the guard is read".into(),
+            });
+        }
+    }
     if let Some(b) = policy.metrics.as_ref().and_then(|m| m.error_budget.as_ref()) {
         out.push(Floor {
             setting: "release-guard.metrics.error-budget.max-consumption".into(),
@@ -390,7 +442,7 @@ pub fn run(args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         }
         report.details.push(Section { title: format!("Watched every {}: a line per judgement", args.interval), markdown: t.finish() });
     }
-    report.push(record_lifecycle(&run, &s, decision, now));
+    report.push(record_lifecycle(&run, &s, decision, &triggers, now));
     let retrospective_due = rfc3339(s.deployed_at.checked_add(jiff::SignedDuration::from_hours(48)).unwrap_or(s.deployed_at));
     let mut retrospective_issue = None;
     if (args.open_retrospective || policy.retrospective_issue)
@@ -444,7 +496,7 @@ async fn open_retrospective(
 /// Moves the release's lifecycle to what the guard decided (the deploy
 /// first, when nothing recorded it yet), in the decision log; a dry run in
 /// Actions or online moves nothing.
-fn record_lifecycle(run: &Run<GuardPolicy>, s: &Setup, decision: Decision, now: jiff::Timestamp) -> Check {
+fn record_lifecycle(run: &Run<GuardPolicy>, s: &Setup, decision: Decision, triggers: &[String], now: jiff::Timestamp) -> Check {
     if run.published_dry_run() {
         return Check::new("lifecycle-recorded", Status::Skip, "a dry run moves no release's lifecycle");
     }
@@ -472,7 +524,8 @@ fn record_lifecycle(run: &Run<GuardPolicy>, s: &Setup, decision: Decision, now: 
     push(State::Watching, "the post-release guard watches the release in production");
     match decision {
         Decision::Pause => push(State::Paused, "an incident touched the guard period: the pipeline is paused (§4.3)"),
-        Decision::Rollback => push(State::RolledBack, "a rollback trigger (§6)"),
+        // The triggers are recorded: `resume` reads them (a breach never resumes).
+        Decision::Rollback => push(State::RolledBack, &format!("a rollback trigger (§6): {}", triggers.join("; "))),
         Decision::Success => push(State::Succeeded, "the guard ended with metrics stable and no Sev-2+ incident (§5)"),
         _ => {}
     }
@@ -656,6 +709,10 @@ fn approver_ok(run: &Run<GuardPolicy>, approvers: &[String], login: &str) -> any
     Ok(Ok(format!("{login} (via {via}, {} permission)", permission.as_str())))
 }
 
+/// How the judge names a breach among the triggers (a declared one or a
+/// security incident), and so how the lifecycle records it.
+const BREACH_MARK: &str = "security or compliance";
+
 /// `release-guard resume`: a paused release watches again, a rolled-back one
 /// may deploy again; only a named approver, with a reason, once no incident
 /// is open, metrics are stable and no rollback trigger stands.
@@ -687,7 +744,20 @@ fn resume(run: Run<GuardPolicy>, args: &Args, reason: Option<String>, approver: 
     } else {
         Check::new("metrics", Status::Fail, format!("production metrics are not stable yet: {}", unstable.join(", ")))
     });
-    report.push(if j.triggers.is_empty() {
+    // A breach the guard recorded stands whatever this run is told: the
+    // release it rolled back does not deploy again (a new release carries the fix).
+    let breach =
+        s.log.lifecycle.transitions.iter().rev().find(|t| matches!(t.to, State::RolledBack | State::Paused) && t.why.contains(BREACH_MARK));
+    report.push(if let Some(b) = breach {
+        Check::new(
+            "rollback-triggers",
+            Status::Fail,
+            format!(
+                "the guard recorded a security or compliance breach at {} ({}): a release rolled back for a breach does not resume; cut a new release with the fix",
+                b.at, b.why
+            ),
+        )
+    } else if j.triggers.is_empty() {
         Check::new("rollback-triggers", Status::Pass, "no rollback trigger stands")
     } else {
         Check::new("rollback-triggers", Status::Fail, format!("a rollback trigger stands (§6): {}", j.triggers.join("; ")))
@@ -725,10 +795,10 @@ fn resume(run: Run<GuardPolicy>, args: &Args, reason: Option<String>, approver: 
         }
         procedure.push(step);
         let to = if state == Some(State::RolledBack) { State::Go } else { State::Watching };
-        let t = Transition {
-            by: login.clone(),
-            ..run.transition(to, format!("resumed by {}: {reason}", who.as_ref().map(String::as_str).unwrap_or(login)))
-        };
+        let base = run.transition(to, format!("resumed by {}: {reason}", who.as_ref().map(String::as_str).unwrap_or(login)));
+        // Only this command leaves a pause or a rollback, and the record says so.
+        let via = base.via.replacen(run.gate, release_gate_core::decision_log::lifecycle::RESUME_VIA, 1);
+        let t = Transition { by: login.clone(), via, ..base };
         let r = save::Recorder { release: &run.release, shown: &s.log.path };
         let recorded: anyhow::Result<()> = match run.github() {
             Some(gh) => (|| {

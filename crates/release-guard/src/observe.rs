@@ -91,6 +91,9 @@ pub enum ObserveError {
     /// The lifecycle record cannot be trusted.
     #[error("{0}")]
     Lifecycle(#[from] release_gate_core::decision_log::LifecycleError),
+    /// The checkout's lifecycle record lost or changed what a commit held.
+    #[error("{0}")]
+    Edited(String),
     /// The incidents file is not there.
     #[error(
         "{source}; export the incidents there (an empty list is {{\"incidents\": []}}) or set release-guard.incidents.source: pagerduty"
@@ -164,6 +167,10 @@ pub fn log(run: &Run<GuardPolicy>, path: &str, configured_branch: Option<&str>) 
         Some(t) => Lifecycle::read(t, &run.release, path)?,
         None => Lifecycle::new(&run.release),
     };
+    if run.github().is_none() {
+        // The checkout's log must extend every version git holds of it.
+        release_gate_core::decision_log::lifecycle::append_only(run.root.real(), path, &lifecycle).map_err(ObserveError::Edited)?;
+    }
     Ok(Log { path: path.to_owned(), branch, text, lifecycle })
 }
 
@@ -238,7 +245,7 @@ pub fn migration(run: &Run<GuardPolicy>, policy: &GuardPolicy) -> Result<Option<
     let Some(path) = &policy.rollback.migration_evidence else { return Ok(None) };
     let file = path.replace("{release}", &run.release);
     let text = run.root.read_text(&file, "migration evidence (release-guard.rollback.migration-evidence)")?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let v: serde_json::Value = release_gate_core::json::parse(text.as_bytes()).map_err(|e| {
         let mut at =
             Located::new(&file, e.line() as u64, format!("not JSON ({e}); expected {{\"status\": \"succeeded\" | \"failed\", ...}}"));
         at.column = Some(e.column() as u64);

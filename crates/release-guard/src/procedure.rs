@@ -307,7 +307,7 @@ mod tests {
                 to: *s,
                 at: format!("2026-12-01T1{i}:00:00Z"),
                 by: "x".into(),
-                via: "t".into(),
+                via: "release-guard resume (test)".into(),
                 commit: None,
                 why: "t".into(),
             })

@@ -210,6 +210,23 @@ fn offline_the_runbooks_minimums_are_floors_without_a_signed_deviation() {
     for (from, to, setting) in [
         ("critical: true}", "critical: true}", "release-guard.critical-deviation"),
         ("max-consumption: 5}\n  incidents:", "max-consumption: 7}\n  incidents:", "release-guard.metrics.error-budget.max-consumption"),
+        // Loosened readings: a tolerance wider than the runbook's (or than the critical deviation), a
+        // metric's own, thinner coverage, longer holes, wider rolling windows, coarser steps, a short look-back.
+        ("  guard: 60m ", "  tolerance: 20\n  guard: 60m ", "release-guard.tolerance is 20"),
+        (
+            "production\", baseline: \"order_latency_p99_ms:stable\", direction: lower-is-better, critical: true}",
+            "production\", baseline: \"order_latency_p99_ms:stable\", direction: lower-is-better, critical: true, tolerance: 12}",
+            "release-guard.metrics.metrics[order latency p99 (ms)].tolerance is 12",
+        ),
+        ("    window: 60m\n", "    window: 60m\n    coverage: 0.1\n", "release-guard.metrics.coverage is 0.1"),
+        ("    window: 60m\n", "    window: 60m\n    max-gap: 30\n", "release-guard.metrics.max-gap is 30"),
+        ("    window: 60m\n", "    window: 60m\n    rolling: 60m\n", "release-guard.metrics.rolling is 60m"),
+        ("    window: 60m\n", "    window: 60m\n    step: 30m\n", "release-guard.metrics.step is 30m"),
+        (
+            "    file: reports/incidents/{release}.json",
+            "    file: reports/incidents/{release}.json\n    look-back: 1m",
+            "release-guard.incidents.look-back is 1m",
+        ),
     ] {
         let dir = example();
         edit_policy(dir.path(), |t| {
@@ -309,6 +326,12 @@ fn offline_no_metric_holes_in_the_data_and_a_spike_never_make_a_success() {
     // A critical series with a 49-minute hole: hold, never full coverage.
     let dir = example();
     metrics(dir.path(), |name, i, v| (!name.starts_with("order_latency_p99_ms:production") || !(6..55).contains(&i)).then_some(v));
+    let (code, r, _) = offline(dir.path(), "2.4.0", "2026-12-01T14:30:00Z");
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("hold")), "{r:#}");
+    assert!(check(&r, "metric:order latency p99 (ms)")["message"].as_str().unwrap().contains("sample slots"), "{r:#}");
+    // Two samples an hour, evenly spaced: their own spacing would make them "every slot"; a minute's slots do not.
+    let dir = example();
+    metrics(dir.path(), |name, i, v| (!name.starts_with("order_latency_p99_ms:production") || i % 30 == 0).then_some(v));
     let (code, r, _) = offline(dir.path(), "2.4.0", "2026-12-01T14:30:00Z");
     assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("hold")), "{r:#}");
     assert!(check(&r, "metric:order latency p99 (ms)")["message"].as_str().unwrap().contains("sample slots"), "{r:#}");
@@ -443,10 +466,44 @@ fn offline_resume_needs_a_named_approver_a_reason_and_no_standing_trigger() {
     let last = lc.last().unwrap();
     assert_eq!((last.to, last.by.as_str()), (State::Watching, "dan"));
     assert!(last.why.contains("INC-4187 resolved, latency back"), "{last:?}");
+    assert!(last.via.starts_with("release-guard resume"), "only resume records a resume: {last:?}");
     // Resumed, the guard watches again: the Sev-2 incident that touched the guard still blocks the success verdict.
     let (code, r, _) = offline(dir.path(), "2.4.1", "2026-12-01T14:35:00Z");
     assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("blocked")), "{r:#}");
     assert_eq!(check(&r, "sev2-outstanding")["status"], "fail");
+}
+
+#[test]
+fn offline_a_breach_the_guard_recorded_is_never_resumed_away_by_leaving_the_flag_out() {
+    let dir = example();
+    let (code, r, err) = guard(
+        dir.path(),
+        &[
+            "--release",
+            "2.4.0",
+            "--deployed-at",
+            "2026-12-01T13:30:00Z",
+            "--now",
+            "2026-12-01T14:00:00Z",
+            "--breach",
+            "API key leaked in logs",
+        ],
+    );
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("rollback")), "{err}\n{r:#}");
+    let log = dir.path().join("reports/release-decisions/2.4.0.md");
+    let lc = Lifecycle::read(&std::fs::read_to_string(&log).unwrap(), "2.4.0", "log").unwrap();
+    assert_eq!(lc.state(), Some(State::RolledBack));
+    assert!(lc.last().unwrap().why.contains("API key leaked in logs"), "the trigger is recorded: {:?}", lc.last());
+    // The resume is asked without --breach: the recorded breach still stands.
+    let (code, r, _) = guard(
+        dir.path(),
+        &["--release", "2.4.0", "--now", "2026-12-01T14:20:00Z", "resume", "--approver", "dan", "--reason", "rotated the key"],
+    );
+    assert_eq!(code, 1, "{r:#}");
+    let m = check(&r, "rollback-triggers")["message"].as_str().unwrap().to_owned();
+    assert!(m.contains("recorded a security or compliance breach") && m.contains("cut a new release"), "{m}");
+    let lc = Lifecycle::read(&std::fs::read_to_string(&log).unwrap(), "2.4.0", "log").unwrap();
+    assert_eq!(lc.state(), Some(State::RolledBack), "still rolled back");
 }
 
 #[test]
@@ -728,12 +785,38 @@ fn online_every_page_is_read_whatever_limit_the_server_applied_and_the_query_ask
     assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("pause")), "{err}\n{r:#}");
     assert!(check(&r, "incidents")["message"].as_str().unwrap().contains("#31"), "{r:#}");
     let queries: Vec<Vec<(String, String)>> = o.pd.seen().into_iter().filter(|q| q.call == "GET /incidents").map(|q| q.query).collect();
-    let offsets: Vec<String> = queries.iter().filter_map(|q| q.iter().find(|(k, _)| k == "offset").map(|(_, v)| v.clone())).collect();
+    let window: Vec<&Vec<(String, String)>> = queries.iter().filter(|q| q.iter().any(|(k, _)| k == "since")).collect();
+    let offsets: Vec<&str> = window.iter().filter_map(|q| q.iter().find(|(k, _)| k == "offset").map(|(_, v)| v.as_str())).collect();
     assert_eq!(offsets, ["0", "25"], "the next page starts after what came back");
     let statuses: Vec<&str> = queries[0].iter().filter(|(k, _)| k == "statuses[]").map(|(_, v)| v.as_str()).collect();
     assert_eq!(statuses, ["triggered", "acknowledged", "resolved"]);
     let since: jiff::Timestamp = queries[0].iter().find(|(k, _)| k == "since").unwrap().1.parse().unwrap();
     assert!(since < jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(24)).unwrap(), "a look-back before the deploy");
+}
+
+#[test]
+fn online_an_incident_open_since_before_the_look_back_still_pauses_and_a_page_without_more_is_never_the_whole_list() {
+    let o = Online::new();
+    // Raised three days ago (before the 24 h look-back), never resolved: outstanding throughout the guard.
+    let old = jiff::Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(72)).unwrap().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    o.pd.add_incident(77, "acknowledged", "high", Some("P2"), "PORDRTR", &old);
+    let (code, r, err) = o.guard(&[]);
+    assert_eq!((code, r["outputs"]["decision"].as_str()), (1, Some("pause")), "{err}\n{r:#}");
+    assert!(check(&r, "incidents")["message"].as_str().unwrap().contains("#77"), "{r:#}");
+    let queries: Vec<Vec<(String, String)>> = o.pd.seen().into_iter().filter(|q| q.call == "GET /incidents").map(|q| q.query).collect();
+    assert!(
+        queries
+            .iter()
+            .any(|q| q.contains(&("date_range".into(), "all".into())) && !q.iter().any(|(k, v)| k == "statuses[]" && v == "resolved")),
+        "the open incidents, whenever raised: {queries:?}"
+    );
+    // A page that does not say whether more follow: the list cannot be read whole (exit 3), never "no incident".
+    let o = Online::new();
+    o.pd.drop_key("more", 1);
+    let (code, r, err) = o.guard(&[]);
+    assert_eq!(code, 3, "{err}\n{r:#}");
+    assert!(err.contains("without `more`: whether more incidents follow cannot be told"), "{err}");
+    assert_ne!(r["outputs"]["decision"], "success", "{r:#}");
 }
 
 #[test]

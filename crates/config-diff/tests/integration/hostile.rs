@@ -149,6 +149,11 @@ fn an_unsigned_expected_entry_never_waives_the_whole_tree_or_a_protected_path() 
         ("\"/risk/**\"", "names a `risk` path"),
         ("\"**/kill_switch/threshold\"", "names a `kill-switch` path"),
         ("\"**/max_order_limits\"", "names a `limit` path"),
+        // A whole document, by position, by kind or by identity, with wildcards after it.
+        ("\"app.yaml##0/**\"", "waives every path of a whole document"),
+        ("\"*##0/**\"", "waives every path of a whole document"),
+        ("\"**#Deployment/**\"", "waives every path of a whole document"),
+        ("\"**#Deployment/trading/order-router/*\"", "waives every path of a whole document"),
     ] {
         let r = repo(staging, production);
         r.write(

@@ -198,6 +198,15 @@ pub const REGION: &str = "lifecycle";
 /// The region of the one-line state in the log's fields.
 pub const STATE_REGION: &str = "lifecycle-state";
 
+/// What a resume's `via` starts with: only `release-guard resume` leaves a
+/// pause or a rollback.
+pub const RESUME_VIA: &str = "release-guard resume";
+
+/// Whether `prev → next` leaves a pause or a rollback (a resume).
+fn is_resume(prev: Option<State>, next: State) -> bool {
+    matches!((prev, next), (Some(State::Paused), State::Watching) | (Some(State::RolledBack), State::Go))
+}
+
 impl Lifecycle {
     /// Nothing recorded yet.
     pub fn new(release: &str) -> Self {
@@ -231,12 +240,66 @@ impl Lifecycle {
             if !State::allows(prev.map(|p| p.to), t.to) {
                 return Err(order("the lifecycle does not allow"));
             }
+            if is_resume(prev.map(|p| p.to), t.to) && !t.via.starts_with(RESUME_VIA) {
+                return Err(order("only `release-guard resume` records, and this one it did not"));
+            }
             if prev.is_some_and(|p| p.instant() > at) {
                 return Err(order("goes back in time"));
             }
             prev = Some(t);
         }
         Ok(Self { release: record.release, transitions: record.transitions })
+    }
+
+    /// The resumes recorded: the transitions that left a pause or a rollback.
+    pub fn resumes(&self) -> impl Iterator<Item = &Transition> {
+        self.transitions.windows(2).filter(|w| is_resume(Some(w[0].to), w[1].to)).map(|w| &w[1])
+    }
+
+    /// Whether every resume recorded was made by someone `approvers` names:
+    /// directly, or (a team named) through a workflow run, where `resume`
+    /// checked the membership (offline it accepts only logins named
+    /// directly). `Err` names the first that was not.
+    pub fn resumes_by(&self, approvers: &[String]) -> Result<(), String> {
+        let teams = approvers.iter().any(|a| a.starts_with('@'));
+        for r in self.resumes() {
+            let direct = approvers.iter().any(|a| !a.starts_with('@') && a.eq_ignore_ascii_case(&r.by));
+            let in_a_run = teams && r.via.starts_with(&format!("{RESUME_VIA} in http"));
+            if !direct && !in_a_run {
+                return Err(format!(
+                    "the resume recorded at {} is by {}, whom release-guard.resume.approvers does not name{}: the record was edited by hand",
+                    r.at,
+                    r.by,
+                    if approvers.is_empty() { " (it names nobody)" } else { "" }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this record extends `earlier` (an older version of the same
+    /// log): the record is append-only, so every transition `earlier`
+    /// holds must still be here, in place and unchanged. `Err` says what
+    /// went missing or changed.
+    pub fn extends(&self, earlier: &Lifecycle) -> Result<(), String> {
+        for (n, old) in earlier.transitions.iter().enumerate() {
+            match self.transitions.get(n) {
+                Some(now) if now == old => {}
+                Some(now) => {
+                    return Err(format!(
+                        "transition {} was {} at {} ({}) and now reads {} at {}",
+                        n + 1,
+                        old.to,
+                        old.at,
+                        old.by,
+                        now.to,
+                        now.at
+                    ));
+                }
+                None => return Err(format!("transition {} ({} at {}, by {}) is gone", n + 1, old.to, old.at, old.by)),
+            }
+        }
+        Ok(())
     }
 
     /// The state now (`None`: nothing recorded).
@@ -382,6 +445,32 @@ impl Lifecycle {
     }
 }
 
+/// Whether the lifecycle in the log at `rel` (under `root`, as `current`
+/// reads now, committed or not) extends every version of it git has: the
+/// record is append-only, so a pause, a rollback or any transition cut out
+/// or rewritten by hand since a commit held it is found. Outside a git work
+/// tree there is no history: `Ok` with nothing checked. Versions that do
+/// not read as this release's record are passed over (each was checked
+/// when it was the log in force). `Err` names the commit and what changed.
+pub fn append_only(root: &std::path::Path, rel: &str, current: &Lifecycle) -> Result<(), String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
+    };
+    let Some(list) = git(&["log", "--format=%H", "--", rel]) else { return Ok(()) };
+    for commit in String::from_utf8_lossy(&list).lines().filter(|l| l.len() >= 40) {
+        let Some(bytes) = git(&["show", &format!("{commit}:./{rel}")]) else { continue };
+        let Ok(text) = String::from_utf8(bytes) else { continue };
+        let Ok(earlier) = Lifecycle::read(&text, &current.release, rel) else { continue };
+        if let Err(what) = current.extends(&earlier) {
+            return Err(format!(
+                "{rel}: the lifecycle record is append-only, but {what} since commit {}; it was edited by hand: restore it from that commit",
+                commit.get(..12).unwrap_or(commit)
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -415,6 +504,56 @@ mod tests {
         assert!(lc.record(t(State::Go, "2026-12-01T15:00:00Z")).unwrap(), "a resumed rollback may deploy again");
         assert!(lc.deployed().is_none(), "the rolled-back deploy is undone");
         assert_eq!(lc.go().map(|d| d.at.as_str()), Some("2026-12-01T15:00:00Z"));
+    }
+
+    #[test]
+    fn only_release_guard_resume_leaves_a_pause_by_an_approver_and_the_record_only_grows() {
+        let mut lc = Lifecycle::new("2.4.1");
+        lc.record(t(State::Go, "2026-12-01T13:00:00Z")).unwrap();
+        lc.record(t(State::Deployed, "2026-12-01T13:30:00Z")).unwrap();
+        lc.record(t(State::Paused, "2026-12-01T13:50:00Z")).unwrap();
+        let paused = lc.clone();
+        let doc = |lc: &Lifecycle| lc.write("# Release 2.4.1 Decision Log\n");
+        // A resume row written by hand (or by the guard's ordinary run) is not a resume.
+        let mut fake = paused.clone();
+        fake.record(Transition { via: "release-guard (local run)".into(), ..t(State::Watching, "2026-12-01T14:00:00Z") }).unwrap();
+        let e = Lifecycle::read(&doc(&fake), "2.4.1", "log.md").unwrap_err().to_string();
+        assert!(e.contains("paused → watching at transition 4") && e.contains("only `release-guard resume` records"), "{e}");
+        // One that says it came from resume must be by an approver.
+        let mut fake = paused.clone();
+        fake.record(Transition {
+            by: "mallory".into(),
+            via: format!("{RESUME_VIA} (local run)"),
+            ..t(State::Watching, "2026-12-01T14:00:00Z")
+        })
+        .unwrap();
+        let read = Lifecycle::read(&doc(&fake), "2.4.1", "log.md").unwrap();
+        let e = read.resumes_by(&["dan".into(), "@acme/sre".into()]).unwrap_err();
+        assert!(e.contains("by mallory, whom release-guard.resume.approvers does not name"), "{e}");
+        assert!(read.resumes_by(&[]).unwrap_err().contains("it names nobody"));
+        assert!(read.resumes_by(&["Mallory".into()]).is_ok(), "named directly");
+        // A team member resumes only through a workflow run (where membership was checked).
+        let mut team = paused.clone();
+        team.record(Transition {
+            by: "erin".into(),
+            via: format!("{RESUME_VIA} in https://github.com/o/r/actions/runs/9"),
+            ..t(State::Watching, "2026-12-01T14:00:00Z")
+        })
+        .unwrap();
+        assert!(team.resumes_by(&["@acme/sre".into()]).is_ok());
+        assert!(team.resumes_by(&["dan".into()]).is_err());
+        // The record only grows: a pause cut out, or rewritten, is found against an older version.
+        let mut cut = paused.clone();
+        cut.transitions.pop();
+        let e = cut.extends(&paused).unwrap_err();
+        assert!(e.contains("transition 3 (paused at 2026-12-01T13:50:00Z, by alice) is gone"), "{e}");
+        let mut swapped = paused.clone();
+        swapped.transitions.swap(0, 1);
+        assert!(swapped.extends(&paused).is_err());
+        let mut rewritten = paused.clone();
+        rewritten.transitions[2].why = "nothing happened".into();
+        assert!(rewritten.extends(&paused).is_err());
+        assert!(paused.extends(&cut).is_ok() && paused.extends(&Lifecycle::new("2.4.1")).is_ok(), "appending is fine");
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl Report {
         let shown = || path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| ReportError::Read { path: shown(), source })?;
         let text = crate::paths::utf8(bytes, path, "report")?;
-        let report: Report = serde_json::from_str(&text).map_err(|source| ReportError::NotAReport { path: shown(), source })?;
+        let report: Report = crate::json::parse_as(text.as_bytes()).map_err(|source| ReportError::NotAReport { path: shown(), source })?;
         if report.schema != SCHEMA {
             return Err(ReportError::Schema { path: shown(), found: report.schema });
         }

@@ -41,6 +41,8 @@ struct ReadFrom<'a> {
     online: bool,
     log: (&'a str, Option<&'a str>),
     now: jiff::Timestamp,
+    /// `release-guard.resume.approvers`: whom a recorded resume may be by.
+    approvers: &'a [String],
 }
 
 /// The checklist read now from its evidence, the lifecycle from the log,
@@ -60,9 +62,18 @@ fn readiness(policy: &LogPolicy, f: &ReadFrom<'_>) -> Readiness {
     let lifecycle = match f.log.1 {
         Some(text) => Lifecycle::read(text, f.release, f.log.0).map_err(|e| e.to_string()),
         None => Ok(Lifecycle::new(f.release)),
-    };
+    }
+    .and_then(|lc| lc.resumes_by(f.approvers).map(|()| lc).map_err(|e| format!("{}: {e}", f.log.0)));
     let guard = f.runs.counting.get("release-gate/release-guard").and_then(|c| c.id.decision.clone().map(|d| (d, c.url.clone())));
     Readiness { items, lifecycle, guard }
+}
+
+/// `release-guard.resume.approvers` in the policy in force; a section that
+/// does not read names nobody (so no recorded resume is taken on trust).
+fn resume_approvers(text: Option<&str>, path: &Path) -> Vec<String> {
+    release_gate_core::policy::from_text::<release_guard::policy::GuardPolicy>(text, path)
+        .map(|p| p.section.resume.approvers)
+        .unwrap_or_default()
 }
 
 /// The report keys the deploy reads: the required ones and every one the checklist names.
@@ -175,6 +186,7 @@ pub fn facts_local(
     // Offline, the commit a local checkout is at binds the evidence too.
     let bound = commit.clone().or_else(|| run.commit.clone());
     let online = run.github().is_some();
+    let approvers = run.section::<release_guard::policy::GuardPolicy>().map(|g| g.resume.approvers).unwrap_or_default();
     let r = readiness(
         log_policy,
         &ReadFrom {
@@ -186,8 +198,15 @@ pub fn facts_local(
             online,
             log: (&log_rel, log_text.as_deref()),
             now: run.now,
+            approvers: &approvers,
         },
     );
+    // Offline the log is the checkout's, which anyone can edit: it must
+    // extend every version git holds (a pause cut out is found).
+    let lifecycle = match r.lifecycle {
+        Ok(lc) if !online => release_gate_core::decision_log::lifecycle::append_only(run.root.real(), &log_rel, &lc).map(|()| lc),
+        other => other,
+    };
     let hashes = match config_diff::applied_hashes(&run.root, config_policy, &run.release) {
         Ok(h) => Hashed::Computed(h),
         Err(e) => Hashed::Unreadable(release_gate_core::error::describe(&e)),
@@ -202,7 +221,7 @@ pub fn facts_local(
         entries,
         items: r.items,
         online,
-        lifecycle: r.lifecycle,
+        lifecycle,
         guard: r.guard,
         dry_run: run.published_dry_run(),
         hashes,
@@ -320,6 +339,7 @@ pub async fn facts_remote(gh: &release_gate_core::github::GitHub, a: &Asked) -> 
             online: true,
             log: (&log_rel, log_text.as_deref()),
             now: a.now,
+            approvers: &resume_approvers(a.policy_text.as_deref(), path),
         },
     );
     let config =

@@ -414,3 +414,76 @@ fn online_a_deploy_outside_the_windows_needs_the_emergency_approval_on_the_merge
     assert!(message(&r, "freeze").contains("emergency"), "{r:#}");
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
+
+/// Makes `dir` a git checkout of its own, everything committed.
+fn commit_all(dir: &Path, message: &str) {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    if !dir.join(".git/HEAD").exists() {
+        // example() marks the root with an empty `.git`: make it a real one.
+        let _ = std::fs::remove_dir(dir.join(".git"));
+        git(&["init", "-q", "-b", "main"]);
+    }
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "--allow-empty", "-m", message]);
+}
+
+#[test]
+fn offline_a_pause_cut_from_the_log_or_a_resume_written_by_hand_never_lets_the_release_deploy() {
+    use release_gate_core::decision_log::{Lifecycle, State, Transition};
+    let dir = example();
+    commit_all(dir.path(), "the example, 2.4.1 paused by the guard");
+    let path = dir.path().join("reports/release-decisions/2.4.1.md");
+    let log = std::fs::read_to_string(&path).unwrap();
+    let paused = Lifecycle::read(&log, "2.4.1", "log").unwrap();
+    assert_eq!(paused.state(), Some(State::Paused));
+    let (code, r, _) = deploy(dir.path(), "2.4.1", OPEN);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(message(&r, "lifecycle").contains("the post-release guard paused release 2.4.1"), "{r:#}");
+    // The pause cut out of the checkout's log (uncommitted, then committed): git still holds it.
+    let mut cut = paused.clone();
+    cut.transitions.pop();
+    std::fs::write(&path, cut.write(&log)).unwrap();
+    for step in ["uncommitted", "committed"] {
+        if step == "committed" {
+            commit_all(dir.path(), "tidy the log");
+        }
+        let (code, r, _) = deploy(dir.path(), "2.4.1", OPEN);
+        assert_eq!(code, 1, "{step}: {r:#}");
+        let m = message(&r, "lifecycle");
+        assert!(m.contains("append-only") && m.contains("transition 4 (paused at 2026-12-01T14:30:00Z, by local) is gone"), "{step}: {m}");
+    }
+    // A resume written into the log by hand: not recorded by `release-guard resume`, or not by an approver.
+    let dir = example();
+    commit_all(dir.path(), "the example");
+    let path = dir.path().join("reports/release-decisions/2.4.1.md");
+    let resume = |by: &str, via: &str| {
+        let mut lc = paused.clone();
+        lc.record(Transition {
+            to: State::Watching,
+            at: "2026-12-01T15:00:00Z".into(),
+            by: by.into(),
+            via: via.into(),
+            commit: None,
+            why: "resumed".into(),
+        })
+        .unwrap();
+        std::fs::write(&path, lc.write(&log)).unwrap();
+        let (code, r, _) = deploy(dir.path(), "2.4.1", OPEN);
+        assert_eq!(code, 1, "{r:#}");
+        message(&r, "lifecycle")
+    };
+    let m = resume("dan", "release-guard (local run)");
+    assert!(m.contains("paused → watching") && m.contains("only `release-guard resume` records"), "{m}");
+    let m = resume("mallory", "release-guard resume (local run)");
+    assert!(m.contains("by mallory, whom release-guard.resume.approvers does not name"), "{m}");
+    let m = resume("mallory", "release-guard resume in https://github.com/o/r/actions/runs/1");
+    assert!(!m.contains("mallory"), "a team member's resume in a run is accepted from the log: {m}");
+}
