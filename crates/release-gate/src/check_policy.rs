@@ -94,6 +94,53 @@ pub fn effective(text: &str, shown: &Path) -> Result<PolicyDocument, Vec<String>
     if errors.is_empty() { Ok(doc) } else { Err(errors) }
 }
 
+/// What a policy that reads still gets wrong: evidence bindings that can
+/// never tick their item (errors), and settings beyond the runbook's
+/// minimums, which only a signed deviation allows (warnings).
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Bindings that cannot be read as written: `decision-log-commit.checklist.<item>[n]: why`.
+    pub errors: Vec<String>,
+    /// Floors the policy goes beyond: each needs a signed deviation at run time.
+    pub beyond_floors: Vec<String>,
+}
+
+/// The [`Findings`] of an effective policy.
+pub fn findings(doc: &PolicyDocument) -> Findings {
+    let mut f = Findings::default();
+    if let Some(log) = &doc.decision_log_commit {
+        for (item, list) in &log.checklist {
+            if list.is_empty() {
+                f.errors.push(format!("decision-log-commit.checklist.{item}: no evidence bound: the item can never be checked"));
+            }
+            for (n, ev) in list.iter().enumerate() {
+                for why in decision_log_commit::evidence::problems(ev) {
+                    f.errors.push(format!("decision-log-commit.checklist.{item}[{n}]: {why}"));
+                }
+            }
+        }
+    }
+    let mut floors = Vec::new();
+    if let Some(g) = &doc.release_guard {
+        floors.extend(release_guard::floors(g));
+    }
+    if let Some(sg) = &doc.smoke_gate {
+        for (stage, st) in &sg.stages {
+            floors.extend(smoke_gate::floors(sg, stage, st.metrics.as_ref()));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for fl in floors.into_iter().filter(|fl| !fl.within) {
+        if seen.insert(fl.setting.clone()) {
+            f.beyond_floors.push(format!(
+                "{} is {}, beyond {}: the gate refuses it unless a signed deviation in evaluation.deviations.dir allows exactly this value",
+                fl.setting, fl.value, fl.runbook
+            ));
+        }
+    }
+    f
+}
+
 /// The effective policy as YAML.
 pub fn to_yaml(doc: &PolicyDocument) -> String {
     serde_saphyr::to_string(doc).unwrap_or_else(|e| format!("# the effective policy cannot be printed: {e}\n"))
@@ -121,6 +168,18 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:#?}");
         assert!(errors[0].contains(".github/release-gate.yml:2"), "{errors:#?}");
         assert!(errors[1].contains(".github/release-gate.yml:4"), "{errors:#?}");
+    }
+
+    #[test]
+    fn bindings_that_can_never_tick_are_errors_and_loosened_floors_are_named() {
+        let text = "decision-log-commit:\n  checklist:\n    risk-controls: [{file: k.json}]\n    pact: []\nrelease-guard:\n  tolerance: 20\n  guard: 60m\n";
+        let doc = effective(text, Path::new(".github/release-gate.yml")).expect("reads");
+        let f = findings(&doc);
+        assert!(f.errors.iter().any(|e| e.starts_with("decision-log-commit.checklist.risk-controls[0]: a file needs a `kind`")), "{f:#?}");
+        assert!(f.errors.iter().any(|e| e.contains("checklist.pact: no evidence bound")), "{f:#?}");
+        assert!(f.beyond_floors.iter().any(|w| w.starts_with("release-guard.tolerance is 20, beyond")), "{f:#?}");
+        let clean = findings(&effective(crate::init::POLICY, Path::new("p.yml")).expect("template"));
+        assert!(clean.errors.is_empty() && clean.beyond_floors.is_empty(), "init's policy is clean: {clean:#?}");
     }
 
     #[test]

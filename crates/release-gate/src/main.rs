@@ -132,9 +132,23 @@ fn check_policy(root: &std::path::Path, policy: &std::path::Path) -> anyhow::Res
         .ok_or_else(|| anyhow::anyhow!("policy `{shown}` does not exist under {}; write one with `release-gate init`", root.display()))?;
     match release_gate::check_policy::effective(&text, policy) {
         Ok(doc) => {
+            let f = release_gate::check_policy::findings(&doc);
+            if !f.errors.is_empty() {
+                let n = f.errors.len();
+                anyhow::bail!(
+                    "{shown}: {n} evidence binding(s) can never tick their checklist item (docs/evidence.md)\n{}",
+                    f.errors.join("\n")
+                );
+            }
+            for w in &f.beyond_floors {
+                eprintln!("warning: {shown}: {w}");
+            }
             println!("# {shown}: valid. The effective policy, defaults filled in:");
+            for w in &f.beyond_floors {
+                println!("# beyond the runbook: {w}");
+            }
             print!("{}", release_gate::check_policy::to_yaml(&doc));
-            Ok(release_gate_core::report::Verdict::Pass)
+            Ok(if f.beyond_floors.is_empty() { release_gate_core::report::Verdict::Pass } else { release_gate_core::report::Verdict::Warn })
         }
         Err(errors) => {
             let n = errors.len();
