@@ -324,26 +324,76 @@ pub fn stages(run: &Run<GuardPolicy>, keys: Vec<String>, dir: &Path) -> Result<V
 }
 
 /// A changed path as a rule compares it: `./`, doubled and trailing
-/// slashes and `\` separators gone.
+/// slashes and `\` separators gone, `..` resolved (`infra/../migrations/x`
+/// is `migrations/x`).
 pub fn normalise(path: &str) -> String {
     let p = path.trim().replace('\\', "/");
-    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let mut parts: Vec<&str> = Vec::new();
+    for s in p.split('/').filter(|s| !s.is_empty() && *s != ".") {
+        if s == ".." && parts.last().is_some_and(|l| *l != "..") {
+            parts.pop();
+        } else {
+            parts.push(s);
+        }
+    }
     parts.join("/")
 }
 
-/// One line of a change list: `git diff --name-status` (`M\tpath`,
-/// `D\tpath`, `R100\told\tnew`) or a bare path. The path changed, and
-/// whether the change deleted it.
-fn change(line: &str) -> Option<(String, bool)> {
-    let fields: Vec<&str> = line.split('\t').collect();
-    match fields.as_slice() {
-        [status, path] if status.len() <= 4 && status.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => {
-            Some((normalise(path), status.starts_with('D')))
+/// A path as git prints one it quotes (`"caf\303\251.sql"`, `"a\tb"`):
+/// unquoted; any other path as it is.
+fn unquote(path: &str) -> String {
+    let Some(inner) = path.strip_prefix('"').and_then(|p| p.strip_suffix('"')) else { return path.to_owned() };
+    let mut bytes = Vec::new();
+    let mut it = inner.bytes().peekable();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            bytes.push(b);
+            continue;
         }
-        // A rename or copy: the new path changed (the old one is gone, but a rename keeps the document).
-        [status, _, new] if status.starts_with('R') || status.starts_with('C') => Some((normalise(new), false)),
-        [path] if !path.trim().is_empty() => Some((normalise(path), false)),
-        _ => None,
+        match it.next() {
+            Some(b'n') => bytes.push(b'\n'),
+            Some(b't') => bytes.push(b'\t'),
+            Some(d @ b'0'..=b'7') => {
+                let mut v = u32::from(d - b'0');
+                for _ in 0..2 {
+                    if let Some(&n @ b'0'..=b'7') = it.peek() {
+                        v = v * 8 + u32::from(n - b'0');
+                        it.next();
+                    }
+                }
+                bytes.push(u8::try_from(v).unwrap_or(b'?'));
+            }
+            Some(o) => bytes.push(o),
+            None => {}
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// One line of a change list: `git diff --name-status` (`M\tpath`,
+/// `D\tpath`, `R100\told\tnew`) or a bare path. Each path it changed, and
+/// whether the change deleted it: a rename or copy changes both its paths
+/// (moving a migration out of `migrations/` touches it), the old one gone
+/// for a rename. `Err` says why a line does not read.
+fn change(line: &str, name_status: bool) -> Result<Vec<(String, bool)>, String> {
+    if line.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let fields: Vec<&str> = line.split('\t').collect();
+    let path = |p: &str| normalise(&unquote(p));
+    let status_ok = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|c| "ACDMRTUXB".contains(c)) && c.all(|c| c.is_ascii_digit()) && s.len() <= 4
+    };
+    match fields.as_slice() {
+        [status, p] if status_ok(status) && !p.trim().is_empty() => Ok(vec![(path(p), status.starts_with('D'))]),
+        [status, old, new] if (status.starts_with('R') || status.starts_with('C')) && status_ok(status) => {
+            Ok(vec![(path(old), status.starts_with('R')), (path(new), false)])
+        }
+        [p] if !name_status => Ok(vec![(path(p), false)]),
+        _ => Err(format!(
+            "{line:?} is neither `git diff --name-status` (a status, a tab, the path; a rename: R<score>, a tab, the old path, a tab, the new) nor, in a list without tabs, a bare path"
+        )),
     }
 }
 
@@ -368,14 +418,19 @@ pub fn architecture(
     let changed: Vec<(String, bool)> = match &listed {
         Some(p) => {
             let text = run.root.read_text(p, "changed files (--changed-files, release-guard.changed-files)")?;
-            // A bare path that is not in the checkout was deleted.
-            text.lines()
-                .filter_map(change)
-                .map(|(path, deleted)| {
-                    let gone = deleted || (!text.contains('\t') && !run.root.real().join(&path).exists());
+            let name_status = text.contains('\t');
+            let mut out = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                let changes = change(line, name_status).map_err(|why| {
+                    ObserveError::Located(Located::new(p.display().to_string(), n as u64 + 1, format!("{why}; list every changed path")))
+                })?;
+                // A bare path that is not in the checkout was deleted.
+                out.extend(changes.into_iter().map(|(path, deleted)| {
+                    let gone = deleted || (!name_status && !run.root.real().join(&path).exists());
                     (path, gone)
-                })
-                .collect()
+                }));
+            }
+            out
         }
         None => {
             let Some(prev) = previous else {
@@ -383,7 +438,7 @@ pub fn architecture(
             };
             let tag = policy.rollback.tag.replace("{release}", prev);
             match git(&["diff", "--name-status", &tag, "HEAD"]) {
-                Some(o) => String::from_utf8_lossy(&o.stdout).lines().filter_map(change).collect(),
+                Some(o) => String::from_utf8_lossy(&o.stdout).lines().flat_map(|l| change(l, true).unwrap_or_default()).collect(),
                 None => {
                     return Ok(Architecture::Unknown(format!(
                         "`git diff {tag} HEAD` failed (a shallow checkout? fetch the tag, or pass --changed-files)"
@@ -392,6 +447,12 @@ pub fn architecture(
             }
         }
     };
+    if changed.is_empty() {
+        return Ok(Architecture::Unknown(format!(
+            "the change list{} is empty: a release changes something, so what it changed cannot be told",
+            listed.as_ref().map(|p| format!(" `{}`", p.display())).unwrap_or_default()
+        )));
+    }
     let fold = git(&["config", "--get", "core.ignorecase"]).is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true");
     let set = |globs: &[String]| -> Result<globset::GlobSet, ObserveError> {
         let mut b = globset::GlobSetBuilder::new();
@@ -420,10 +481,23 @@ mod tests {
     fn changed_paths_are_normalised_and_deletions_known() {
         assert_eq!(normalise("./infra//x.tf"), "infra/x.tf");
         assert_eq!(normalise("infra\\x.tf/"), "infra/x.tf");
-        assert_eq!(change("D\tdocs/adr/0007.md"), Some(("docs/adr/0007.md".into(), true)));
-        assert_eq!(change("M\t./docs//adr/0008.md"), Some(("docs/adr/0008.md".into(), false)));
-        assert_eq!(change("R093\tdocs/adr/old.md\tdocs/adr/new.md"), Some(("docs/adr/new.md".into(), false)));
-        assert_eq!(change("configs/production/a.yaml"), Some(("configs/production/a.yaml".into(), false)));
-        assert_eq!(change("   "), None);
+        assert_eq!(normalise("infra/../migrations/./x.sql"), "migrations/x.sql");
+        assert_eq!(normalise("../outside/x"), "../outside/x");
+        let one = |p: &str, d: bool| Ok(vec![(p.to_owned(), d)]);
+        assert_eq!(change("D\tdocs/adr/0007.md", true), one("docs/adr/0007.md", true));
+        assert_eq!(change("M\t./docs//adr/0008.md", true), one("docs/adr/0008.md", false));
+        // A rename changes both paths: moving a migration out of migrations/ touches it.
+        assert_eq!(
+            change("R093\tmigrations/9_x.py\tarchive/9_x.py", true),
+            Ok(vec![("migrations/9_x.py".into(), true), ("archive/9_x.py".into(), false)])
+        );
+        assert_eq!(change("C100\tdocs/adr/a.md\tdocs/adr/b.md", true).map(|c| c.len()), Ok(2));
+        assert_eq!(change("configs/production/a.yaml", false), one("configs/production/a.yaml", false));
+        assert_eq!(change("M\t\"migrations/caf\\303\\251.sql\"", true), one("migrations/café.sql", false), "git's quoting");
+        assert_eq!(change("   ", true), Ok(vec![]));
+        // In a name-status list, a line without its tab, or with an unknown status, does not read.
+        assert!(change("M migrations/x.sql", true).is_err());
+        assert!(change("Q\tmigrations/x.sql", true).is_err());
+        assert!(change("M\t", true).is_err());
     }
 }

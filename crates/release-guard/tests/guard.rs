@@ -529,6 +529,26 @@ fn offline_architecture_defaults_normalised_paths_and_a_deleted_adr_is_no_update
     assert_eq!(d, "success");
     let (d, m) = decision("M\tservices/router/app.py\n");
     assert_eq!((d.as_str(), m.contains("touches no architecture path")), ("success", true), "{m}");
+    // A monorepo's nested migration, one reached through `..`, one moved out of migrations/, one git quoted: each needs an ADR.
+    for list in [
+        "A\tservices/ledger/migrations/0042_x.py\n",
+        "M\tservices/../migrations/versions/9_x.py\n",
+        "R100\tmigrations/versions/9_x.py\tarchive/9_x.py\n",
+        "A\t\"migrations/versions/caf\\303\\251.py\"\n",
+    ] {
+        let (d, m) = decision(list);
+        assert_eq!(d, "blocked", "{list:?}: {m}");
+    }
+    // Nothing listed: what the release changed cannot be told, so no success.
+    let (d, m) = decision("\n");
+    assert_eq!(d, "blocked", "{m}");
+    assert!(m.contains("is empty"), "{m}");
+    // A name-status line without its tab does not read: exit 2 at its line, never "no architecture change".
+    let dir = example();
+    changes(dir.path(), "M\tservices/router/app.py\nA migrations/versions/9_x.py\n");
+    let (code, _, err) = offline(dir.path(), "2.4.0", "2026-12-01T14:30:00Z");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reports/changes/2.4.0.txt:2") && err.contains("neither `git diff --name-status`"), "{err}");
 }
 
 #[test]
