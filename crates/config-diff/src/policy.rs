@@ -36,7 +36,7 @@ pub struct Protected {
 
 impl Default for Protected {
     fn default() -> Self {
-        Self { words: ["kill-switch", "killswitch", "limit", "risk"].map(String::from).to_vec(), paths: Vec::new() }
+        Self { words: ["kill-switch", "killswitch", "limit", "risk", "notional", "exposure"].map(String::from).to_vec(), paths: Vec::new() }
     }
 }
 
@@ -95,8 +95,30 @@ impl Protected {
         if let Some(p) = self.paths.iter().find(|p| p.to_string() == text || p.matches(&text)) {
             return Some(format!("`{text}` is a protected path (`{p}`); sign an exception for it instead of expecting it"));
         }
+        if wide_subtree(&text) {
+            return Some(format!(
+                "`{text}` waives everything under a single key (`**/spec/**` is every Deployment's whole spec); name at least two levels before a trailing `**` (`**/metadata/annotations/**`), or the paths themselves"
+            ));
+        }
         None
     }
+}
+
+/// Whether a pattern ends in a recursive wildcard under fewer than two
+/// concrete keys of the document (after its identity, when it names one).
+fn wide_subtree(text: &str) -> bool {
+    let wild = |s: &str| !s.chars().any(char::is_alphanumeric);
+    let inside: Vec<&str> = match text.split_once('#') {
+        Some((_, doc)) => {
+            let segments: Vec<&str> = doc.split('/').collect();
+            let identity = if segments.first().is_some_and(|f| f.starts_with(|c: char| c.is_ascii_uppercase())) { 3 } else { 1 };
+            segments.into_iter().skip(identity).collect()
+        }
+        None => text.split('/').collect(),
+    };
+    let recursive = inside.iter().rev().take_while(|s| wild(s)).any(|s| s.contains("**"));
+    let concrete = inside.iter().filter(|s| !wild(s)).count();
+    recursive && concrete < 2
 }
 
 /// Whether a path after a file's `#` names no more than the document: its

@@ -103,7 +103,7 @@ pub struct Floor {
 pub enum DeviationError {
     /// Below the floor, not granted.
     #[error(
-        "{setting} is {value}, beyond {runbook}; raise it, or sign a deviation for exactly this value in {dir} (setting: {setting}, value: {value}, ssh-keygen -Y sign -n {NAMESPACE}){why_not}"
+        "{setting} is {value}, beyond {runbook}; bring it within, or sign a deviation for exactly this value in {dir} (setting: {setting}, value: {value}, ssh-keygen -Y sign -n {NAMESPACE}){why_not}"
     )]
     Below {
         /// The policy key.

@@ -381,7 +381,9 @@ impl GateSection for LogPath {
 /// tree (a directory inside someone else's checkout, such as the bundled
 /// example, is not a checkout of its own): the newest commit that changed
 /// anything but the decision logs in `log_dir` (committing the log records
-/// a decision about a commit; it does not make a new one to decide on).
+/// a decision about a commit; it does not make a new one to decide on),
+/// `<sha>-dirty` when tracked files outside the logs and reports were
+/// changed and not committed.
 fn checkout_commit(root: &Path, log_dir: &Path) -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -401,8 +403,25 @@ fn checkout_commit(root: &Path, log_dir: &Path) -> Option<String> {
     let code = if log_dir.as_os_str().is_empty() { None } else { git(&["log", "-1", "--format=%H", "--", ".", &exclude]) };
     // No commit changed anything else (empty commits, logs only): the first one.
     let first = || git(&["rev-list", "--max-parents=0", "HEAD"]).and_then(|l| l.lines().last().map(str::to_owned));
-    code.filter(|c| c.len() == 40).or_else(first).filter(|c| c.len() == 40)
+    let sha = code.filter(|c| c.len() == 40).or_else(first).filter(|c| c.len() == 40)?;
+    // Tracked files changed and not committed (beyond the logs and the
+    // gates' own reports): what is evaluated is not that commit, so the
+    // results are bound to `<sha>-dirty`, which no clean checkout matches.
+    let mut status = vec!["status", "--porcelain", "--untracked-files=no", "--", "."];
+    let (logs, reports) = (format!(":(exclude){}", log_dir.display()), ":(exclude)reports/release-gate".to_owned());
+    if !log_dir.as_os_str().is_empty() {
+        status.push(&logs);
+    }
+    status.push(&reports);
+    match git(&status) {
+        Some(changed) if changed.is_empty() => Some(sha),
+        _ => Some(format!("{sha}{DIRTY}")),
+    }
 }
+
+/// What a local checkout's commit carries when tracked files were changed
+/// and not committed: evidence from it matches no commit.
+pub const DIRTY: &str = "-dirty";
 
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
@@ -469,4 +488,44 @@ pub fn human(report: &Report, path: &Path) -> String {
     }
     s.push_str(&format!("report: {}\n", path.display()));
     s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkout_with_uncommitted_changes_is_bound_to_no_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("reports/release-gate/1.0.0")).unwrap();
+        std::fs::write(dir.path().join("app.yaml"), "replicas: 2\n").unwrap();
+        std::fs::write(dir.path().join("logs/1.0.0.md"), "# log\n").unwrap();
+        std::fs::write(dir.path().join("reports/release-gate/1.0.0/x.json"), "{}\n").unwrap();
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let sha = git(&["rev-parse", "HEAD"]);
+        let logs = Path::new("logs");
+        assert_eq!(checkout_commit(dir.path(), logs), Some(sha.clone()));
+        // The gates' own outputs changing is not a new state of the release.
+        std::fs::write(dir.path().join("logs/1.0.0.md"), "# log, GO\n").unwrap();
+        std::fs::write(dir.path().join("reports/release-gate/1.0.0/x.json"), "{\"a\": 1}\n").unwrap();
+        std::fs::write(dir.path().join("untracked.txt"), "x").unwrap();
+        assert_eq!(checkout_commit(dir.path(), logs), Some(sha.clone()));
+        // A tracked file edited and not committed: the results are no commit's.
+        std::fs::write(dir.path().join("app.yaml"), "replicas: 6\n").unwrap();
+        assert_eq!(checkout_commit(dir.path(), logs), Some(format!("{sha}{DIRTY}")));
+    }
 }

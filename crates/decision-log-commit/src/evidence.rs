@@ -172,7 +172,11 @@ pub fn read(ev: &Evidence, s: &Sources<'_>) -> Reading {
         Some(Kind::Markdown) => markdown(ev, &bytes),
         None => unreachable!("problems() refuses a file without a kind"),
     };
-    let at = crate::observe::file_time(&bytes).map(|t| (t, AgeFrom::Own)).or_else(|| match &s.files {
+    let own = match crate::observe::file_time(&bytes) {
+        Ok(t) => t,
+        Err(why) => return Reading { shown, says: Says::CannotTell(why), at: None },
+    };
+    let at = own.map(|t| (t, AgeFrom::Own)).or_else(|| match &s.files {
         Files::Local(root) => commit_time(root, &rel).map(|t| (t, AgeFrom::Commit)).or(modified.map(|t| (t, AgeFrom::Modified))),
         Files::Fetched(_) => None,
     });
@@ -335,7 +339,8 @@ fn invisible(c: char) -> bool {
 
 /// The prose a Markdown document shows a reader: the text of each
 /// paragraph, list item and table cell, with its line; never headings,
-/// code, HTML (comments included), struck-through text or front matter.
+/// code, HTML (comments included), struck-through text, images' alt text
+/// or front matter.
 fn prose(text: &str) -> Vec<(usize, String)> {
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let options = Options::ENABLE_STRIKETHROUGH
@@ -355,10 +360,17 @@ fn prose(text: &str) -> Vec<(usize, String)> {
     };
     for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
         match event {
-            Event::Start(Tag::Heading { .. } | Tag::CodeBlock(_) | Tag::Strikethrough | Tag::MetadataBlock(_) | Tag::HtmlBlock) => {
-                hidden += 1
-            }
-            Event::End(TagEnd::Heading(_) | TagEnd::CodeBlock | TagEnd::Strikethrough | TagEnd::MetadataBlock(_) | TagEnd::HtmlBlock) => {
+            Event::Start(
+                Tag::Heading { .. } | Tag::CodeBlock(_) | Tag::Strikethrough | Tag::MetadataBlock(_) | Tag::HtmlBlock | Tag::Image { .. },
+            ) => hidden += 1,
+            Event::End(
+                TagEnd::Heading(_)
+                | TagEnd::CodeBlock
+                | TagEnd::Strikethrough
+                | TagEnd::MetadataBlock(_)
+                | TagEnd::HtmlBlock
+                | TagEnd::Image,
+            ) => {
                 hidden = hidden.saturating_sub(1);
             }
             Event::Start(Tag::Paragraph | Tag::Item | Tag::TableCell)
@@ -380,6 +392,54 @@ fn prose(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// Words that, next to a reviewer's line, say the review did not happen.
+const NEGATIONS: [&str; 14] =
+    ["no", "not", "never", "nobody", "pending", "rejected", "declined", "awaiting", "yet", "tbd", "todo", "unreviewed", "failed", "be"];
+
+/// Whether what follows a reviewer's name, to the end of its sentence,
+/// says only a role in parentheses and a date or time.
+fn states_only_when(after: &str) -> bool {
+    // The sentence ends at `.`, `;` or `!` before a space or the end.
+    let mut end = after.len();
+    let b = after.as_bytes();
+    for (i, c) in after.char_indices() {
+        if matches!(c, '.' | ';' | '!') && b.get(i + 1).is_none_or(|n| n.is_ascii_whitespace()) {
+            end = i;
+            break;
+        }
+    }
+    let sentence = &after[..end];
+    let mut rest = String::new();
+    let mut depth = 0usize;
+    let mut group = String::new();
+    for c in sentence.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    let lc = group.to_lowercase();
+                    if lc.split(|c: char| !c.is_alphabetic()).any(|w| NEGATIONS.contains(&w)) {
+                        return false;
+                    }
+                    group.clear();
+                }
+            }
+            c if depth > 0 => group.push(c),
+            c => rest.push(c),
+        }
+    }
+    if depth > 0 {
+        return false;
+    }
+    rest.split_whitespace().all(|tok| {
+        let t = tok.trim_matches(|c: char| c == ',');
+        t.is_empty()
+            || ["on", "at", "utc"].contains(&t.to_lowercase().as_str())
+            || (t.chars().any(|c| c.is_ascii_digit()) && t.chars().all(|c| c.is_ascii_digit() || "-:+.TZ".contains(c)))
+    })
+}
+
 /// The reviewer a block of prose names after `label`, when it says the
 /// document *was* reviewed: the label opens the block or a sentence, or
 /// follows a comma or a dash ("not yet reviewed by", "to be reviewed by"
@@ -392,13 +452,19 @@ fn reviewer_in(block: &str, label: &str) -> Option<String> {
         from = i + label.len();
         let before = lc[..i].trim_end();
         let opens = before.is_empty() || before.ends_with(['.', ',', ';', ':', '(', '-', '–', '—', '*', '_', '|']);
-        if !opens {
+        // "not, reviewed by", "not yet — reviewed by": the word before says it was not.
+        let last_word = before.split(|c: char| !c.is_alphabetic()).rfind(|w| !w.is_empty()).unwrap_or_default();
+        if !opens || (!before.is_empty() && NEGATIONS.contains(&last_word)) {
             continue;
         }
         let rest = block.get(i + label.len()..)?.trim_start().trim_start_matches(':').trim_start();
         let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '/')).collect();
         let name = name.trim_end_matches('.').to_owned();
-        if !name.is_empty() {
+        // The rest of the sentence may say only when and in what role
+        // ("(on-call lead) 2026-11-30T10:20:00Z"): anything else ("? No.",
+        // ": pending", "(rejected)", "— changes requested") may take it back.
+        let after = rest.get(name.len()..).unwrap_or_default();
+        if !name.is_empty() && states_only_when(after) {
             return Some(name);
         }
     }
@@ -517,6 +583,19 @@ mod tests {
             (format!("{plan}\nNot yet reviewed by operations.\n"), "a negation"),
             (format!("{plan}\nTo be reviewed by operations before the window.\n"), "a future"),
             (format!("{plan}\nReviewed by ~~operations~~\n"), "the reviewer struck through"),
+            (format!("{plan}\nReviewed by operations? No.\n"), "a question answered no"),
+            (format!("{plan}\nReviewed by operations: pending.\n"), "pending"),
+            (format!("{plan}\nReviewed by operations (rejected).\n"), "rejected"),
+            (format!("{plan}\nreviewed by operations — NOT\n"), "taken back"),
+            (format!("{plan}\nnot, reviewed by operations\n"), "a negation before a comma"),
+            (format!("{plan}\nnot — reviewed by operations\n"), "a negation before a dash"),
+            (format!("{plan}\n![reviewed by operations](x.png)\n"), "an image's alt text"),
+            ("# Plan\n\n![TBD](x.png)\n\nReviewed by operations.\n".to_owned(), "an image is no plan"),
+            (format!("{plan}\nReviewed by operations: unapproved.\n"), "a status after a colon"),
+            (format!("{plan}\nReviewed by operations later.\n"), "not yet"),
+            (format!("{plan}\nReviewed by operations — changes requested\n"), "changes requested"),
+            (format!("{plan}\nReviewed by operations: ❌\n"), "a mark"),
+            (format!("{plan}\nReviewed by operations (withdrawn.\n"), "an unclosed parenthesis"),
         ] {
             assert!(matches!(says(&e, doc.as_bytes()), Says::Failed(_)), "{why}: {doc}");
         }
@@ -536,6 +615,9 @@ mod tests {
         );
         // Emphasis, lists and a zero-width character inside the label still read.
         assert!(says(&e, format!("{plan}\n- **Reviewed by:** operations\n").as_bytes()).passed());
+        assert!(
+            says(&e, format!("{plan}\nReviewed by operations (on-call lead) on 2026-11-30 at 10:20 UTC. Thanks.\n").as_bytes()).passed()
+        );
         assert!(says(&e, format!("{plan}\nRe\u{200B}viewed by operations.\n").as_bytes()).passed());
     }
 

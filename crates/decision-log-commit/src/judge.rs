@@ -49,6 +49,15 @@ pub fn checklist(policy: &LogPolicy, read: &dyn Fn(&Evidence) -> Reading, now: j
                 (Says::CannotTell(why), _, _) if ev.link.is_some() => (Status::Skip, format!("{}: {why}", r.shown)),
                 (Says::CannotTell(why), _, _) => (Status::Fail, format!("{}: cannot tell success from failure: {why}", r.shown)),
                 (Says::Failed(why), _, _) => (Status::Fail, format!("{}: {why}", r.shown)),
+                // Dated after now: it never ages, so it is not evidence of a run that happened.
+                (Says::Passed(_), _, Some((at, from)))
+                    if from == release_gate_core::evidence::AgeFrom::Own && at > now + jiff::SignedDuration::from_mins(5) =>
+                {
+                    (
+                        Status::Fail,
+                        format!("{}: dated {at} ({}), after {now}: evidence from the future is not evidence", r.shown, from.as_str()),
+                    )
+                }
                 (Says::Passed(_), Some(limit), Some((at, from))) if now.duration_since(at) > limit => {
                     (Status::Fail, format!("{}: stale: from {at} ({}), older than {age}", r.shown, from.as_str()))
                 }
@@ -220,6 +229,12 @@ mod tests {
         assert!(all(&aged, reading(Says::Passed("ok".into()), Some(jiff::Timestamp::UNIX_EPOCH))).iter().all(|i| !i.ok), "stale");
         assert!(all(&aged, reading(Says::Passed("ok".into()), None)).iter().all(|i| !i.ok), "an unknown age is not young");
         assert!(all(&aged, reading(Says::Passed("ok".into()), Some(now))).iter().all(|i| i.ok));
+        // Dated after now (an executed_at that never ages): not evidence, limit or not.
+        let future = now + jiff::SignedDuration::from_hours(24 * 30);
+        for p in [&aged, &bound] {
+            let items = all(p, reading(Says::Passed("ok".into()), Some(future)));
+            assert!(items.iter().all(|i| !i.ok) && items[0].lines[0].1.contains("from the future"), "{items:?}");
+        }
         // A link alone is shown, never evidence.
         let mut linked = LogPolicy::default();
         let link = Evidence { link: Some("plan".into()), ..Evidence::default() };

@@ -42,22 +42,49 @@ pub fn read_reports(root: &Root, dir: &Path, release: &str) -> Result<Vec<(PathB
     Ok(reports)
 }
 
-/// A timestamp the evidence file carries: a JSON `generated_at`, `executed_at`
-/// or `timestamp`, or the first RFC 3339 timestamp in the text.
-pub fn file_time(bytes: &[u8]) -> Option<jiff::Timestamp> {
+/// A timestamp the evidence file carries: a JSON `executed_at`,
+/// `generated_at`, `timestamp` or `date`, or the first RFC 3339 timestamp in
+/// the text. A JSON file whose first such field is there but is not an
+/// RFC 3339 instant with its offset (a date alone, no zone, a number,
+/// null) is `Err`: its age cannot be told, and the file's time must not
+/// stand in for the one it states.
+pub fn file_time(bytes: &[u8]) -> Result<Option<jiff::Timestamp>, String> {
     if let Ok(v) = release_gate_core::json::parse(bytes) {
         for k in ["executed_at", "generated_at", "timestamp", "date"] {
-            if let Some(t) = v.get(k).and_then(|t| t.as_str()).and_then(|t| t.parse().ok()) {
-                return Some(t);
-            }
+            let Some(field) = v.get(k) else { continue };
+            return match field.as_str().map(str::parse::<jiff::Timestamp>) {
+                Some(Ok(t)) => Ok(Some(t)),
+                _ => Err(format!(
+                    "`{k}` is {field}, not an RFC 3339 instant with its offset (2026-12-01T13:30:00Z): when it ran cannot be told"
+                )),
+            };
         }
     }
     let text = String::from_utf8_lossy(bytes);
-    text.split(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '(' || c == ')').find_map(|w| w.parse::<jiff::Timestamp>().ok())
+    Ok(text
+        .split(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '(' || c == ')')
+        .find_map(|w| w.parse::<jiff::Timestamp>().ok()))
 }
 
 /// A file's modification time.
 pub fn mtime(p: &Path) -> Option<jiff::Timestamp> {
     let t = std::fs::metadata(p).ok()?.modified().ok()?;
     jiff::Timestamp::try_from(t).ok()
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::file_time;
+
+    #[test]
+    fn a_stated_time_that_does_not_read_is_never_replaced_by_the_files() {
+        let at: jiff::Timestamp = "2026-10-01T00:00:00Z".parse().expect("ts");
+        assert_eq!(file_time(br#"{"executed_at": "2026-10-01T00:00:00Z"}"#), Ok(Some(at)));
+        for bad in [r#""2026-10-01""#, r#""2026-10-01T00:00:00""#, r#""Oct 1 2026""#, "1812345678", "null"] {
+            let e = file_time(format!(r#"{{"result": "pass", "executed_at": {bad}}}"#).as_bytes()).expect_err(bad);
+            assert!(e.contains("`executed_at` is") && e.contains("cannot be told"), "{e}");
+        }
+        assert_eq!(file_time(b"dry run OK at 2026-10-01T00:00:00Z\n"), Ok(Some(at)), "text: the first instant in it");
+        assert_eq!(file_time(br#"{"result": "pass"}"#), Ok(None));
+    }
 }

@@ -709,10 +709,6 @@ fn approver_ok(run: &Run<GuardPolicy>, approvers: &[String], login: &str) -> any
     Ok(Ok(format!("{login} (via {via}, {} permission)", permission.as_str())))
 }
 
-/// How the judge names a breach among the triggers (a declared one or a
-/// security incident), and so how the lifecycle records it.
-const BREACH_MARK: &str = "security or compliance";
-
 /// `release-guard resume`: a paused release watches again, a rolled-back one
 /// may deploy again; only a named approver, with a reason, once no incident
 /// is open, metrics are stable and no rollback trigger stands.
@@ -746,8 +742,9 @@ fn resume(run: Run<GuardPolicy>, args: &Args, reason: Option<String>, approver: 
     });
     // A breach the guard recorded stands whatever this run is told: the
     // release it rolled back does not deploy again (a new release carries the fix).
-    let breach =
-        s.log.lifecycle.transitions.iter().rev().find(|t| matches!(t.to, State::RolledBack | State::Paused) && t.why.contains(BREACH_MARK));
+    let breach = s.log.lifecycle.transitions.iter().rev().find(|t| {
+        matches!(t.to, State::RolledBack | State::Paused) && t.why.contains(release_gate_core::decision_log::lifecycle::BREACH_MARK)
+    });
     report.push(if let Some(b) = breach {
         Check::new(
             "rollback-triggers",

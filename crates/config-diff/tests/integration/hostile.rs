@@ -154,6 +154,10 @@ fn an_unsigned_expected_entry_never_waives_the_whole_tree_or_a_protected_path() 
         ("\"*##0/**\"", "waives every path of a whole document"),
         ("\"**#Deployment/**\"", "waives every path of a whole document"),
         ("\"**#Deployment/trading/order-router/*\"", "waives every path of a whole document"),
+        // Everything under one key, in every document; the runbook's notional limit under another name.
+        ("\"**/spec/**\"", "waives everything under a single key"),
+        ("\"app.yaml##0/spec/**\"", "waives everything under a single key"),
+        ("\"**/env[name=MAX_ORDER_NOTIONAL]/value\"", "names a `notional` path"),
     ] {
         let r = repo(staging, production);
         r.write(

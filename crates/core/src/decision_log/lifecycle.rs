@@ -202,6 +202,10 @@ pub const STATE_REGION: &str = "lifecycle-state";
 /// pause or a rollback.
 pub const RESUME_VIA: &str = "release-guard resume";
 
+/// How a stop for a breach is recorded (the guard's trigger, in the
+/// transition's `why`): such a release never resumes.
+pub const BREACH_MARK: &str = "security or compliance";
+
 /// Whether `prev → next` leaves a pause or a rollback (a resume).
 fn is_resume(prev: Option<State>, next: State) -> bool {
     matches!((prev, next), (Some(State::Paused), State::Watching) | (Some(State::RolledBack), State::Go))
@@ -242,6 +246,11 @@ impl Lifecycle {
             }
             if is_resume(prev.map(|p| p.to), t.to) && !t.via.starts_with(RESUME_VIA) {
                 return Err(order("only `release-guard resume` records, and this one it did not"));
+            }
+            if is_resume(prev.map(|p| p.to), t.to) && prev.is_some_and(|p| p.why.contains(BREACH_MARK)) {
+                return Err(order(
+                    "resumes a release stopped for a security or compliance breach, which never resumes (a new release carries the fix)",
+                ));
             }
             if prev.is_some_and(|p| p.instant() > at) {
                 return Err(order("goes back in time"));
@@ -456,7 +465,9 @@ pub fn append_only(root: &std::path::Path, rel: &str, current: &Lifecycle) -> Re
     let git = |args: &[&str]| {
         std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
     };
-    let Some(list) = git(&["log", "--format=%H", "--", rel]) else { return Ok(()) };
+    // Every commit that touched it, merges included: history simplification
+    // would hide a side branch that dropped a transition behind `merge -s ours`.
+    let Some(list) = git(&["log", "--full-history", "--format=%H", "--", rel]) else { return Ok(()) };
     for commit in String::from_utf8_lossy(&list).lines().filter(|l| l.len() >= 40) {
         let Some(bytes) = git(&["show", &format!("{commit}:./{rel}")]) else { continue };
         let Ok(text) = String::from_utf8(bytes) else { continue };

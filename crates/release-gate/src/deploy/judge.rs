@@ -259,7 +259,8 @@ fn lifecycle_check(f: &Facts) -> Check {
             "lifecycle",
             Status::Fail,
             format!(
-                "the post-release guard's newest check run on this commit decided {decision} ({url}), which no resume followed; it may deploy again once `release-guard resume` records a resume"
+                "the post-release guard's newest {} decided {decision} ({url}), which no resume followed; it may deploy again once `release-guard resume` records a resume",
+                if f.online { "check run on this commit" } else { "report" }
             ),
         );
     }

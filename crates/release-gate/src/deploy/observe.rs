@@ -211,6 +211,24 @@ pub fn facts_local(
         Ok(h) => Hashed::Computed(h),
         Err(e) => Hashed::Unreadable(release_gate_core::error::describe(&e)),
     };
+    // Offline the guard's report is the mirror its check run is online: a
+    // pause or rollback it decided stands until a resume's report follows.
+    let guard = match r.guard {
+        Some(g) => Some(g),
+        None if !online => {
+            let path = report_dir.join("release-guard.json");
+            let shown = path.strip_prefix(run.root.real()).unwrap_or(&path).display().to_string();
+            match run.root.file(&path, "report") {
+                Ok(file) => {
+                    let g = Report::read(&file)?;
+                    g.outputs.get("decision").filter(|_| g.release == run.release).map(|d| (d.clone(), format!("`{shown}`")))
+                }
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => None,
+    };
     Ok(Facts {
         release: run.release.clone(),
         commit: bound,
@@ -222,7 +240,7 @@ pub fn facts_local(
         items: r.items,
         online,
         lifecycle,
-        guard: r.guard,
+        guard,
         dry_run: run.published_dry_run(),
         hashes,
         freeze,

@@ -480,10 +480,78 @@ fn offline_a_pause_cut_from_the_log_or_a_resume_written_by_hand_never_lets_the_r
         assert_eq!(code, 1, "{r:#}");
         message(&r, "lifecycle")
     };
+    // Named and via resume, but the guard's own report still says pause: a resume that never ran.
+    let guard_report = dir.path().join("reports/release-gate/2.4.1/release-guard.json");
+    std::fs::create_dir_all(guard_report.parent().unwrap()).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tradepulse/reports/release-gate/2.4.1/release-guard.json"),
+        &guard_report,
+    )
+    .unwrap();
+    let m = resume("dan", "release-guard resume (local run)");
+    assert!(m.contains("the post-release guard's newest report decided pause"), "{m}");
     let m = resume("dan", "release-guard (local run)");
     assert!(m.contains("paused → watching") && m.contains("only `release-guard resume` records"), "{m}");
     let m = resume("mallory", "release-guard resume (local run)");
     assert!(m.contains("by mallory, whom release-guard.resume.approvers does not name"), "{m}");
     let m = resume("mallory", "release-guard resume in https://github.com/o/r/actions/runs/1");
     assert!(!m.contains("mallory"), "a team member's resume in a run is accepted from the log: {m}");
+    // Rolled back for a breach, then a GO row "by resume": a breach never resumes.
+    let mut lc = paused.clone();
+    let row = |to, at: &str, by: &str, via: &str, why: &str| Transition {
+        to,
+        at: at.into(),
+        by: by.into(),
+        via: via.into(),
+        commit: None,
+        why: why.into(),
+    };
+    lc.record(row(
+        State::RolledBack,
+        "2026-12-01T14:40:00Z",
+        "local",
+        "release-guard (local run)",
+        "a rollback trigger (§6): security or compliance breach: key leaked",
+    ))
+    .unwrap();
+    lc.record(row(State::Go, "2026-12-01T15:00:00Z", "dan", "release-guard resume (local run)", "resumed")).unwrap();
+    std::fs::write(&path, lc.write(&log)).unwrap();
+    let (code, r, _) = deploy(dir.path(), "2.4.1", OPEN);
+    assert_eq!(code, 1, "{r:#}");
+    let m = message(&r, "lifecycle");
+    assert!(m.contains("breach, which never resumes"), "{m}");
+}
+
+#[test]
+fn offline_a_pause_hidden_behind_a_merge_that_keeps_our_side_is_still_found() {
+    use release_gate_core::decision_log::Lifecycle;
+    let dir = example();
+    let path = dir.path().join("reports/release-decisions/2.4.1.md");
+    let log = std::fs::read_to_string(&path).unwrap();
+    let paused = Lifecycle::read(&log, "2.4.1", "log").unwrap();
+    let mut go = paused.clone();
+    go.transitions.truncate(2);
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(dir.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(&path, go.write(&log)).unwrap();
+    commit_all(dir.path(), "c0: GO, deployed");
+    std::fs::write(&path, paused.write(&log)).unwrap();
+    commit_all(dir.path(), "c1: paused by the guard");
+    // A side branch from c0 with the log as it was (and a note), merged keeping our side: git log's
+    // default simplification no longer shows c1.
+    git(&["checkout", "-q", "-b", "side", "HEAD~1"]);
+    std::fs::write(&path, format!("{}\n<!-- tidied -->\n", go.write(&log))).unwrap();
+    commit_all(dir.path(), "side: tidy the log");
+    git(&["merge", "-q", "-s", "ours", "main", "-m", "merge main, keeping ours"]);
+    let (code, r, _) = deploy(dir.path(), "2.4.1", OPEN);
+    assert_eq!(code, 1, "{r:#}");
+    let m = message(&r, "lifecycle");
+    assert!(m.contains("append-only") && m.contains("is gone since commit"), "{m}");
 }
