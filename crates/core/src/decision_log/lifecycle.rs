@@ -458,13 +458,21 @@ impl Lifecycle {
 /// reads now, committed or not) extends every version of it git has: the
 /// record is append-only, so a pause, a rollback or any transition cut out
 /// or rewritten by hand since a commit held it is found. Outside a git work
-/// tree there is no history: `Ok` with nothing checked. Versions that do
+/// tree, or below its top, there is no history: `Ok` with nothing checked. Versions that do
 /// not read as this release's record are passed over (each was checked
 /// when it was the log in force). `Err` names the commit and what changed.
 pub fn append_only(root: &std::path::Path, rel: &str, current: &Lifecycle) -> Result<(), String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
     };
+    // Only a checkout of its own (the root is the work tree's top), as for
+    // the commit evidence is bound to: a directory inside another checkout
+    // (the bundled example) has no history of its own.
+    let top = git(&["rev-parse", "--show-toplevel"]).map(|o| String::from_utf8_lossy(&o).trim().to_owned());
+    let is_top = top.is_some_and(|t| std::fs::canonicalize(t).ok() == std::fs::canonicalize(root).ok());
+    if !is_top {
+        return Ok(());
+    }
     // Every commit that touched it, merges included: history simplification
     // would hide a side branch that dropped a transition behind `merge -s ours`.
     let Some(list) = git(&["log", "--full-history", "--format=%H", "--", rel]) else { return Ok(()) };
