@@ -9,7 +9,10 @@
 //! - Every delivery's `X-Hub-Signature-256` is checked against the webhook
 //!   secret in constant time; a missing or wrong signature is 401 and
 //!   nothing else happens.
-//! - A delivery id seen before is answered once (GitHub redelivers).
+//! - A delivery id seen before is answered once (GitHub redelivers); one
+//!   that could not be answered (too many waiting, no installation token
+//!   after retries, the answer refused) is forgotten, so its redelivery is
+//!   evaluated.
 //! - Installations and repositories can be limited by the config file.
 //! - Evaluations run in the background, at most `max-concurrency` at once;
 //!   every GitHub call has the gates' retries and deadline.
@@ -293,6 +296,8 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     use std::sync::atomic::Ordering;
     if shared.queued.fetch_add(1, Ordering::SeqCst) >= c.max_queued {
         shared.queued.fetch_sub(1, Ordering::SeqCst);
+        // Not evaluated: a redelivery must be, so it is not marked as seen.
+        forget(&shared, &delivery);
         return (StatusCode::SERVICE_UNAVAILABLE, "too many evaluations waiting; redeliver later".into());
     }
     let accepted = format!("evaluating the deployment of {} to {}", event.repository.full_name, event.environment);
@@ -300,16 +305,31 @@ async fn webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     tokio::spawn(async move {
         let permit = task.permits.clone().acquire_owned().await;
         task.queued.fetch_sub(1, Ordering::SeqCst);
-        answer(&task, &event, run_id).await;
+        if !answer(&task, &event, run_id).await {
+            // No answer reached GitHub: its redelivery is evaluated again.
+            forget(&task, &delivery);
+        }
         drop(permit);
     });
     (StatusCode::ACCEPTED, accepted)
 }
 
+/// A delivery that was not answered is no longer seen: GitHub's
+/// redelivery of it is evaluated.
+fn forget(shared: &Shared, delivery: &str) {
+    if delivery.is_empty() {
+        return;
+    }
+    let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
+    seen.0.remove(delivery);
+    seen.1.retain(|d| d != delivery);
+}
+
 /// Evaluates and answers; every failure is answered as a rejection (a
 /// required protection rule must never hang), and logged without secrets.
-async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) {
-    let Some((owner, repo)) = event.repository.full_name.split_once('/') else { return };
+/// `false` when no answer reached GitHub.
+async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) -> bool {
+    let Some((owner, repo)) = event.repository.full_name.split_once('/') else { return false };
     let gh = match shared.app.installation(event.installation.id, owner, repo).await {
         Ok(gh) => gh,
         Err(e) => {
@@ -318,7 +338,7 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) {
                 event.repository.full_name,
                 mask::redact(&e.to_string())
             );
-            return;
+            return false;
         }
     };
     let (approved, comment) = match decide(shared, &gh, event, run_id).await {
@@ -334,6 +354,7 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) {
             event.repository.full_name,
             mask::redact(&e.to_string())
         );
+        false
     } else {
         eprintln!(
             "release-gate serve: {} run {run_id} to {}: {}",
@@ -341,6 +362,7 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) {
             event.environment,
             if approved { "approved" } else { "rejected" }
         );
+        true
     }
 }
 

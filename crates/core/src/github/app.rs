@@ -70,8 +70,21 @@ impl App {
         let token = match cached {
             Some(t) => t,
             None => {
-                let as_app = GitHub::new(&self.api_url, &self.jwt()?, owner, repo, self.retry)?;
-                let t = as_app.installation_token(installation_id).await?;
+                // A token request is safe to repeat (another token is harmless), so a
+                // 5xx or a dropped connection is retried, unlike other POSTs.
+                let mut attempt = 1u32;
+                let t = loop {
+                    let as_app = GitHub::new(&self.api_url, &self.jwt()?, owner, repo, self.retry)?;
+                    match as_app.installation_token(installation_id).await {
+                        Ok(t) => break t,
+                        Err(e) if e.is_unreachable() && attempt < self.retry.attempts.max(3) => {
+                            eprintln!("release-gate: installation token: {e}; retrying");
+                            tokio::time::sleep(self.retry.backoff(attempt)).await;
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
                 mask::register(&t.token);
                 let expires: jiff::Timestamp = t.expires_at.parse().map_err(|_| ApiError::Decode {
                     call: "POST /app/installations/{installation_id}/access_tokens".into(),

@@ -305,3 +305,34 @@ fn the_production_rules_answer_for_production_and_a_paused_release_is_rejected()
     let (code, err) = server.stop();
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn a_failed_token_request_is_retried_and_a_delivery_left_unanswered_is_evaluated_when_redelivered() {
+    let fake = Fake::start("").unwrap();
+    let _dir = released(&fake);
+    let server = Server::start(&fake);
+    let mut staging = payload(&"3".repeat(40), "release/2.4.0");
+    staging["environment"] = json!("staging");
+    let sig = sign(&staging, SECRET);
+    // Every token request fails (GitHub's 500, four times: the retries' worth): no answer can be sent.
+    fake.inject(github_fake::Fault::new("POST", "/access_tokens", 500).times(4));
+    assert_eq!(server.deliver("t-1", &staging, Some(sig.clone())).0, 202);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(fake.protection_reviews().is_empty(), "no token, no answer");
+    // GitHub redelivers it: evaluated and answered, never "already answered".
+    let (status, body) = server.deliver("t-1", &staging, Some(sig.clone()));
+    assert_eq!(status, 202, "{body}");
+    let reviews = wait_for_reviews(&fake, 1);
+    assert_eq!(reviews.len(), 1, "answered on the redelivery");
+    // Once answered, a redelivery is answered once.
+    assert_eq!(server.deliver("t-1", &staging, Some(sig)).0, 200);
+    // One 500 on the token request (a fresh server, no cached token): retried, answered.
+    let (_code, err) = server.stop();
+    assert!(err.contains("installation token") && err.contains("retrying"), "{err}");
+    let server = Server::start(&fake);
+    fake.inject(github_fake::Fault::new("POST", "/access_tokens", 500).times(1));
+    assert_eq!(server.deliver("t-2", &staging, Some(sign(&staging, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 2);
+    assert_eq!(reviews.len(), 2, "one 500 does not leave the deploy waiting");
+    server.stop();
+}
