@@ -271,6 +271,13 @@ impl Root {
     }
 }
 
+/// A file's modification time (evidence without a time of its own is
+/// dated by it, and says so).
+pub fn mtime(path: &Path) -> Option<jiff::Timestamp> {
+    let t = std::fs::metadata(path).ok()?.modified().ok()?;
+    jiff::Timestamp::try_from(t).ok()
+}
+
 /// Text from bytes, or an error naming the line of the first byte that is not UTF-8.
 pub fn utf8(bytes: Vec<u8>, path: &Path, what: &str) -> Result<String, PathError> {
     String::from_utf8(bytes).map_err(|e| {

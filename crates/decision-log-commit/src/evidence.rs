@@ -241,7 +241,7 @@ fn fetch(files: &Files<'_>, rel: &str) -> Result<(Vec<u8>, Option<jiff::Timestam
                 Err(e) => return Err(e.to_string()),
             };
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot be read ({e})"))?;
-            Ok((bytes, crate::observe::mtime(&path)))
+            Ok((bytes, release_gate_core::paths::mtime(&path)))
         }
     }
 }

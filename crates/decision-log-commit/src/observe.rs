@@ -66,12 +66,6 @@ pub fn file_time(bytes: &[u8]) -> Result<Option<jiff::Timestamp>, String> {
         .find_map(|w| w.parse::<jiff::Timestamp>().ok()))
 }
 
-/// A file's modification time.
-pub fn mtime(p: &Path) -> Option<jiff::Timestamp> {
-    let t = std::fs::metadata(p).ok()?.modified().ok()?;
-    jiff::Timestamp::try_from(t).ok()
-}
-
 #[cfg(test)]
 mod time_tests {
     use super::file_time;

@@ -19,8 +19,8 @@ pub struct Limits {
 }
 
 /// Judges the metrics over the window and every rolling window in it;
-/// `fetch(query)` returns the series for the window, sampled at `step`
-/// seconds when known.
+/// `fetch(query)` returns the series for the window; its sample slots are
+/// `step` seconds ([`crate::Fetcher::step`]).
 #[allow(clippy::too_many_arguments)]
 pub fn judge_metrics(
     report: &mut Report,
@@ -29,7 +29,7 @@ pub fn judge_metrics(
     limits: Limits,
     start: f64,
     end: f64,
-    step: Option<f64>,
+    step: f64,
     fetch: &dyn Fn(&str) -> Result<series::Series, String>,
 ) -> data::Canary {
     let cov = series::Coverage { share: cfg.coverage, step, max_gap: cfg.max_gap };
@@ -51,11 +51,7 @@ pub fn judge_metrics(
         let (j, worst) = match (canary, baseline) {
             (Err(e), _) => (Judgement::Inconclusive(format!("canary: {e}")), None),
             (_, Err(e)) => (Judgement::Inconclusive(format!("baseline: {e}")), None),
-            (Ok(c), Ok(b)) => {
-                let times: Vec<f64> = c.iter().map(|p| p.0).collect();
-                let every = step.or_else(|| series::typical_step(&times)).unwrap_or(60.0);
-                series::judge_windows(m, &c, b, tol, limits.critical_deviation, &series::windows(start, end, rolling, every))
-            }
+            (Ok(c), Ok(b)) => series::judge_windows(m, &c, b, tol, limits.critical_deviation, &series::windows(start, end, rolling, step)),
         };
         // Where the worst of it was, when a rolling window is worse than the whole.
         let window_note = worst

@@ -159,7 +159,8 @@ impl Fetcher {
     #[expect(clippy::result_large_err, reason = "once per run; the PathError stays unboxed so core's location() finds it in the chain")]
     pub fn open(cfg: &MetricsConfig, release: &str, window_s: f64, root: &Root, origin: Origin<'_>) -> Result<Self, OpenError> {
         let section = || origin.section.to_owned();
-        let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(1.0));
+        // The config's step, else the window / 60, at least `finest` seconds.
+        let step = |finest: f64| cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(finest));
         if cfg.source == Source::File {
             let f = cfg.file.as_deref().ok_or_else(|| OpenError::NoFile { section: section() })?.replace("{release}", release);
             let text = root.read_text(&f, "metrics file").map_err(|source| OpenError::Read {
@@ -180,11 +181,10 @@ impl Fetcher {
                 }
             }
             // A file's samples are an exporter's: a minute apart at the finest.
-            let step = cfg.step.as_deref().and_then(series::duration_s).unwrap_or((window_s / 60.0).max(60.0));
-            return Ok(Fetcher::File(series, step));
+            return Ok(Fetcher::File(series, step(60.0)));
         }
         let url = cfg.url.clone().ok_or_else(|| OpenError::NoUrl { section: section() })?;
-        Ok(Fetcher::Prometheus(prometheus::Prometheus::new(&url, std::time::Duration::from_secs(15)), step))
+        Ok(Fetcher::Prometheus(prometheus::Prometheus::new(&url, std::time::Duration::from_secs(15)), step(1.0)))
     }
 
     /// The series of `query` from `start` to `end` (unix seconds).
@@ -197,9 +197,9 @@ impl Fetcher {
 
     /// The step its series' sample slots are counted at: the config's
     /// `step`, else the window / 60 (`query_range`'s; a file's at least a minute).
-    pub fn step(&self, _cfg: &MetricsConfig) -> Option<f64> {
+    pub fn step(&self) -> f64 {
         match self {
-            Fetcher::File(_, step) | Fetcher::Prometheus(_, step) => Some(*step),
+            Fetcher::File(_, step) | Fetcher::Prometheus(_, step) => *step,
         }
     }
 }

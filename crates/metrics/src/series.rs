@@ -159,17 +159,10 @@ pub enum Judgement {
 pub struct Coverage {
     /// Share of the window's sample slots that must hold a value (0.9).
     pub share: f64,
-    /// The series' step in seconds; `None`: the typical spacing of its samples.
-    pub step: Option<f64>,
+    /// The series' step in seconds (the config's, else the window / 60).
+    pub step: f64,
     /// The longest run of empty slots allowed, in steps (2).
     pub max_gap: u32,
-}
-
-/// The typical spacing of sorted sample times: their median gap.
-pub fn typical_step(times: &[f64]) -> Option<f64> {
-    let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0).collect();
-    gaps.sort_by(f64::total_cmp);
-    gaps.get(gaps.len() / 2).copied()
 }
 
 /// The points in the window, sorted by time, or why they cannot be judged:
@@ -188,9 +181,10 @@ pub fn usable(series: &Series, start: f64, end: f64, c: Coverage) -> Result<Vec<
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     let times: Vec<f64> = pts.iter().map(|p| p.0).collect();
     let span_min = (end - start) / 60.0;
-    let Some(step) = c.step.or_else(|| typical_step(&times)).filter(|s| *s > 0.0) else {
+    let step = c.step;
+    if step.is_nan() || step <= 0.0 {
         return Err(format!("one sample covers nothing of the {span_min:.0} minutes in the window; wait for more"));
-    };
+    }
     // Sample slots at the step; a slot holds a value when a sample falls in it.
     let slots = ((end - start) / step).floor() as u64 + 1;
     let mut filled: Vec<u64> = times.iter().map(|t| ((t - start) / step).round() as u64).filter(|i| *i < slots).collect();
@@ -613,7 +607,7 @@ mod tests {
         assert_eq!(m.allowed, "≤ 250, ≥ 10");
     }
 
-    const C: Coverage = Coverage { share: 0.9, step: None, max_gap: 2 };
+    const C: Coverage = Coverage { share: 0.9, step: 60.0, max_gap: 2 };
 
     #[test]
     fn coverage_counts_sample_slots_and_gaps_never_the_span() {
@@ -632,8 +626,8 @@ mod tests {
         assert!(usable(&gap, 0.0, 3600.0, Coverage { max_gap: 4, ..C }).is_ok());
         // A declared step: five-minute samples fill five-minute slots.
         let sparse: Series = (0..=12).map(|m| (f64::from(m) * 300.0, 1.0)).collect();
-        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: Some(300.0), ..C }).is_ok());
-        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: Some(60.0), ..C }).is_err());
+        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: 300.0, ..C }).is_ok());
+        assert!(usable(&sparse, 0.0, 3600.0, Coverage { step: 60.0, ..C }).is_err());
     }
 
     #[test]

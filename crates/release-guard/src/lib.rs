@@ -299,20 +299,12 @@ fn judge_at(run: &Run<GuardPolicy>, args: &Args, s: &Setup, http: &Http, now: ji
             )?;
             let mut findings = Findings::default();
             let limits = Limits { tolerance: policy.tolerance, critical_deviation: policy.critical_deviation };
-            judge_metrics(&mut metrics_report, &mut findings, cfg, limits, start, end, fetcher.step(cfg), &|q| {
-                fetcher.fetch(q, start, end)
-            });
+            judge_metrics(&mut metrics_report, &mut findings, cfg, limits, start, end, fetcher.step(), &|q| fetcher.fetch(q, start, end));
             Some(findings)
         }
     };
-    let resumed_at = s
-        .log
-        .lifecycle
-        .transitions
-        .windows(2)
-        .filter(|w| w[0].to == State::Paused && w[1].to == State::Watching)
-        .map(|w| w[1].instant())
-        .next_back();
+    // The latest resume of a pause (a resumed rollback goes back to GO, not watching).
+    let resumed_at = s.log.lifecycle.resumes().filter(|t| t.to == State::Watching).map(Transition::instant).last();
     let facts = Facts {
         deployed_at: s.deployed_at,
         guard_ends: s.guard_ends,
@@ -515,7 +507,7 @@ fn record_lifecycle(run: &Run<GuardPolicy>, s: &Setup, decision: Decision, trigg
     let mut state = if s.record_deploy { Some(State::Deployed) } else { s.log.lifecycle.state() };
     let mut push = |to: State, why: &str| {
         // Out of a pause only `resume` moves the release: the guard run again watches nothing new.
-        let resumes = state == Some(State::Paused) && to == State::Watching;
+        let resumes = release_gate_core::decision_log::lifecycle::is_resume(state, to);
         if state != Some(to) && !resumes && State::allows(state, to) {
             moves.push(Transition { at: rfc3339(now), why: why.to_owned(), ..run.transition(to, why) });
             state = Some(to);

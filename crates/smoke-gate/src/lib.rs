@@ -188,8 +188,11 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let blob = run.blob_url();
     if !globs.is_empty() {
         judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
-        let modified: Vec<Option<jiff::Timestamp>> =
-            found.iter().flat_map(|(_, files)| files).map(|f| root.file(f, "test report").ok().and_then(|p| mtime(&p))).collect();
+        let modified: Vec<Option<jiff::Timestamp>> = found
+            .iter()
+            .flat_map(|(_, files)| files)
+            .map(|f| root.file(f, "test report").ok().and_then(|p| release_gate_core::paths::mtime(&p)))
+            .collect();
         let commit = match (&run.commit, commit_time) {
             (Some(sha), Some(t)) => Some((sha.clone(), t)),
             _ => None,
@@ -204,7 +207,7 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         let start = end - window;
         metrics_data = fetcher
             .as_ref()
-            .map(|f| judge_metrics(&mut report, &mut findings, cfg, limits, start, end, f.step(cfg), &|q| f.fetch(q, start, end)));
+            .map(|f| judge_metrics(&mut report, &mut findings, cfg, limits, start, end, f.step(), &|q| f.fetch(q, start, end)));
     }
 
     // Attempt history: GitHub's check runs when online, else the last report.
@@ -305,12 +308,6 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         canary: metrics_data,
     });
     run.finish(report)
-}
-
-/// A file's modification time.
-fn mtime(path: &std::path::Path) -> Option<jiff::Timestamp> {
-    let m = std::fs::metadata(path).ok()?.modified().ok()?;
-    jiff::Timestamp::try_from(m).ok()
 }
 
 /// The runbook's minimums for a stage's metrics: a canary judged over at
