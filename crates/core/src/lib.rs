@@ -146,8 +146,7 @@ impl<S: GateSection> Run<S> {
         if let Some(gh) = self.github() {
             return Ok(Some(self.block_on(gh.commit_time(sha))?));
         }
-        let out = std::process::Command::new("git").arg("-C").arg(self.root.real()).args(["show", "-s", "--format=%cI", sha]).output();
-        Ok(out.ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()))
+        Ok(git(self.root.real(), &["show", "-s", "--format=%cI", sha]).and_then(|o| String::from_utf8_lossy(&o).trim().parse().ok()))
     }
 
     /// The policy in force's text, as read (`None`: built-in defaults), for
@@ -385,18 +384,8 @@ impl GateSection for LogPath {
 /// `<sha>-dirty` when tracked files outside the logs and reports were
 /// changed and not committed.
 fn checkout_commit(root: &Path, log_dir: &Path) -> Option<String> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(root)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let top = git(&["rev-parse", "--show-toplevel"])?;
-    if std::fs::canonicalize(&top).ok()? != std::fs::canonicalize(root).ok()? {
+    let git = |args: &[&str]| git(root, args).map(|o| String::from_utf8_lossy(&o).trim().to_owned());
+    if !own_checkout(root) {
         return None;
     }
     let exclude = format!(":(exclude){}", log_dir.display());
@@ -417,6 +406,19 @@ fn checkout_commit(root: &Path, log_dir: &Path) -> Option<String> {
         Some(changed) if changed.is_empty() => Some(sha),
         _ => Some(format!("{sha}{DIRTY}")),
     }
+}
+
+/// `git -C dir args…`'s standard output, when git ran and succeeded.
+pub fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
+}
+
+/// Whether `root` is the top of a git work tree: a checkout of its own. A
+/// directory inside someone else's checkout (the bundled example) is not.
+pub fn own_checkout(root: &Path) -> bool {
+    let Some(top) = git(root, &["rev-parse", "--show-toplevel"]) else { return false };
+    let top = String::from_utf8_lossy(&top).trim().to_owned();
+    matches!((std::fs::canonicalize(top), std::fs::canonicalize(root)), (Ok(a), Ok(b)) if a == b)
 }
 
 /// What a local checkout's commit carries when tracked files were changed

@@ -206,8 +206,9 @@ pub const RESUME_VIA: &str = "release-guard resume";
 /// transition's `why`): such a release never resumes.
 pub const BREACH_MARK: &str = "security or compliance";
 
-/// Whether `prev → next` leaves a pause or a rollback (a resume).
-fn is_resume(prev: Option<State>, next: State) -> bool {
+/// Whether `prev → next` leaves a pause or a rollback (a resume: only
+/// `release-guard resume` makes it).
+pub fn is_resume(prev: Option<State>, next: State) -> bool {
     matches!((prev, next), (Some(State::Paused), State::Watching) | (Some(State::RolledBack), State::Go))
 }
 
@@ -244,13 +245,15 @@ impl Lifecycle {
             if !State::allows(prev.map(|p| p.to), t.to) {
                 return Err(order("the lifecycle does not allow"));
             }
-            if is_resume(prev.map(|p| p.to), t.to) && !t.via.starts_with(RESUME_VIA) {
-                return Err(order("only `release-guard resume` records, and this one it did not"));
-            }
-            if is_resume(prev.map(|p| p.to), t.to) && prev.is_some_and(|p| p.why.contains(BREACH_MARK)) {
-                return Err(order(
-                    "resumes a release stopped for a security or compliance breach, which never resumes (a new release carries the fix)",
-                ));
+            if is_resume(prev.map(|p| p.to), t.to) {
+                if !t.via.starts_with(RESUME_VIA) {
+                    return Err(order("only `release-guard resume` records, and this one it did not"));
+                }
+                if prev.is_some_and(|p| p.why.contains(BREACH_MARK)) {
+                    return Err(order(
+                        "resumes a release stopped for a security or compliance breach, which never resumes (a new release carries the fix)",
+                    ));
+                }
             }
             if prev.is_some_and(|p| p.instant() > at) {
                 return Err(order("goes back in time"));
@@ -462,15 +465,11 @@ impl Lifecycle {
 /// not read as this release's record are passed over (each was checked
 /// when it was the log in force). `Err` names the commit and what changed.
 pub fn append_only(root: &std::path::Path, rel: &str, current: &Lifecycle) -> Result<(), String> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git").arg("-C").arg(root).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
-    };
-    // Only a checkout of its own (the root is the work tree's top), as for
-    // the commit evidence is bound to: a directory inside another checkout
-    // (the bundled example) has no history of its own.
-    let top = git(&["rev-parse", "--show-toplevel"]).map(|o| String::from_utf8_lossy(&o).trim().to_owned());
-    let is_top = top.is_some_and(|t| std::fs::canonicalize(t).ok() == std::fs::canonicalize(root).ok());
-    if !is_top {
+    let git = |args: &[&str]| crate::git(root, args);
+    // Only a checkout of its own, as for the commit evidence is bound to: a
+    // directory inside another checkout (the bundled example) has no
+    // history of its own.
+    if !crate::own_checkout(root) {
         return Ok(());
     }
     // Every commit that touched it, merges included: history simplification
