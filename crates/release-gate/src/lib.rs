@@ -11,6 +11,7 @@
 pub mod check_policy;
 pub mod deploy;
 pub mod init;
+pub mod listen;
 pub mod publish;
 pub mod serve;
 

@@ -15,13 +15,18 @@
 //!   evaluated.
 //! - Installations and repositories can be limited by the config file.
 //! - Evaluations run in the background, at most `max-concurrency` at once;
-//!   every GitHub call has the gates' retries and deadline.
+//!   every GitHub call has the gates' retries and deadline, of which
+//!   `answer-reserve` is kept back: an evaluation still running then is
+//!   answered as a rejection saying so.
+//! - Connections are limited as [`crate::listen`] says (idle, slow, per
+//!   peer, in all), so `/healthz` and real deliveries are always served.
 //! - Secrets (webhook secret, private key, tokens) are never logged.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -81,6 +86,20 @@ pub struct ServeConfig {
     pub max_queued: usize,
     /// The policy file in each repository.
     pub policy: String,
+    /// Seconds of the GitHub deadline (`RELEASE_GATE_HTTP_DEADLINE_S`) kept
+    /// back to send the answer: an evaluation that has not finished when
+    /// only this much is left is answered as a rejection saying so. At most
+    /// half the deadline.
+    pub answer_reserve: u64,
+    /// Seconds without a byte after which a connection is closed; a
+    /// request's headers must arrive within it.
+    pub idle_timeout: u64,
+    /// Seconds a connection may live.
+    pub connection_lifetime: u64,
+    /// Connections at once from one address (behind a proxy: the proxy's).
+    pub max_connections_per_peer: usize,
+    /// Connections at once in all (keep under the process's file limit).
+    pub max_connections: usize,
 }
 
 impl Default for ServeConfig {
@@ -91,6 +110,11 @@ impl Default for ServeConfig {
             max_concurrency: 4,
             max_queued: 64,
             policy: release_gate_core::policy::DEFAULT_PATH.to_owned(),
+            answer_reserve: 20,
+            idle_timeout: 10,
+            connection_lifetime: 60,
+            max_connections_per_peer: 64,
+            max_connections: 4096,
         }
     }
 }
@@ -181,6 +205,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => ServeConfig::default(),
     };
     anyhow::ensure!(config.max_concurrency > 0, "max-concurrency must be at least 1");
+    anyhow::ensure!(config.idle_timeout > 0 && config.connection_lifetime > 0, "idle-timeout and connection-lifetime must be at least 1 s");
+    anyhow::ensure!(
+        config.max_connections_per_peer > 0 && config.max_connections > 0,
+        "max-connections-per-peer and max-connections must be at least 1"
+    );
     anyhow::ensure!(!args.webhook_secret.is_empty(), "RELEASE_GATE_WEBHOOK_SECRET is empty: set the App's webhook secret");
     mask::register(&args.webhook_secret);
     let key = read_key(&args.private_key_path)?;
@@ -205,7 +234,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         // The first line on stdout is the address (tests and supervisors read it).
         announce(&format!("release-gate serve: listening on {}\n", listener.local_addr()?));
-        axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
+        let c = &shared.config;
+        let limits = crate::listen::Limits {
+            idle: Duration::from_secs(c.idle_timeout),
+            lifetime: Duration::from_secs(c.connection_lifetime),
+            per_peer: c.max_connections_per_peer,
+            total: c.max_connections,
+        };
+        crate::listen::run(listener, router, limits, shutdown(), Duration::from_secs(10)).await?;
         // Let the evaluations under way answer GitHub before exiting.
         let _ = shared.permits.acquire_many(u32::try_from(shared.config.max_concurrency).unwrap_or(u32::MAX)).await;
         eprintln!("release-gate serve: stopped");
@@ -341,13 +377,24 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) -> bool {
             return false;
         }
     };
-    let (approved, comment) = match decide(shared, &gh, event, run_id).await {
-        Ok(report) => (report.verdict != Verdict::Fail, comment_of(&report)),
-        Err(e) => (
+    // Part of the deadline is kept back for the answer: a hung API ends the
+    // evaluation, never the chance to say so.
+    let (evaluate, reserve) = budget(gh.budget(), shared.config.answer_reserve);
+    let (approved, comment) = match tokio::time::timeout(evaluate, decide(shared, &gh, event, run_id)).await {
+        Ok(Ok(report)) => (report.verdict != Verdict::Fail, comment_of(&report)),
+        Ok(Err(e)) => (
             false,
             format!("release-gate could not evaluate this deployment: {}", mask::redact(&release_gate_core::error::describe(e.as_ref()))),
         ),
+        Err(_) => (
+            false,
+            format!(
+                "release-gate could not evaluate this deployment within {} s (GitHub's API answered too slowly), so it is rejected; re-run the job to evaluate it again",
+                evaluate.as_secs()
+            ),
+        ),
     };
+    let gh = gh.with_deadline(reserve);
     if let Err(e) = gh.review_protection_rule(run_id, &event.environment, approved, &comment).await {
         eprintln!(
             "release-gate serve: {}: run {run_id}: the answer could not be sent: {}",
@@ -364,6 +411,13 @@ async fn answer(shared: &Shared, event: &ProtectionRule, run_id: u64) -> bool {
         );
         true
     }
+}
+
+/// The deadline split into the evaluation's part and the part kept back
+/// for the answer: `reserve` seconds, at least one, at most half.
+fn budget(deadline: Duration, reserve: u64) -> (Duration, Duration) {
+    let kept = Duration::from_secs(reserve).max(Duration::from_secs(1)).min(deadline / 2);
+    (deadline.saturating_sub(kept), kept)
 }
 
 async fn decide(shared: &Shared, gh: &GitHub, event: &ProtectionRule, run_id: u64) -> anyhow::Result<Report> {
@@ -540,6 +594,15 @@ mod tests {
             comment_of(&short),
             "Release 2.4.0 may not deploy: gates\n- gates: no `release-gate/freeze-check` check run on this commit"
         );
+    }
+
+    #[test]
+    fn part_of_the_deadline_is_always_kept_back_for_the_answer() {
+        let s = Duration::from_secs;
+        assert_eq!(budget(s(120), 20), (s(100), s(20)));
+        assert_eq!(budget(s(6), 20), (s(3), s(3)), "at most half");
+        assert_eq!(budget(s(6), 0), (s(5), s(1)), "at least a second");
+        assert_eq!(budget(s(1), 20), (Duration::from_millis(500), Duration::from_millis(500)));
     }
 
     #[test]

@@ -202,6 +202,20 @@ impl GitHub {
         Ok(Self { client, owner: owner.to_owned(), repo: repo.to_owned(), retry, deadline: Instant::now() + retry.deadline })
     }
 
+    /// This client with a fresh budget of `budget` from now: what is kept
+    /// back to send an answer once the work it answers ran out of time.
+    pub fn with_deadline(&self, budget: Duration) -> Self {
+        let mut c = self.clone();
+        c.retry.deadline = budget;
+        c.deadline = Instant::now() + budget;
+        c
+    }
+
+    /// The run's budget for GitHub.
+    pub fn budget(&self) -> Duration {
+        self.retry.deadline
+    }
+
     /// Sends one request under the retry rules in the module docs.
     pub(crate) async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ApiError> {
         let call = format!("{method} {}", path.split('?').next().unwrap_or(path));

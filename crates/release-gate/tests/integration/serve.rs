@@ -40,15 +40,43 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// How a test starts the server: extra environment, a config file, a file limit.
+#[derive(Default)]
+struct Start<'a> {
+    env: &'a [(&'a str, &'a str)],
+    config: Option<&'a str>,
+    nofile: Option<u32>,
+}
+
 impl Server {
     fn start(fake: &Fake) -> Self {
+        Self::start_with(fake, &Start::default())
+    }
+
+    fn start_with(fake: &Fake, how: &Start<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("app.pem");
         let public = dir.path().join("app.pub.pem");
         openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.to_str().unwrap()]);
         openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
         fake.add_app(APP, &std::fs::read_to_string(&public).unwrap(), INSTALLATION);
-        let mut child = clean_command(Path::new(env!("CARGO_BIN_EXE_release-gate")))
+        let bin = env!("CARGO_BIN_EXE_release-gate");
+        // A file limit: util-linux's prlimit runs the server under it.
+        let mut cmd = match how.nofile {
+            Some(n) => {
+                let mut c = clean_command(Path::new("prlimit"));
+                c.arg(format!("--nofile={n}")).arg(bin);
+                c
+            }
+            None => clean_command(Path::new(bin)),
+        };
+        if let Some(config) = how.config {
+            let path = dir.path().join("serve.yml");
+            std::fs::write(&path, config).unwrap();
+            cmd.env("RELEASE_GATE_SERVE_CONFIG", path);
+        }
+        cmd.envs(how.env.iter().copied());
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RELEASE_GATE_WEBHOOK_SECRET", SECRET)
             .env("GITHUB_APP_ID", APP.to_string())
@@ -68,7 +96,24 @@ impl Server {
 
     /// One HTTP request; the status and body.
     fn request(&self, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        self.request_from(std::net::TcpStream::connect(&self.addr).unwrap(), method, path, headers, body)
+    }
+
+    /// A connection to the server from the local address `from` (any of 127.0.0.0/8 is this host).
+    fn connect_from(&self, from: [u8; 4]) -> std::net::TcpStream {
+        let addr: std::net::SocketAddr = self.addr.parse().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+        rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((std::net::Ipv4Addr::from(from), 0).into()).unwrap();
+            let stream = socket.connect(addr).await.unwrap();
+            let stream = stream.into_std().unwrap();
+            stream.set_nonblocking(false).unwrap();
+            stream
+        })
+    }
+
+    fn request_from(&self, mut s: std::net::TcpStream, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.addr, body.len());
         for (k, v) in headers {
@@ -335,4 +380,97 @@ fn a_failed_token_request_is_retried_and_a_delivery_left_unanswered_is_evaluated
     let reviews = wait_for_reviews(&fake, 2);
     assert_eq!(reviews.len(), 2, "one 500 does not leave the deploy waiting");
     server.stop();
+}
+
+#[test]
+fn a_hung_api_still_gets_a_rejection_that_says_so_within_the_deadline() {
+    let fake = Fake::start("").unwrap();
+    let _dir = released(&fake);
+    // Every file read hangs far beyond the run's 6 s deadline for GitHub.
+    fake.latency("GET", "/contents/", 60_000);
+    let server = Server::start_with(&fake, &Start { env: &[("RELEASE_GATE_HTTP_DEADLINE_S", "6")], ..Start::default() });
+    let p = payload(SHA, "release/2.4.0");
+    let started = Instant::now();
+    assert_eq!(server.deliver("h-1", &p, Some(sign(&p, SECRET))).0, 202);
+    let reviews = wait_for_reviews(&fake, 1);
+    assert_eq!(reviews.len(), 1, "no answer was posted: the deploy would wait for GitHub's 30-day timeout");
+    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+    assert_eq!(reviews[0].1["state"], "rejected", "{:#}", reviews[0].1);
+    let comment = reviews[0].1["comment"].as_str().unwrap();
+    assert!(comment.contains("could not evaluate this deployment within 3 s") && comment.contains("re-run the job"), "{comment}");
+    let (code, err) = server.stop();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn idle_slow_and_piled_up_connections_do_not_starve_health_checks_or_deliveries() {
+    let fake = Fake::start("").unwrap();
+    let _dir = released(&fake);
+    // 256 files: without limits, 1,100 idle connections leave none to accept with.
+    let config = "idle-timeout: 2\nmax-connections-per-peer: 40\nmax-connections: 150\n";
+    let server = Server::start_with(&fake, &Start { config: Some(config), nofile: Some(256), ..Start::default() });
+    // 1,100 connections from one peer that never send a byte.
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .map(|_| {
+            let s = std::net::TcpStream::connect(&server.addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            s
+        })
+        .collect();
+    // Another peer is served at once: the health check and a real delivery.
+    let started = Instant::now();
+    let (status, body) = server.request_from(server.connect_from([127, 0, 0, 2]), "GET", "/healthz", &[], b"");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let mut staging = payload(&"3".repeat(40), "release/2.4.0");
+    staging["environment"] = json!("staging");
+    let body = serde_json::to_vec(&staging).unwrap();
+    let headers = [
+        ("Content-Type", "application/json".to_owned()),
+        ("X-GitHub-Event", "deployment_protection_rule".to_owned()),
+        ("X-GitHub-Delivery", "c-1".to_owned()),
+        ("X-Hub-Signature-256", sign(&staging, SECRET)),
+    ];
+    assert_eq!(server.request_from(server.connect_from([127, 0, 0, 2]), "POST", "/webhook", &headers, &body).0, 202);
+    assert_eq!(wait_for_reviews(&fake, 1).len(), 1, "the delivery was answered");
+    assert!(started.elapsed() < Duration::from_secs(2), "served after {:?}", started.elapsed());
+    // The pile-up's peer holds at most its cap: the rest were closed at once.
+    std::thread::sleep(Duration::from_millis(300));
+    let closed = |conns: &[std::net::TcpStream]| {
+        let is_closed = |mut s: &std::net::TcpStream| {
+            let mut b = [0u8; 1];
+            match s.read(&mut b) {
+                Ok(n) => n == 0,
+                Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            }
+        };
+        conns.iter().filter(|s| is_closed(s)).count()
+    };
+    let open_now = idle.len() - closed(&idle);
+    assert!(open_now <= 40, "{open_now} connections from one peer are held open");
+    // A slow client dribbling its headers a byte at a time is cut off.
+    let mut dribble = server.connect_from([127, 0, 0, 3]);
+    dribble.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let cut = Instant::now();
+    let mut gone = false;
+    while cut.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(300));
+        if dribble.write_all(b"X").is_err() {
+            gone = true;
+            break;
+        }
+        dribble.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let mut b = [0u8; 256];
+        if dribble.read(&mut b).is_ok() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "a client dribbling its headers is still connected after {:?}", cut.elapsed());
+    // After the idle timeout, the peer's idle connections are closed too and it is served again.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(closed(&idle), idle.len(), "idle connections outlived the idle timeout");
+    assert_eq!(server.request("GET", "/healthz", &[], b"").0, 200);
+    let (code, err) = server.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("max-connections-per-peer reached"), "{err}");
 }
