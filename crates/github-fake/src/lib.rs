@@ -274,6 +274,13 @@ pub struct State {
     pub dispatches: Vec<(String, Value)>,
     /// Issues opened.
     pub issues: Vec<Value>,
+    /// Workflow runs' artifacts, in GitHub's shape.
+    pub artifacts: Vec<Value>,
+    /// Each artifact's archive (a zip), served from the storage URL the
+    /// download redirects to.
+    pub artifact_archives: BTreeMap<u64, Vec<u8>>,
+    /// The fake's own base URL (`http://127.0.0.1:PORT`): storage URLs point there.
+    pub own_url: String,
 }
 
 pub(crate) fn spec() -> anyhow::Result<&'static openapi::Spec> {
@@ -336,6 +343,7 @@ impl Fake {
             });
         });
         let addr = addr_rx.recv().context("the fake's server thread ended")??;
+        shared.state.lock().unwrap_or_else(|e| e.into_inner()).own_url = format!("http://{addr}");
         Ok(Self { addr, prefix: prefix.trim_end_matches('/').to_owned(), shared, _shutdown: stop_tx })
     }
 
@@ -458,6 +466,49 @@ impl Fake {
         self.with(|s| {
             s.trees.entry(sha.to_owned()).or_default();
             s.commit_dates.insert(sha.to_owned(), at.to_owned());
+        });
+    }
+
+    /// Uploads an artifact to workflow run `run` (as `actions/upload-artifact`
+    /// does): `zip` is its archive. Its id.
+    pub fn add_artifact(&self, run: u64, name: &str, zip: &[u8]) -> u64 {
+        use sha2::Digest as _;
+        self.with(|s| {
+            s.next_id += 1;
+            let id = s.next_id;
+            let head_sha = s.runs.get(&run).map(|r| r["head_sha"].clone()).unwrap_or(Value::Null);
+            let at = jiff::Timestamp::now();
+            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(zip)));
+            let api = "https://api.github.com/repos/o/r/actions/artifacts";
+            s.artifacts.push(json!({
+                "id": id, "node_id": format!("MDg6QXJ0aWZhY3Q{id}"), "name": name, "size_in_bytes": zip.len(),
+                "url": format!("{api}/{id}"), "archive_download_url": format!("{api}/{id}/zip"), "expired": false,
+                "created_at": at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), "updated_at": at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "expires_at": (at + jiff::SignedDuration::from_hours(24 * 90)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                "digest": digest,
+                "workflow_run": {"id": run, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": head_sha},
+            }));
+            s.artifact_archives.insert(id, zip.to_vec());
+            id
+        })
+    }
+
+    /// Changes what an artifact records (`expired`, `created_at`, `digest`,
+    /// `workflow_run`, …): what a test needs of an older or tampered one.
+    pub fn edit_artifact(&self, id: u64, key: &str, value: Value) {
+        self.with(|s| {
+            if let Some(a) = s.artifacts.iter_mut().find(|a| a["id"] == id) {
+                a[key] = value;
+            }
+        });
+    }
+
+    /// Changes a workflow run's field (`head_repository` for a fork's run, `created_at`, …).
+    pub fn edit_run(&self, id: u64, key: &str, value: Value) {
+        self.with(|s| {
+            if let Some(r) = s.runs.get_mut(&id) {
+                r[key] = value;
+            }
         });
     }
 

@@ -13,7 +13,9 @@ pub(crate) fn run_json(id: u64, path: &str, head_sha: &str, event: &str, check_s
     json!({"id": id, "name": path.rsplit('/').next().unwrap_or(path), "node_id": format!("WFR_{id}"), "path": path, "head_sha": head_sha,
            "event": event, "head_branch": "main", "status": "completed", "conclusion": "success", "workflow_id": 1,
            "check_suite_id": check_suite, "check_suite_node_id": format!("CS_{check_suite}"),
-           "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1})
+           "html_url": format!("https://github.com/o/r/actions/runs/{id}"), "run_number": id, "run_attempt": 1,
+           "created_at": now(), "updated_at": now(),
+           "repository": {"id": 1, "full_name": "o/r"}, "head_repository": {"id": 1, "full_name": "o/r"}})
 }
 
 /// A completed check run another workflow or app left on `sha`, in `suite`; its id.
@@ -246,6 +248,33 @@ pub(crate) fn apply(
                 .collect();
             let total = list.len();
             axum::Json(json!({"total_count": total, "workflow_runs": paginate(list, query)})).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts") => {
+            let id: u64 = p("run_id").parse().unwrap_or(0);
+            let name = query.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone());
+            // Newest first, as GitHub lists them by default.
+            let list: Vec<Value> = state
+                .artifacts
+                .iter()
+                .rev()
+                .filter(|a| a["workflow_run"]["id"] == id && name.as_ref().is_none_or(|n| a["name"] == n.as_str()))
+                .cloned()
+                .collect();
+            let total = list.len();
+            axum::Json(json!({"total_count": total, "artifacts": paginate(list, query)})).into_response()
+        }
+        ("GET", "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}") => {
+            let id: u64 = p("artifact_id").parse().unwrap_or(0);
+            match state.artifacts.iter().find(|a| a["id"] == id) {
+                None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+                Some(a) if a["expired"] == true => gh_error(StatusCode::GONE, "Artifact has expired"),
+                Some(_) if p("archive_format") != "zip" => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+                // A short-lived, signed storage URL on another host (here: the fake's own, outside the API prefix).
+                Some(_) => {
+                    (StatusCode::FOUND, [(axum::http::header::LOCATION, format!("{}/_storage/artifacts/{id}.zip?sig=fake", state.own_url))])
+                        .into_response()
+                }
+            }
         }
         ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}") => {
             let id: u64 = p("run_id").parse().unwrap_or(0);

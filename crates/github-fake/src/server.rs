@@ -21,6 +21,9 @@ pub(crate) async fn handle(AxState(shared): AxState<Arc<Shared>>, method: Method
     if let Some(control) = full_path.strip_prefix("/_fake/") {
         return control_endpoint(&shared, &method, control, &body);
     }
+    if let Some(blob) = full_path.strip_prefix("/_storage/artifacts/") {
+        return storage(&shared, &method, blob, &headers);
+    }
     let auth_header = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let authorized = auth_header.len() > 7 && (auth_header.starts_with("Bearer ") || auth_header.starts_with("token "));
     let query: Vec<(String, String)> = query_string
@@ -281,4 +284,33 @@ pub(crate) fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The storage an artifact's download redirects to: the archive's bytes,
+/// for a signed URL and no credentials. A request carrying an
+/// `Authorization` header is recorded as a violation: the token must never
+/// leave GitHub's API for its storage.
+fn storage(shared: &Shared, method: &Method, blob: &str, headers: &HeaderMap) -> Response {
+    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let credential = headers.get("authorization").is_some();
+    let id: Option<u64> = blob.strip_suffix(".zip").and_then(|i| i.parse().ok());
+    let found = id.and_then(|i| state.artifact_archives.get(&i).cloned());
+    let status = match (&found, method.as_str()) {
+        (Some(_), "GET") => 200,
+        _ => 404,
+    };
+    state.requests.push(Recorded {
+        method: method.to_string(),
+        path: format!("/_storage/artifacts/{blob}"),
+        query: String::new(),
+        body: None,
+        status,
+        authorized: credential,
+        credential: if credential { "token sent to storage".into() } else { String::new() },
+        violations: if credential { vec!["an Authorization header was sent to the artifact storage URL".into()] } else { Vec::new() },
+    });
+    match found {
+        Some(bytes) if status == 200 => (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/zip")], bytes).into_response(),
+        _ => (StatusCode::NOT_FOUND, "BlobNotFound").into_response(),
+    }
 }

@@ -8,6 +8,7 @@
 //! attempts), [`locate`] (where a failure is); [`run`] finds the reports,
 //! reads Prometheus or the metrics file and the attempt history at the edge.
 
+pub mod artifact;
 pub mod decision;
 pub mod history;
 pub mod judge;
@@ -112,11 +113,14 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
         ),
     };
     let release = run.release.clone();
-    let globs: Vec<String> = if args.reports.is_empty() {
+    let mut globs: Vec<String> = if args.reports.is_empty() {
         stage.reports.iter().map(|g| g.replace("{release}", &release)).collect()
     } else {
         args.reports.clone()
     };
+    if globs.is_empty() && stage.artifact.is_some() {
+        globs.push("**/*.xml".into());
+    }
     let mut metrics_cfg = stage.metrics.clone();
     if let Some(f) = &args.metrics_file {
         let cfg = metrics_cfg.get_or_insert_with(|| MetricsConfig {
@@ -145,15 +149,31 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
 
     // Everything that can be refused as bad input is read before anything is written.
     let root = &run.root;
-    let found = find_reports(root, &globs)?;
     let mut results = Results::with_repeats_as_retries(stage.retries == policy::Retries::RepeatedCases);
-    for (_, files) in &found {
-        for f in files {
-            let shown = f.display().to_string();
-            let pipe = junit::open(&root.file(f, "test report")?).with_context(|| format!("cannot read test report {shown}"))?;
-            junit::parse(pipe, &shown, &mut results)?;
+    // In Actions, a stage with an artifact reads it through the API; offline, the checkout (and says so).
+    let from_artifact = match &stage.artifact {
+        Some(a) => artifact::read(&run, a, &globs, &mut results)?,
+        None => None,
+    };
+    let (found, modified) = match &from_artifact {
+        Some(a) => (a.found.clone(), a.modified.clone()),
+        None => {
+            let found = find_reports(root, &globs)?;
+            for (_, files) in &found {
+                for f in files {
+                    let shown = f.display().to_string();
+                    let pipe = junit::open(&root.file(f, "test report")?).with_context(|| format!("cannot read test report {shown}"))?;
+                    junit::parse(pipe, &shown, &mut results)?;
+                }
+            }
+            let modified: Vec<Option<jiff::Timestamp>> = found
+                .iter()
+                .flat_map(|(_, files)| files)
+                .map(|f| root.file(f, "test report").ok().and_then(|p| release_gate_core::paths::mtime(&p)))
+                .collect();
+            (found, modified)
         }
-    }
+    };
     let window = metrics_cfg
         .as_ref()
         .map(|c| metrics::duration_s(&c.window).with_context(|| format!("metrics window `{}` is not a duration like 30m", c.window)))
@@ -187,12 +207,23 @@ pub fn run(mut args: Args, ctx: Context) -> anyhow::Result<Verdict> {
     let (repo, prefix) = (root.top(), root.prefix());
     let blob = run.blob_url();
     if !globs.is_empty() {
-        judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
-        let modified: Vec<Option<jiff::Timestamp>> = found
-            .iter()
-            .flat_map(|(_, files)| files)
-            .map(|f| root.file(f, "test report").ok().and_then(|p| release_gate_core::paths::mtime(&p)))
-            .collect();
+        match (&stage.artifact, &from_artifact) {
+            (_, Some(a)) if a.missing.is_some() => {
+                let why = format!("{}: did the job upload it with actions/upload-artifact?", a.origin);
+                findings.failed.push(why.clone());
+                report.push(Check::new("artifact", Status::Fail, why));
+            }
+            (_, Some(a)) => report.push(Check::new("artifact", Status::Pass, format!("the reports are {}", a.origin))),
+            (Some(a), None) => report.push(Check::new(
+                "artifact",
+                Status::Warn,
+                format!("offline: artifact `{}` is not read; the reports are the checkout's", a.name.replace("{release}", &release)),
+            )),
+            (None, None) => {}
+        }
+        if from_artifact.as_ref().is_none_or(|a| a.missing.is_none()) {
+            judge_tests(&mut report, &mut findings, &results, &found, repo, prefix, blob.as_deref());
+        }
         let commit = match (&run.commit, commit_time) {
             (Some(sha), Some(t)) => Some((sha.clone(), t)),
             _ => None,

@@ -41,12 +41,33 @@ pub struct Stage {
     /// none before the commit was made.
     #[serde(default = "default_max_age")]
     pub max_age: release_gate_core::policy::Duration,
+    /// In GitHub Actions, the reports are read from this workflow artifact
+    /// (through the Actions artifacts API, from a trusted run on this
+    /// commit), never from the job's working tree; `reports:` then select
+    /// files inside it.
+    #[serde(default)]
+    pub artifact: Option<ReportArtifact>,
 }
 
 impl Default for Stage {
     fn default() -> Self {
-        Self { reports: Vec::new(), retries: Retries::default(), metrics: None, max_age: default_max_age() }
+        Self { reports: Vec::new(), retries: Retries::default(), metrics: None, max_age: default_max_age(), artifact: None }
     }
+}
+
+/// Where a stage's reports were uploaded (`actions/upload-artifact`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReportArtifact {
+    /// The artifact's name; `{release}` is replaced.
+    pub name: String,
+    /// The workflow file whose run on this commit uploaded it
+    /// (`.github/workflows/smoke.yml`); default: the run this job is part of.
+    /// Either way the run must be for this commit, from this repository (not
+    /// a fork), and its workflow one `evaluation.trusted-workflows` lists
+    /// (when it lists any).
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 fn default_max_age() -> release_gate_core::policy::Duration {

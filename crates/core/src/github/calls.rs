@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::types::{
-    CheckRun, Comment, CommitPull, Content, Deployment, InstallationToken, Permission, PullRequest, PullSummary, Review, WorkflowRun,
+    Artifact, CheckRun, Comment, CommitPull, Content, Deployment, InstallationToken, Permission, PullRequest, PullSummary, Review,
+    WorkflowRun,
 };
 use super::{ApiError, GitHub};
 
@@ -296,6 +297,57 @@ impl GitHub {
     /// check suite belongs to (none for a suite made outside Actions).
     pub async fn runs_of_suite(&self, check_suite_id: u64) -> Result<Vec<WorkflowRun>, ApiError> {
         self.list(&self.repo_path(&format!("/actions/runs?check_suite_id={check_suite_id}")), Some("workflow_runs"), 1).await
+    }
+
+    /// `GET /repos/{o}/{r}/actions/runs?head_sha=`: the workflow runs for a commit (any order).
+    pub async fn runs_for_commit(&self, sha: &str) -> Result<Vec<WorkflowRun>, ApiError> {
+        self.list(&self.repo_path(&format!("/actions/runs?head_sha={}", url_encode(sha))), Some("workflow_runs"), 10).await
+    }
+
+    /// `GET /repos/{o}/{r}/actions/runs/{id}/artifacts?name=`: a run's artifacts of that name.
+    pub async fn run_artifacts(&self, run_id: u64, name: &str) -> Result<Vec<Artifact>, ApiError> {
+        self.list(&self.repo_path(&format!("/actions/runs/{run_id}/artifacts?name={}", url_encode(name))), Some("artifacts"), 10).await
+    }
+
+    /// `GET /repos/{o}/{r}/actions/artifacts/{id}/zip`: the archive, at most
+    /// `max_bytes`. GitHub answers with a redirect to a short-lived URL on
+    /// its storage; that URL is fetched without the token (it is signed, and
+    /// the token must not leave GitHub), under the same attempts and timeout.
+    pub async fn artifact_zip(&self, id: u64, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+        let call = "GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/zip".to_owned();
+        let r = self.send(Method::GET, &self.repo_path(&format!("/actions/artifacts/{id}/zip")), None).await?;
+        let Some(url) = r.location else {
+            return Err(ApiError::Decode { call, detail: format!("answered {} without a redirect to the archive", r.status) });
+        };
+        let retry = self.retry;
+        let run = move || -> Result<Vec<u8>, ApiError> {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(retry.timeout))
+                .http_status_as_error(false)
+                .max_redirects(3)
+                .build()
+                .into();
+            let shown = "the artifact's archive (GitHub's storage URL)".to_owned();
+            let mut last = String::new();
+            for attempt in 1..=retry.attempts {
+                match agent.get(&url).call() {
+                    Ok(mut resp) if resp.status().is_success() => {
+                        return resp.body_mut().with_config().limit(max_bytes).read_to_vec().map_err(|e| ApiError::Decode {
+                            call: shown.clone(),
+                            detail: format!("{e} (at most {max_bytes} bytes are read)"),
+                        });
+                    }
+                    Ok(resp) if resp.status().is_server_error() => last = format!("{}", resp.status()),
+                    Ok(resp) => return Err(ApiError::Status { call: shown, status: resp.status().as_u16(), message: String::new() }),
+                    Err(e) => last = format!("transport error: {e}"),
+                }
+                if attempt < retry.attempts {
+                    std::thread::sleep(retry.backoff(attempt));
+                }
+            }
+            Err(ApiError::Unreachable { call: shown, attempts: retry.attempts, detail: last })
+        };
+        tokio::task::spawn_blocking(run).await.map_err(|e| ApiError::Decode { call, detail: e.to_string() })?
     }
 
     /// `GET /repos/{o}/{r}/contents/{path}?ref=`: a file at a branch, tag or commit; `None` when absent.

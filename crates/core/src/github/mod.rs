@@ -162,8 +162,10 @@ impl RetryPolicy {
 pub struct Response {
     /// Status code.
     pub status: StatusCode,
-    /// Parsed JSON body (`Null` when empty).
+    /// Parsed JSON body (`Null` when empty, or for a redirect).
     pub body: Value,
+    /// Where a redirect (3xx) points.
+    pub location: Option<String>,
 }
 
 /// A client for one repository.
@@ -233,13 +235,18 @@ impl GitHub {
             let outcome = tokio::time::timeout(budget, self.once(&method, path, body)).await;
             let failure = match outcome {
                 Ok(Ok((status, headers, text))) => {
+                    // A redirect is an answer: where to fetch (the artifacts' archives).
+                    if status.is_redirection() && method == Method::GET {
+                        let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                        return Ok(Response { status, body: Value::Null, location });
+                    }
                     if status.is_success() {
                         let body = if text.trim().is_empty() {
                             Value::Null
                         } else {
                             serde_json::from_str(&text).map_err(|e| ApiError::Decode { call: call.clone(), detail: e.to_string() })?
                         };
-                        return Ok(Response { status, body });
+                        return Ok(Response { status, body, location: None });
                     }
                     let message = github_message(&text);
                     if let Some(wait) = rate_limit_wait(status, &headers, &message) {

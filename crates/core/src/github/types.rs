@@ -163,6 +163,52 @@ pub struct WorkflowRun {
     /// Its own check suite.
     #[serde(default)]
     pub check_suite_id: Option<u64>,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// The repository its commit came from (a fork's, for a pull request from one).
+    #[serde(default)]
+    pub head_repository: Option<RepoName>,
+}
+
+/// A repository as runs name it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RepoName {
+    /// `owner/repo`.
+    pub full_name: String,
+}
+
+/// A workflow run's artifact (`GET /repos/{o}/{r}/actions/runs/{id}/artifacts`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Artifact {
+    /// Id.
+    pub id: u64,
+    /// Its name, as `actions/upload-artifact` was given it.
+    pub name: String,
+    /// The archive's size.
+    pub size_in_bytes: u64,
+    /// Whether it has expired (its archive is gone).
+    pub expired: bool,
+    /// When it was uploaded.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// The archive's digest (`sha256:<hex>`), where GitHub records one.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// The run that uploaded it.
+    #[serde(default)]
+    pub workflow_run: Option<ArtifactRun>,
+}
+
+/// The run an artifact names.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ArtifactRun {
+    /// The run's id.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// The commit it ran for.
+    #[serde(default)]
+    pub head_sha: Option<String>,
 }
 
 /// A file read through the contents API.

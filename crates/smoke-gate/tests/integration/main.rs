@@ -2,6 +2,7 @@
 //! so the workspace links each crate's dependencies once). One module per
 //! concern; run one with `cargo test -p smoke-gate --test integration <module>::`.
 
+mod artifact;
 mod gate;
 mod junit;
 mod prometheus;
