@@ -211,6 +211,27 @@ impl State {
         id
     }
 
+    /// An artifact uploaded to workflow run `run`, its archive `zip`; its id.
+    pub fn add_artifact(&mut self, run: u64, name: &str, zip: &[u8]) -> u64 {
+        use sha2::Digest as _;
+        self.next_id += 1;
+        let id = self.next_id;
+        let head_sha = self.runs.get(&run).map(|r| r["head_sha"].clone()).unwrap_or(Value::Null);
+        let at = jiff::Timestamp::now();
+        let stamp = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(zip)));
+        let api = "https://api.github.com/repos/o/r/actions/artifacts";
+        self.artifacts.push(json!({
+            "id": id, "node_id": format!("MDg6QXJ0aWZhY3Q{id}"), "name": name, "size_in_bytes": zip.len(),
+            "url": format!("{api}/{id}"), "archive_download_url": format!("{api}/{id}/zip"), "expired": false,
+            "created_at": stamp(at), "updated_at": stamp(at), "expires_at": stamp(at + jiff::SignedDuration::from_hours(24 * 90)),
+            "digest": digest,
+            "workflow_run": {"id": run, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": head_sha},
+        }));
+        self.artifact_archives.insert(id, zip.to_vec());
+        id
+    }
+
     /// A workflow run, with its own check suite.
     pub fn add_run(&mut self, id: u64, path: &str, head_sha: &str, event: &str) {
         self.next_id += 1;
@@ -472,25 +493,7 @@ impl Fake {
     /// Uploads an artifact to workflow run `run` (as `actions/upload-artifact`
     /// does): `zip` is its archive. Its id.
     pub fn add_artifact(&self, run: u64, name: &str, zip: &[u8]) -> u64 {
-        use sha2::Digest as _;
-        self.with(|s| {
-            s.next_id += 1;
-            let id = s.next_id;
-            let head_sha = s.runs.get(&run).map(|r| r["head_sha"].clone()).unwrap_or(Value::Null);
-            let at = jiff::Timestamp::now();
-            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(zip)));
-            let api = "https://api.github.com/repos/o/r/actions/artifacts";
-            s.artifacts.push(json!({
-                "id": id, "node_id": format!("MDg6QXJ0aWZhY3Q{id}"), "name": name, "size_in_bytes": zip.len(),
-                "url": format!("{api}/{id}"), "archive_download_url": format!("{api}/{id}/zip"), "expired": false,
-                "created_at": at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), "updated_at": at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                "expires_at": (at + jiff::SignedDuration::from_hours(24 * 90)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                "digest": digest,
-                "workflow_run": {"id": run, "repository_id": 1, "head_repository_id": 1, "head_branch": "main", "head_sha": head_sha},
-            }));
-            s.artifact_archives.insert(id, zip.to_vec());
-            id
-        })
+        self.with(|s| s.add_artifact(run, name, zip))
     }
 
     /// Changes what an artifact records (`expired`, `created_at`, `digest`,

@@ -1,6 +1,8 @@
 //! `github-fake`: the test fake as a standalone server, for action tests run
 //! by `act`. Prints `PORT` to `--port-file` once listening; `/_fake/state`
-//! returns everything recorded, `/_fake/faults` and `/_fake/pulls` seed it,
+//! returns everything recorded; `/_fake/faults`, `/_fake/pulls`,
+//! `/_fake/files`, `/_fake/runs`, `/_fake/check_runs`, `/_fake/artifacts` and
+//! `/_fake/apps` seed it (server.rs's `control_endpoint` says each body);
 //! `/_fake/reset` empties it.
 
 use std::time::Duration;

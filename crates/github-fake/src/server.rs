@@ -226,11 +226,48 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
             // {id, path, head_sha, event?}: a workflow run, as the check runs' external ids name them.
             Some(r) if r["id"].is_u64() && r["path"].is_string() && r["head_sha"].is_string() => {
                 let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-                state.add_run(r["id"].as_u64().unwrap_or(0), &text("path"), &text("head_sha"), r["event"].as_str().unwrap_or("push"));
+                let id = r["id"].as_u64().unwrap_or(0);
+                state.add_run(id, &text("path"), &text("head_sha"), r["event"].as_str().unwrap_or("push"));
+                // `set`: fields to change (`head_repository` for a fork's run, `created_at`, …).
+                if let (Some(run), Some(set)) = (state.runs.get_mut(&id), r["set"].as_object()) {
+                    for (k, v) in set {
+                        run[k] = v.clone();
+                    }
+                }
                 StatusCode::NO_CONTENT.into_response()
             }
-            _ => gh_error(StatusCode::BAD_REQUEST, "expected {id, path, head_sha, event?}"),
+            _ => gh_error(StatusCode::BAD_REQUEST, "expected {id, path, head_sha, event?, set?}"),
         },
+        ("POST", "apps") => {
+            // {app_id, public_key_pem, installation_id}: a GitHub App and one installation of it.
+            let a = parsed.unwrap_or(Value::Null);
+            match (a["app_id"].as_u64(), a["public_key_pem"].as_str(), a["installation_id"].as_u64()) {
+                (Some(app), Some(key), Some(inst)) => {
+                    state.apps.insert(app, key.to_owned());
+                    state.installations.insert(inst, app);
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                _ => gh_error(StatusCode::BAD_REQUEST, "expected {app_id, public_key_pem, installation_id}"),
+            }
+        }
+        ("POST", "artifacts") => {
+            // {run, name, zip_base64, set?}: an artifact uploaded to a run; `set` changes what it records.
+            use base64::Engine as _;
+            let a = parsed.unwrap_or(Value::Null);
+            let zip = a["zip_base64"].as_str().and_then(|z| base64::engine::general_purpose::STANDARD.decode(z).ok());
+            match (a["run"].as_u64(), a["name"].as_str(), zip) {
+                (Some(run), Some(name), Some(zip)) => {
+                    let id = state.add_artifact(run, name, &zip);
+                    if let (Some(art), Some(set)) = (state.artifacts.iter_mut().find(|x| x["id"] == id), a["set"].as_object()) {
+                        for (k, v) in set {
+                            art[k] = v.clone();
+                        }
+                    }
+                    axum::Json(json!({"id": id})).into_response()
+                }
+                _ => gh_error(StatusCode::BAD_REQUEST, "expected {run, name, zip_base64, set?}"),
+            }
+        }
         ("POST", "check_runs") => match parsed {
             // {sha, name, conclusion, app?, external_id?}: a check run another workflow left.
             Some(c) if c["sha"].is_string() && c["name"].is_string() && c["conclusion"].is_string() => {

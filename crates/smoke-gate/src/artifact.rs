@@ -218,13 +218,7 @@ fn check_digest(bytes: &[u8], art: &Artifact, origin: &str) -> Result<(), Artifa
 
 /// Parses the archive's entries matching `globs` into `results`; per glob
 /// the entries it matched, and how many reports were read.
-fn reports_in(
-    bytes: &[u8],
-    name: &str,
-    globs: &[String],
-    results: &mut Results,
-    origin: &str,
-) -> Result<(Found, usize), ArtifactError> {
+fn reports_in(bytes: &[u8], name: &str, globs: &[String], results: &mut Results, origin: &str) -> Result<(Found, usize), ArtifactError> {
     let refused = |m: String| ArtifactError::Refused(format!("{origin}: {m}"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| refused(format!("not a zip archive ({e})")))?;
     let matchers = globs
