@@ -314,6 +314,22 @@ mod tests {
     }
 
     #[test]
+    fn the_window_bounds_the_start_and_the_buffer_bounds_only_the_next_freeze_or_blackout() {
+        // docs/freeze-check.md "The rollback buffer": §3.1's window is when a
+        // release starts; §3.3's buffer runs after it and must end before a
+        // freeze or blackout, not before the window closes.
+        let p = policy();
+        let a = at(&p, "2026-12-01T14:59:00Z");
+        assert!(a.allowed(), "the last minute of Tuesday's window: the buffer (to 16:29) may run past 15:00");
+        assert!(a.buffer_conflicts.is_empty());
+        assert_eq!(a.latest_safe_start, Some(ts("2026-12-01T15:00:00Z")), "the window's end is the latest start");
+        let a = at(&p, "2026-12-01T15:00:00Z");
+        assert!(!a.allowed(), "one minute later the window is closed");
+        assert!(a.window.is_none());
+        assert_eq!(a.next_open, Some(ts("2026-12-03T13:00:00Z")), "Thursday's window");
+    }
+
+    #[test]
     fn window_past_midnight() {
         let mut p = policy();
         p.windows = vec![Window {
