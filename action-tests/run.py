@@ -194,7 +194,8 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     # A user's repository does not commit `release-gate run`'s local (dry-run) reports.
     shutil.rmtree(ex / "reports/release-gate")
     wf = (ROOT / "examples/workflows/deploy.yml").read_text()
-    wf = re.sub(r"tradepulse/release-gate/actions/([a-z-]+)@v1", r"./actions/\1", wf)
+    wf = re.sub(r"tradepulse/release-gate/actions/([a-z-]+)@[0-9a-f]{40} # v[0-9.]+", r"./actions/\1", wf)
+    assert "tradepulse/release-gate/actions" not in wf, "an action the test would not run from this checkout"
     wf = wf.replace("  ROOT: .\n", "  ROOT: examples/tradepulse\n")
     (dest / ".github/workflows").mkdir(parents=True, exist_ok=True)
     (dest / ".github/workflows/deploy.yml").write_text(wf)

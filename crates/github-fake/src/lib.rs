@@ -302,6 +302,8 @@ pub struct State {
     pub artifact_archives: BTreeMap<u64, Vec<u8>>,
     /// The fake's own base URL (`http://127.0.0.1:PORT`): storage URLs point there.
     pub own_url: String,
+    /// Lightweight tags: name (`v1.2.3`) to commit.
+    pub tags: BTreeMap<String, String>,
 }
 
 pub(crate) fn spec() -> anyhow::Result<&'static openapi::Spec> {
@@ -494,6 +496,11 @@ impl Fake {
     /// does): `zip` is its archive. Its id.
     pub fn add_artifact(&self, run: u64, name: &str, zip: &[u8]) -> u64 {
         self.with(|s| s.add_artifact(run, name, zip))
+    }
+
+    /// A lightweight tag `name` on commit `sha`.
+    pub fn add_tag(&self, name: &str, sha: &str) {
+        self.with(|s| s.tags.insert(name.to_owned(), sha.to_owned()));
     }
 
     /// Changes what an artifact records (`expired`, `created_at`, `digest`,

@@ -339,6 +339,16 @@ pub(crate) fn apply(
         }
         ("GET", "/repos/{owner}/{repo}/git/ref/{ref}") => {
             let r = p("ref");
+            if let Some(tag) = r.strip_prefix("tags/") {
+                return match state.tags.get(tag) {
+                    Some(sha) => {
+                        axum::Json(json!({"ref": format!("refs/tags/{tag}"), "node_id": "R", "url": format!("{api}/git/refs/tags/{tag}"),
+                        "object": {"type": "commit", "sha": sha, "url": format!("{api}/git/commits/{sha}")}}))
+                        .into_response()
+                    }
+                    None => gh_error(StatusCode::NOT_FOUND, "Not Found"),
+                };
+            }
             let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
             match state.branches.get(&branch) {
                 Some(sha) => axum::Json(

@@ -57,6 +57,13 @@ enum Cmd {
         /// Repository root.
         #[arg(long, value_name = "DIR", default_value = ".")]
         root: PathBuf,
+        /// Pin the actions to this commit (40 hex): the one a release tag names.
+        #[arg(long, value_name = "SHA")]
+        pin: Option<String>,
+        /// Pin the actions to the commit this release tag names, read from
+        /// GitHub (a release build pins its own).
+        #[arg(long, value_name = "TAG")]
+        release_tag: Option<String>,
     },
     /// Read the policy with the gates' own code: every error at once (file:line),
     /// else the effective policy with the defaults filled in, as YAML.
@@ -95,8 +102,21 @@ fn main() -> ExitCode {
         Cmd::DeployCheck(args) => {
             release_gate_core::gate::run_as("deploy-check", &args.common.clone(), |ctx| release_gate::deploy::run(args, ctx))
         }
-        Cmd::Init { root } => {
-            let result = release_gate::init::init(&root).map(|written| {
+        Cmd::Init { root, pin, release_tag } => {
+            let choice = release_gate::init::PinChoice {
+                commit: pin,
+                tag: release_tag,
+                api_url: std::env::var("GITHUB_API_URL").unwrap_or_else(|_| "https://api.github.com".into()),
+                token: std::env::var("GITHUB_TOKEN").ok(),
+            };
+            if let Some(t) = choice.token.as_deref() {
+                release_gate_core::mask::register(t);
+            }
+            let result = release_gate::init::choose_pin(&choice).and_then(|pin| {
+                println!("pinning {}/actions/* @ {} # {}: {}", release_gate::init::ACTIONS_REPO, pin.commit, pin.version, pin.why);
+                release_gate::init::init(&root, &pin)
+            });
+            let result = result.map(|written| {
                 for p in &written {
                     println!("wrote {}", root.join(p).display());
                 }
