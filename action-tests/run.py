@@ -196,6 +196,9 @@ def deploy_repo(dest: Path, release: str, blackout: bool) -> str:
     wf = (ROOT / "examples/workflows/deploy.yml").read_text()
     wf = re.sub(r"tradepulse/release-gate/actions/([a-z-]+)@[0-9a-f]{40} # v[0-9.]+", r"./actions/\1", wf)
     assert "tradepulse/release-gate/actions" not in wf, "an action the test would not run from this checkout"
+    # The user's own commands, which init leaves failing until written: here, an echo of what they would do.
+    wf, n = re.subn(r'run: \|\n\s*echo "::error::no command to (.*?): replace this step with yours \(release-gate init left it\)"\n\s*exit 1', r'run: echo "\1"', wf)
+    assert n == 3, f"{n} user steps found in deploy.yml"
     wf = wf.replace("  ROOT: .\n", "  ROOT: examples/tradepulse\n")
     (dest / ".github/workflows").mkdir(parents=True, exist_ok=True)
     (dest / ".github/workflows/deploy.yml").write_text(wf)

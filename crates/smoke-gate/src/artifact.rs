@@ -92,13 +92,20 @@ pub fn read(
         (None, None) => return Err(refused(format!("artifact `{name}` is read from this workflow run, but GITHUB_RUN_ID is not set"))),
         (Some(w), Some(id)) if this_workflow.as_deref() == Some(w.as_str()) => vec![run.block_on(gh.workflow_run(id)).map_err(api)?],
         (Some(w), _) => {
-            let mut runs: Vec<WorkflowRun> =
+            let runs: Vec<WorkflowRun> =
                 run.block_on(gh.runs_for_commit(&sha)).map_err(api)?.into_iter().filter(|r| &r.path == w && r.head_sha == sha).collect();
-            // GitHub does not promise an order: the newest by creation, then id.
-            runs.sort_by(|x, y| (y.created_at.as_deref(), y.id).cmp(&(x.created_at.as_deref(), x.id)));
+            // GitHub does not promise an order: the newest by creation time, then id.
+            let mut keyed = Vec::with_capacity(runs.len());
+            for r in runs {
+                keyed.push((instant(r.created_at.as_deref(), &format!("workflow run {}", r.id))?, r));
+            }
+            keyed.sort_by_key(|y| std::cmp::Reverse((y.0, y.1.id)));
+            let mut runs: Vec<WorkflowRun> = keyed.into_iter().map(|(_, r)| r).collect();
             if runs.is_empty() {
                 return Ok(Some(missing(globs, format!("no run of `{w}` on commit {} uploaded artifact `{name}`", short(&sha)))));
             }
+            // Only the newest counts: an older run's artifact is not the latest result on this commit.
+            runs.truncate(1);
             runs
         }
     };
@@ -197,13 +204,27 @@ fn pick<'a>(artifacts: &'a [Artifact], name: &str, wr: &WorkflowRun, sha: &str) 
         }
         mine.push(a);
     }
-    mine.sort_by(|x, y| (y.created_at.as_deref(), y.id).cmp(&(x.created_at.as_deref(), x.id)));
-    Ok(mine.first().copied())
+    let mut keyed = Vec::with_capacity(mine.len());
+    for a in mine {
+        keyed.push((instant(a.created_at.as_deref(), &format!("artifact `{name}` (id {})", a.id))?, a));
+    }
+    keyed.sort_by_key(|y| std::cmp::Reverse((y.0, y.1.id)));
+    Ok(keyed.first().map(|(_, a)| *a))
+}
+
+/// When GitHub says something was created: compared as time, never as text; unreadable is refused.
+fn instant(at: Option<&str>, what: &str) -> Result<jiff::Timestamp, ArtifactError> {
+    at.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .ok_or_else(|| ArtifactError::Refused(format!("{what} has no readable created_at ({at:?}): which is newest cannot be told")))
 }
 
 fn check_digest(bytes: &[u8], art: &Artifact, origin: &str) -> Result<(), ArtifactError> {
     use sha2::Digest as _;
-    let Some(d) = &art.digest else { return Ok(()) };
+    let Some(d) = &art.digest else {
+        return Err(ArtifactError::Refused(format!(
+            "{origin}: GitHub recorded no digest for it (artifacts uploaded with actions/upload-artifact v4 have one), so the archive cannot be checked"
+        )));
+    };
     let Some(want) = d.strip_prefix("sha256:") else {
         return Err(ArtifactError::Refused(format!("{origin}: digest `{d}` is not sha256:<hex>")));
     };
@@ -231,6 +252,12 @@ fn reports_in(bytes: &[u8], name: &str, globs: &[String], results: &mut Results,
                 .map_err(|e| ArtifactError::Refused(format!("report glob `{g}` is not a valid glob: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // A reader keeps one entry per name: an archive listing a name twice is refused, never read as its last copy.
+    if let Some(listed) = central_directory_entries(bytes)
+        && listed != zip.len()
+    {
+        return Err(refused(format!("it lists {listed} entries but {} distinct names: an entry is in it twice", zip.len())));
+    }
     // Every entry is checked before any is read.
     let mut entries = Vec::new();
     for i in 0..zip.len() {
@@ -247,6 +274,9 @@ fn reports_in(bytes: &[u8], name: &str, globs: &[String], results: &mut Results,
         }
     }
     entries.sort_by(|a, b| a.1.cmp(&b.1));
+    if let Some(w) = entries.windows(2).find(|w| w[0].1 == w[1].1) {
+        return Err(refused(format!("entry `{}` is in it twice: which one is the report cannot be told", w[0].1.display())));
+    }
     let mut found = Vec::new();
     let (mut budget, mut read) = (MAX_EXPANDED, 0usize);
     for (g, m) in globs.iter().zip(&matchers) {
@@ -267,6 +297,15 @@ fn reports_in(bytes: &[u8], name: &str, globs: &[String], results: &mut Results,
         found.push((g.clone(), matched));
     }
     Ok((found, read))
+}
+
+/// The entry count the archive's end-of-central-directory record states
+/// (`None` for ZIP64's marker or no record found).
+fn central_directory_entries(bytes: &[u8]) -> Option<usize> {
+    let start = bytes.len().saturating_sub(22 + 65_535);
+    let at = (start..=bytes.len().checked_sub(22)?).rev().find(|&i| bytes[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])?;
+    let n = u16::from_le_bytes([bytes[at + 10], bytes[at + 11]]);
+    (n != 0xFFFF).then_some(usize::from(n))
 }
 
 /// Whether an entry's name stays inside the archive: relative, no `..`, no

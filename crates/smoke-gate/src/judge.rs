@@ -237,6 +237,17 @@ pub fn judge_freshness(
                                 at(f.now)
                             ));
                         }
+                        if let Some((sha, made)) = &f.commit
+                            && m + SKEW < *made
+                        {
+                            problems.push(format!(
+                                "{} has no timestamp and was last written at {}, before commit {} was made ({}): it is an earlier build's",
+                                r.report,
+                                at(m),
+                                &sha[..sha.len().min(12)],
+                                at(*made)
+                            ));
+                        }
                     }
                     None => {
                         t.row([shown, "unknown".into(), "nothing: no timestamp, no file time".to_owned()]);

@@ -271,3 +271,67 @@ fn without_a_token_in_actions_it_is_refused_and_offline_the_checkout_is_read_and
     assert!(msg(&r, "artifact").starts_with("warn: offline: artifact `smoke-reports-2.4.0` is not read"), "{r:#}");
     assert_eq!(r["outputs"]["tests"], "2");
 }
+
+/// The independent review's cases: each got a promote before.
+#[test]
+fn an_older_run_a_duplicate_entry_a_missing_digest_or_a_text_ordered_time_never_promotes() {
+    // The newest run of the named workflow uploaded nothing (its job failed): an older run's passing artifact does not count.
+    let s = Setup::new(POLICY);
+    s.fake.add_run(20, ".github/workflows/smoke.yml", SHA, "push");
+    s.fake.edit_run(20, "created_at", json!("2026-12-01T13:00:00Z"));
+    s.upload(20, "smoke-reports", &zip_of(&[("junit.xml", junit(false).as_bytes())]));
+    s.fake.add_run(21, ".github/workflows/smoke.yml", SHA, "push");
+    s.fake.edit_run(21, "created_at", json!("2026-12-01T13:20:00Z"));
+    let (code, r, err) = s.smoke_gate("from-smoke-workflow", &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert!(msg(&r, "artifact").starts_with("fail: no artifact `smoke-reports` in run 21"), "{}", msg(&r, "artifact"));
+
+    // One entry twice (a failing one, then a passing one): refused, never the last one alone.
+    let s = Setup::new(POLICY);
+    // (zip writers refuse to write it: the second name is patched in, central directory and local header alike)
+    let twice = zip_of(&[("r/a.xml", junit(true).as_bytes()), ("r/b.xml", junit(false).as_bytes())]);
+    let twice = String::from_utf8_lossy(&twice).contains("r/b.xml").then(|| {
+        let mut b = twice.clone();
+        for i in 0..b.len().saturating_sub(7) {
+            if &b[i..i + 7] == b"r/b.xml" {
+                b[i + 2] = b'a';
+            }
+        }
+        b
+    });
+    s.upload(RUN, "smoke-reports-2.4.0", &twice.unwrap());
+    let (code, _, err) = s.smoke_gate("smoke", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("an entry is in it twice"), "{err}");
+
+    // No digest recorded: the archive cannot be checked, so it is refused.
+    let s = Setup::new(POLICY);
+    let id = s.upload(RUN, "smoke-reports-2.4.0", &zip_of(&[("junit.xml", junit(false).as_bytes())]));
+    s.fake.edit_artifact(id, "digest", Value::Null);
+    let (code, _, err) = s.smoke_gate("smoke", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("GitHub recorded no digest"), "{err}");
+
+    // Two same-named artifacts: the newer by time wins, whatever the text says (an offset, fractions).
+    let s = Setup::new(POLICY);
+    let older = s.upload(RUN, "smoke-reports-2.4.0", &zip_of(&[("junit.xml", junit(false).as_bytes())]));
+    s.fake.edit_artifact(older, "created_at", json!("2026-12-01T13:30:00+05:00"));
+    let newer = s.upload(RUN, "smoke-reports-2.4.0", &zip_of(&[("junit.xml", junit(true).as_bytes())]));
+    s.fake.edit_artifact(newer, "created_at", json!("2026-12-01T13:10:00Z"));
+    let (code, r, err) = s.smoke_gate("smoke", &[]);
+    assert_eq!(code, 1, "the newer, failing one is read: {err}\n{r:#}");
+    // An unreadable time: which is newest cannot be told.
+    s.fake.edit_artifact(older, "created_at", json!("garbage"));
+    let (code, _, err) = s.smoke_gate("smoke", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no readable created_at"), "{err}");
+
+    // A report with no timestamp, in an artifact uploaded before the commit was made: an earlier build's.
+    let s = Setup::new(POLICY);
+    let bare = junit(false).replace(" timestamp=\"2026-12-01T13:05:00Z\"", "");
+    let id = s.upload(RUN, "smoke-reports-2.4.0", &zip_of(&[("junit.xml", bare.as_bytes())]));
+    s.fake.edit_artifact(id, "created_at", json!("2026-12-01T12:00:00Z"));
+    let (code, r, err) = s.smoke_gate("smoke", &[]);
+    assert_eq!(code, 1, "{err}\n{r:#}");
+    assert!(msg(&r, "fresh").contains("before commit 6dcb09b5b578 was made"), "{}", msg(&r, "fresh"));
+}
