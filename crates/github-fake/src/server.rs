@@ -229,10 +229,8 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
                 let id = r["id"].as_u64().unwrap_or(0);
                 state.add_run(id, &text("path"), &text("head_sha"), r["event"].as_str().unwrap_or("push"));
                 // `set`: fields to change (`head_repository` for a fork's run, `created_at`, …).
-                if let (Some(run), Some(set)) = (state.runs.get_mut(&id), r["set"].as_object()) {
-                    for (k, v) in set {
-                        run[k] = v.clone();
-                    }
+                if let Some(run) = state.runs.get_mut(&id) {
+                    set_fields(run, &r["set"]);
                 }
                 StatusCode::NO_CONTENT.into_response()
             }
@@ -258,10 +256,8 @@ pub(crate) fn control_endpoint(shared: &Shared, method: &Method, what: &str, bod
             match (a["run"].as_u64(), a["name"].as_str(), zip) {
                 (Some(run), Some(name), Some(zip)) => {
                     let id = state.add_artifact(run, name, &zip);
-                    if let (Some(art), Some(set)) = (state.artifacts.iter_mut().find(|x| x["id"] == id), a["set"].as_object()) {
-                        for (k, v) in set {
-                            art[k] = v.clone();
-                        }
+                    if let Some(art) = state.artifacts.iter_mut().find(|x| x["id"] == id) {
+                        set_fields(art, &a["set"]);
                     }
                     axum::Json(json!({"id": id})).into_response()
                 }
@@ -321,6 +317,13 @@ pub(crate) fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A control request's `set`: fields written over what the fake recorded.
+fn set_fields(target: &mut Value, set: &Value) {
+    for (k, v) in set.as_object().into_iter().flatten() {
+        target[k] = v.clone();
+    }
 }
 
 /// The storage an artifact's download redirects to: the archive's bytes,

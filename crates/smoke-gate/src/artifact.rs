@@ -3,7 +3,8 @@
 //! commit, never from a working tree another job could have written.
 //!
 //! The run is the one this job is part of, or the newest run of the named
-//! workflow on this commit that uploaded the artifact. It counts only when
+//! workflow on this commit (when that run uploaded nothing, no older run's
+//! artifact stands in: the stage fails). It counts only when
 //! it ran for this commit, from this repository (a fork's pull request run
 //! does not), and its workflow is one `evaluation.trusted-workflows` lists
 //! (when it lists any). The artifact must be that run's, not expired, and its
@@ -45,6 +46,9 @@ pub enum ArtifactError {
     /// A report inside does not read.
     #[error("{0}")]
     Report(#[from] junit::ParseError),
+    /// A report glob is not a glob.
+    #[error("{0}")]
+    Glob(#[from] crate::reports::FindError),
 }
 
 /// Per glob, the entries it matched.
@@ -86,81 +90,67 @@ pub fn read(
     let repo = format!("{}/{}", gh.owner, gh.repo);
     let current = run.ctx.run_id.as_deref().and_then(|r| r.parse::<u64>().ok());
     let this_workflow = run.ctx.workflow_path();
-    // The runs that may hold it, newest first.
-    let candidates: Vec<WorkflowRun> = match (&a.workflow, current) {
-        (None, Some(id)) => vec![run.block_on(gh.workflow_run(id)).map_err(api)?],
+    // The run that holds it: this one, or the named workflow's newest on this commit.
+    let wr: WorkflowRun = match (&a.workflow, current) {
+        (None, Some(id)) => run.block_on(gh.workflow_run(id)).map_err(api)?,
         (None, None) => return Err(refused(format!("artifact `{name}` is read from this workflow run, but GITHUB_RUN_ID is not set"))),
-        (Some(w), Some(id)) if this_workflow.as_deref() == Some(w.as_str()) => vec![run.block_on(gh.workflow_run(id)).map_err(api)?],
+        (Some(w), Some(id)) if this_workflow.as_deref() == Some(w.as_str()) => run.block_on(gh.workflow_run(id)).map_err(api)?,
         (Some(w), _) => {
-            let runs: Vec<WorkflowRun> =
-                run.block_on(gh.runs_for_commit(&sha)).map_err(api)?.into_iter().filter(|r| &r.path == w && r.head_sha == sha).collect();
-            // GitHub does not promise an order: the newest by creation time, then id.
-            let mut keyed = Vec::with_capacity(runs.len());
-            for r in runs {
-                keyed.push((instant(r.created_at.as_deref(), &format!("workflow run {}", r.id))?, r));
+            let runs = run.block_on(gh.runs_for_commit(&sha)).map_err(api)?.into_iter().filter(|r| &r.path == w && r.head_sha == sha);
+            // GitHub does not promise an order. Only the newest counts: an
+            // older run's artifact is not the latest result on this commit.
+            match newest(runs, |r| (r.created_at.as_deref(), r.id, format!("workflow run {}", r.id)))? {
+                Some((_, r)) => r,
+                None => return Ok(Some(missing(globs, format!("no run of `{w}` on commit {} uploaded artifact `{name}`", short(&sha))))),
             }
-            keyed.sort_by_key(|y| std::cmp::Reverse((y.0, y.1.id)));
-            let mut runs: Vec<WorkflowRun> = keyed.into_iter().map(|(_, r)| r).collect();
-            if runs.is_empty() {
-                return Ok(Some(missing(globs, format!("no run of `{w}` on commit {} uploaded artifact `{name}`", short(&sha)))));
-            }
-            // Only the newest counts: an older run's artifact is not the latest result on this commit.
-            runs.truncate(1);
-            runs
         }
     };
+    if wr.head_sha != sha {
+        return Err(refused(format!(
+            "artifact `{name}`: workflow run {} ran for commit {}, not {}: its reports are another build's",
+            wr.id,
+            short(&wr.head_sha),
+            short(&sha)
+        )));
+    }
+    match &wr.head_repository {
+        Some(h) if h.full_name.eq_ignore_ascii_case(&repo) => {}
+        Some(h) => {
+            return Err(refused(format!(
+                "artifact `{name}`: workflow run {} ran on {}'s code, not {repo}'s: a fork's run is not evidence",
+                wr.id, h.full_name
+            )));
+        }
+        None => return Err(refused(format!("artifact `{name}`: workflow run {} names no head repository", wr.id))),
+    }
     let trusted = &run.policy.evaluation.trusted_workflows;
-    let mut seen = Vec::new();
-    for wr in &candidates {
-        if wr.head_sha != sha {
-            return Err(refused(format!(
-                "artifact `{name}`: workflow run {} ran for commit {}, not {}: its reports are another build's",
-                wr.id,
-                short(&wr.head_sha),
-                short(&sha)
-            )));
-        }
-        match &wr.head_repository {
-            Some(h) if h.full_name.eq_ignore_ascii_case(&repo) => {}
-            Some(h) => {
-                return Err(refused(format!(
-                    "artifact `{name}`: workflow run {} ran on {}'s code, not {repo}'s: a fork's run is not evidence",
-                    wr.id, h.full_name
-                )));
-            }
-            None => return Err(refused(format!("artifact `{name}`: workflow run {} names no head repository", wr.id))),
-        }
-        if !trusted.is_empty() && !trusted.iter().any(|t| t == &wr.path) {
-            return Err(refused(format!(
-                "artifact `{name}`: workflow run {} is of `{}`, which evaluation.trusted-workflows does not list ({})",
-                wr.id,
-                wr.path,
-                trusted.join(", ")
-            )));
-        }
-        let artifacts = run.block_on(gh.run_artifacts(wr.id, &name)).map_err(api)?;
-        let Some(art) = pick(&artifacts, &name, wr, &sha)? else {
-            seen.push(format!("run {}", wr.id));
-            continue;
-        };
-        let origin = format!(
-            "artifact `{name}` (id {}{}) of workflow run {} (`{}`) on commit {}",
-            art.id,
-            art.digest.as_deref().map(|d| format!(", {}", d.get(..19).unwrap_or(d))).unwrap_or_default(),
+    if !trusted.is_empty() && !trusted.iter().any(|t| t == &wr.path) {
+        return Err(refused(format!(
+            "artifact `{name}`: workflow run {} is of `{}`, which evaluation.trusted-workflows does not list ({})",
             wr.id,
             wr.path,
-            short(&sha)
-        );
-        if art.size_in_bytes > MAX_ARCHIVE {
-            return Err(refused(format!("{origin} is {} bytes, more than the {MAX_ARCHIVE} read", art.size_in_bytes)));
-        }
-        let bytes = run.block_on(gh.artifact_zip(art.id, MAX_ARCHIVE)).map_err(api)?;
-        check_digest(&bytes, art, &origin)?;
-        let uploaded = art.created_at.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        let (found, read) = reports_in(&bytes, &name, globs, results, &origin)?;
-        return Ok(Some(FromArtifact { found, modified: vec![uploaded; read], origin, missing: None }));
+            trusted.join(", ")
+        )));
     }
-    Ok(Some(missing(globs, format!("no artifact `{name}` in {} for commit {}", seen.join(", "), short(&sha)))))
+    let artifacts = run.block_on(gh.run_artifacts(wr.id, &name)).map_err(api)?;
+    let Some((uploaded, art)) = pick(&artifacts, &name, &wr, &sha)? else {
+        return Ok(Some(missing(globs, format!("no artifact `{name}` in run {} for commit {}", wr.id, short(&sha)))));
+    };
+    let origin = format!(
+        "artifact `{name}` (id {}{}) of workflow run {} (`{}`) on commit {}",
+        art.id,
+        art.digest.as_deref().map(|d| format!(", {}", d.get(..19).unwrap_or(d))).unwrap_or_default(),
+        wr.id,
+        wr.path,
+        short(&sha)
+    );
+    if art.size_in_bytes > MAX_ARCHIVE {
+        return Err(refused(format!("{origin} is {} bytes, more than the {MAX_ARCHIVE} read", art.size_in_bytes)));
+    }
+    let bytes = run.block_on(gh.artifact_zip(art.id, MAX_ARCHIVE)).map_err(api)?;
+    check_digest(&bytes, art, &origin)?;
+    let (found, read) = reports_in(&bytes, &name, globs, results, &origin)?;
+    Ok(Some(FromArtifact { found, modified: vec![Some(uploaded); read], origin, missing: None }))
 }
 
 fn missing(globs: &[String], why: String) -> FromArtifact {
@@ -177,8 +167,13 @@ fn short(sha: &str) -> &str {
 }
 
 /// The run's artifact of that name: not expired, recorded as this run's
-/// and this commit's, the newest when several are.
-fn pick<'a>(artifacts: &'a [Artifact], name: &str, wr: &WorkflowRun, sha: &str) -> Result<Option<&'a Artifact>, ArtifactError> {
+/// and this commit's, the newest when several are; with when it was uploaded.
+fn pick<'a>(
+    artifacts: &'a [Artifact],
+    name: &str,
+    wr: &WorkflowRun,
+    sha: &str,
+) -> Result<Option<(jiff::Timestamp, &'a Artifact)>, ArtifactError> {
     let mut mine: Vec<&Artifact> = Vec::new();
     for a in artifacts.iter().filter(|a| a.name == name) {
         if let Some(r) = &a.workflow_run {
@@ -204,18 +199,27 @@ fn pick<'a>(artifacts: &'a [Artifact], name: &str, wr: &WorkflowRun, sha: &str) 
         }
         mine.push(a);
     }
-    let mut keyed = Vec::with_capacity(mine.len());
-    for a in mine {
-        keyed.push((instant(a.created_at.as_deref(), &format!("artifact `{name}` (id {})", a.id))?, a));
-    }
-    keyed.sort_by_key(|y| std::cmp::Reverse((y.0, y.1.id)));
-    Ok(keyed.first().map(|(_, a)| *a))
+    newest(mine, |a| (a.created_at.as_deref(), a.id, format!("artifact `{name}` (id {})", a.id)))
 }
 
-/// When GitHub says something was created: compared as time, never as text; unreadable is refused.
-fn instant(at: Option<&str>, what: &str) -> Result<jiff::Timestamp, ArtifactError> {
-    at.and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .ok_or_else(|| ArtifactError::Refused(format!("{what} has no readable created_at ({at:?}): which is newest cannot be told")))
+/// The newest of `items` by the creation time GitHub gives (compared as
+/// time, never as text), then by id; one whose time does not read is
+/// refused, as then which is newest cannot be told.
+fn newest<T>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> (Option<&str>, u64, String),
+) -> Result<Option<(jiff::Timestamp, T)>, ArtifactError> {
+    let mut best: Option<(jiff::Timestamp, u64, T)> = None;
+    for item in items {
+        let (at, id, what) = key(&item);
+        let t = at
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .ok_or_else(|| ArtifactError::Refused(format!("{what} has no readable created_at ({at:?}): which is newest cannot be told")))?;
+        if best.as_ref().is_none_or(|(bt, bid, _)| (t, id) > (*bt, *bid)) {
+            best = Some((t, id, item));
+        }
+    }
+    Ok(best.map(|(t, _, item)| (t, item)))
 }
 
 fn check_digest(bytes: &[u8], art: &Artifact, origin: &str) -> Result<(), ArtifactError> {
@@ -242,16 +246,7 @@ fn check_digest(bytes: &[u8], art: &Artifact, origin: &str) -> Result<(), Artifa
 fn reports_in(bytes: &[u8], name: &str, globs: &[String], results: &mut Results, origin: &str) -> Result<(Found, usize), ArtifactError> {
     let refused = |m: String| ArtifactError::Refused(format!("{origin}: {m}"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| refused(format!("not a zip archive ({e})")))?;
-    let matchers = globs
-        .iter()
-        .map(|g| {
-            globset::GlobBuilder::new(g)
-                .literal_separator(true)
-                .build()
-                .map(|m| m.compile_matcher())
-                .map_err(|e| ArtifactError::Refused(format!("report glob `{g}` is not a valid glob: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let matchers = globs.iter().map(|g| crate::reports::matcher(g)).collect::<Result<Vec<_>, _>>()?;
     // A reader keeps one entry per name: an archive listing a name twice is refused, never read as its last copy.
     if let Some(listed) = central_directory_entries(bytes)
         && listed != zip.len()

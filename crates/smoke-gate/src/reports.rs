@@ -33,6 +33,16 @@ pub enum FindError {
     },
 }
 
+/// A report glob as every stage reads it (`*` stays within a directory):
+/// for the checkout's paths and an artifact's entries alike.
+pub fn matcher(pattern: &str) -> Result<globset::GlobMatcher, FindError> {
+    Ok(globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|source| FindError::Glob { pattern: pattern.to_owned(), source })?
+        .compile_matcher())
+}
+
 /// Finds files matching `patterns` under the root; returns root-relative
 /// paths. Directories are walked without following links; a matching file
 /// is opened only through [`Root::file`] (a link leading out of the
@@ -45,11 +55,7 @@ pub fn find_reports(root: &Root, patterns: &[String]) -> Result<Vec<(String, Vec
                 return Err(FindError::Leaves(pat.clone()));
             }
         }
-        let glob = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .map_err(|source| FindError::Glob { pattern: pat.clone(), source })?
-            .compile_matcher();
+        let glob = matcher(pat)?;
         // Walk from the literal prefix of the pattern.
         let base: PathBuf =
             Path::new(pat).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{'])).collect();
